@@ -1,0 +1,41 @@
+"""Define scheduled scripts in Python; cron or systemd runs them.
+
+    from orchestration import Orchestrator
+
+    orchestrator = Orchestrator()
+    task = orchestrator.add_task('0 * * * *', 'bash')
+    task.add_script('backup.sh', {'target': '/srv/backup'})
+    orchestrator.execute_tasks()
+
+Python runs this file before `orchestration.exec` on every firing, so it imports nothing itself:
+the names below are loaded on first use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__all__ = ["Orchestrator", "Task", "RunContext", "OrchestrationError", "DefinitionError"]
+
+_LAZY = {
+    "Orchestrator": "model",
+    "Task": "model",
+    "RunContext": "context",
+    "OrchestrationError": "errors",
+    "DefinitionError": "errors",
+}
+
+if TYPE_CHECKING:
+    from .context import RunContext
+    from .errors import DefinitionError, OrchestrationError
+    from .model import Orchestrator, Task
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from importlib import import_module
+
+        value = getattr(import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'orchestration' has no attribute {name!r}")

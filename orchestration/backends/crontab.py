@@ -1,0 +1,249 @@
+"""The crontab target: one fenced block per namespace in the user's crontab.
+
+`render_block(plan)` returns the block's text and `merge(crontab, namespace, block)` puts it in
+place; both are pure. Only `UserCrontab` reads and writes the crontab, through python-crontab.
+
+The block owns the lines from `# BEGIN orchestration:NS` to `# END orchestration:NS`. Every other
+line of the crontab is kept byte for byte: python-crontab re-renders the lines it parses (it drops
+indentation, moves variable lines and turns `0 * * * *` into `@hourly`), so it parses only our
+lines, and the rest of the text is carried around it untouched.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Iterator
+
+import crontab as python_crontab
+
+from ..errors import ApplyError, FenceError, SchedulerUnavailableError
+from ..plan import Plan, TaskPlan
+from ..schedule import Schedule, parse_schedule
+
+NAME = "crontab"
+INSTALL_CRON_HINT = (
+    "Install a cron daemon and its crontab command (Debian/Ubuntu: `apt-get install cron`, then"
+    " `service cron start`), or use `--backend systemd`."
+)
+
+
+def begin_line(namespace: str) -> str:
+    return f"# BEGIN orchestration:{namespace}"
+
+
+def end_line(namespace: str) -> str:
+    return f"# END orchestration:{namespace}"
+
+
+def marker(namespace: str, task_id: str) -> str:
+    return f"orchestration:{namespace}:{task_id}"
+
+
+# --- rendering --------------------------------------------------------------------------------
+
+
+def render_block(plan: Plan) -> str:
+    """The namespace's block: a header, then per task a comment in words and the entry."""
+    cli = shlex.quote(plan.environment.cli_program)
+    lines = [
+        begin_line(plan.namespace),
+        f"# Installed by orchestration from {plan.tasks_file}; edit that file, not these lines.",
+        f"# Update: {cli} install {shlex.quote(plan.tasks_file)}",
+        f"# Remove: {cli} uninstall --name {plan.namespace}",
+    ]
+    for task in plan.tasks:
+        lines.append(f"# Task {task.id}: {task.schedule.describe()} ({task.schedule.expression.strip()})")
+        lines.append(render_entry(plan, task))
+    lines.append(end_line(plan.namespace))
+    return "\n".join(lines) + "\n"
+
+
+def render_entry(plan: Plan, task: TaskPlan) -> str:
+    """The crontab line of one task, rendered by python-crontab (which escapes '%')."""
+    command = " ".join(
+        shlex.quote(part)
+        for part in (plan.environment.exec_program, str(plan.manifest_path), task.id)
+    )
+    item = python_crontab.CronItem(command=command, comment=marker(plan.namespace, task.id))
+    item.setall(task.schedule.cron)
+    with _no_special_shortcuts(python_crontab):
+        line = item.render()
+    _check_entry_reads_as_planned(line, task)
+    return line
+
+
+@contextmanager
+def _no_special_shortcuts(module) -> Iterator[None]:
+    # python-crontab writes `0 * * * *` as `@hourly` unless this switch is off; the entry must
+    # carry the fields the preview was computed from.
+    saved = module.SPECIALS_CONVERSION
+    module.SPECIALS_CONVERSION = False
+    try:
+        yield
+    finally:
+        module.SPECIALS_CONVERSION = saved
+
+
+def _check_entry_reads_as_planned(line: str, task: TaskPlan) -> None:
+    fields = line.split(" ")[: 1 if task.schedule.reboot else 5]
+    reread = parse_schedule(" ".join(fields))
+    if (reread.cron if reread.reboot else _sets(reread)) != (
+        task.schedule.cron if task.schedule.reboot else _sets(task.schedule)
+    ):
+        raise ApplyError(f"internal error: crontab entry {line!r} does not read as {task.schedule.cron!r}")
+
+
+def _sets(schedule: Schedule) -> tuple:
+    return (schedule.minutes, schedule.hours, schedule.days, schedule.months, schedule.weekdays,
+            schedule.days_star, schedule.weekdays_star)
+
+
+# --- the block in the crontab text --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BlockSpan:
+    start: int  # index of the BEGIN line
+    end: int  # index of the END line
+
+
+def find_block(text: str, namespace: str) -> str | None:
+    """The namespace's block as it stands in `text`, or None."""
+    lines = text.splitlines(keepends=True)
+    span = _locate(lines, namespace)
+    return "".join(lines[span.start : span.end + 1]) if span else None
+
+
+def installed_namespaces(text: str) -> list[str]:
+    """Namespaces that have a block in `text`."""
+    return re.findall(r"^# BEGIN orchestration:([A-Za-z0-9_-]+)$", text, flags=re.MULTILINE)
+
+
+def merge(text: str, namespace: str, block: str | None) -> str:
+    """`text` with the namespace's block replaced by `block` (added at the end; removed if None)."""
+    lines = text.splitlines(keepends=True)
+    span = _locate(lines, namespace)
+    new_lines = block.splitlines(keepends=True) if block else []
+    if span is not None:
+        return "".join(lines[: span.start] + new_lines + lines[span.end + 1 :])
+    if not new_lines:
+        return text
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"  # cron ignores a last line without a newline
+    return "".join(lines + new_lines)
+
+
+def _locate(lines: list[str], namespace: str) -> BlockSpan | None:
+    """Where the block is; FenceError if its fence or entries were changed by hand."""
+    begin, end = begin_line(namespace), end_line(namespace)
+    stripped = [line.rstrip("\r\n") for line in lines]
+    starts = [i for i, line in enumerate(stripped) if line == begin]
+    ends = [i for i, line in enumerate(stripped) if line == end]
+    entry = re.compile(rf"#\s*{re.escape(marker(namespace, ''))}[A-Za-z0-9_-]+\s*$")
+    if not starts and not ends:
+        strays = [i + 1 for i, line in enumerate(stripped) if entry.search(line)]
+        if strays:
+            raise _damaged(namespace, f"entries marked orchestration:{namespace}: on line(s)"
+                           f" {_numbers(strays)} have no '{begin}' line around them")
+        return None
+    if len(starts) != 1 or len(ends) != 1 or starts[0] > ends[0]:
+        raise _damaged(namespace, f"expected one '{begin}' line followed by one '{end}' line,"
+                       f" found {len(starts)} and {len(ends)}")
+    span = BlockSpan(starts[0], ends[0])
+    outside = [i + 1 for i, line in enumerate(stripped)
+               if entry.search(line) and not span.start <= i <= span.end]
+    if outside:
+        raise _damaged(namespace, f"line(s) {_numbers(outside)} carry its marker outside its block")
+    foreign = [i + 1 for i in range(span.start + 1, span.end)
+               if stripped[i].strip() and not stripped[i].lstrip().startswith("#")
+               and not entry.search(stripped[i])]
+    if foreign:
+        raise _damaged(namespace, f"line(s) {_numbers(foreign)} inside its block are not entries"
+                       " orchestration wrote; move them outside the block")
+    return span
+
+
+def _numbers(numbers: list[int]) -> str:
+    return ", ".join(str(n) for n in numbers)
+
+
+def _damaged(namespace: str, what: str) -> FenceError:
+    return FenceError(
+        f"the crontab block of namespace '{namespace}' was edited by hand: {what}.",
+        hint=(
+            "Nothing was changed. Repair it with `crontab -e`: keep your own lines outside the"
+            f" block, and either restore the block or delete every line from '{begin_line(namespace)}'"
+            f" to '{end_line(namespace)}' (and any line ending in '# {marker(namespace, '')}...'),"
+            " then run the command again."
+        ),
+    )
+
+
+# --- reading and writing the user's crontab ---------------------------------------------------------
+
+
+class UserCrontab:
+    """The current user's crontab (or `user`'s, as root), read and written through python-crontab."""
+
+    def __init__(self, user: str | bool = True) -> None:
+        self.user = user
+
+    def read(self) -> str:
+        return _VerbatimCronTab(user=self.user).text
+
+    def write(self, text: str) -> None:
+        tab = _VerbatimCronTab(user=self.user)
+        tab.text = text
+        try:
+            tab.write()
+        except (IOError, OSError) as error:
+            raise ApplyError(f"writing the crontab failed: {error}; the old crontab was kept") from None
+
+
+class _VerbatimCronTab(python_crontab.CronTab):
+    """python-crontab's CronTab with the text carried verbatim instead of re-rendered."""
+
+    text = ""
+
+    def read(self, filename=None):
+        self.crons, self.lines, self.text = [], [], ""
+        try:
+            process = python_crontab.Process(self.cron_command, l="", **self.user_opt).run()
+        except FileNotFoundError:
+            raise SchedulerUnavailableError(
+                f"there is no crontab command ({self.cron_command}) on this machine",
+                hint=INSTALL_CRON_HINT,
+            ) from None
+        if process.returncode != 0 and "no crontab for" not in process.stderr:
+            raise ApplyError(f"`crontab -l` failed: {process.stderr.strip()}")
+        self.text = process.stdout if process.returncode == 0 else ""
+
+    def render(self, errors=False):
+        return self.text
+
+
+class CrontabBackend:
+    """Install and remove namespace blocks in the user's crontab."""
+
+    name = NAME
+
+    def __init__(self, crontab: UserCrontab | None = None) -> None:
+        self.crontab = crontab or UserCrontab()
+
+    def render(self, plan: Plan) -> str:
+        return render_block(plan)
+
+    def installed(self, namespace: str) -> str | None:
+        return find_block(self.crontab.read(), namespace)
+
+    def apply(self, namespace: str, block: str | None) -> bool:
+        """Put `block` in place (None removes it); whether the crontab changed."""
+        text = self.crontab.read()
+        updated = merge(text, namespace, block)
+        if updated == text:
+            return False
+        self.crontab.write(updated)
+        return True

@@ -1,0 +1,156 @@
+"""The `orchestration` command: parse arguments, call the library, print.
+
+OrchestrationError is caught once, here, and printed as "Error: ..." with its exit code.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Iterable
+
+import click
+
+from . import operations
+from .errors import OrchestrationError
+from .schedule import local_timezone
+
+BACKEND_CHOICES = click.Choice(["auto", "crontab"])
+TARGET_CHOICES = click.Choice(["crontab"])
+
+
+class Commands(click.Group):
+    """A group that turns OrchestrationError into 'Error: ...' and its exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except OrchestrationError as error:
+            click.echo(f"Error: {error}", err=True)
+            ctx.exit(error.exit_code)
+
+
+@click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="orchestration")
+def main() -> None:
+    """Define scheduled scripts in Python; cron or systemd runs them."""
+
+
+@main.command()
+@click.argument("tasks_file", type=click.Path(dir_okay=False))
+@click.option("--backend", type=BACKEND_CHOICES, default="auto", show_default=True,
+              help="Where to install the tasks.")
+@click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
+def install(tasks_file: str, backend: str, dry_run: bool) -> None:
+    """Install (or update) the tasks of TASKS_FILE into the scheduler."""
+    for changes in operations.install(tasks_file, backend=backend, dry_run=dry_run):
+        _echo_lines(operations.describe_changes(changes, dry_run=dry_run))
+    if dry_run:
+        click.echo("Dry run: nothing was written.")
+
+
+@main.command()
+@click.argument("tasks_file", required=False, type=click.Path(dir_okay=False))
+@click.option("--name", "namespace", metavar="NAMESPACE", help="Remove this namespace.")
+@click.option("--all", "everything", is_flag=True, help="Remove every installed namespace.")
+@click.option("--dry-run", is_flag=True, help="Show what would be removed; change nothing.")
+def uninstall(tasks_file: str | None, namespace: str | None, everything: bool, dry_run: bool) -> None:
+    """Remove the entries and manifests installed from TASKS_FILE (run records stay)."""
+    removed = operations.uninstall(
+        tasks_file=tasks_file, namespace=namespace, everything=everything, dry_run=dry_run
+    )
+    verb = "Would remove" if dry_run else "Removed"
+    for changes in removed:
+        click.echo(
+            f"{verb} namespace '{changes.namespace}' ({changes.backend}):"
+            f" {len(changes.removed)} task(s) {', '.join(changes.removed)}"
+        )
+    if not removed:
+        click.echo("Nothing is installed.")
+
+
+@main.command(name="compile")
+@click.argument("tasks_file", type=click.Path(dir_okay=False))
+@click.option("--target", type=TARGET_CHOICES, default="crontab", show_default=True,
+              help="What to render.")
+def compile_command(tasks_file: str, target: str) -> None:
+    """Print what installing TASKS_FILE would write; touch nothing."""
+    backend = operations.backend_for(target)
+    for plan in operations.compile_file(tasks_file):
+        click.echo(backend.render(plan), nl=False)
+
+
+@main.command(name="list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def list_command(as_json: bool) -> None:
+    """Show installed namespaces and tasks with their next firing time."""
+    listings = operations.list_installed()
+    if as_json:
+        click.echo(json.dumps([listing.to_json() for listing in listings], indent=2))
+        return
+    if not listings:
+        click.echo("Nothing is installed. Install a tasks file with `orchestration install tasks.py`.")
+        return
+    rows = [
+        (
+            f"{item.namespace}/{item.task}",
+            item.schedule,
+            item.description,
+            _time(item.next_time) if item.next_time else "at boot",
+            item.backend,
+            item.tasks_file,
+        )
+        for item in listings
+    ]
+    _echo_table(("TASK", "SCHEDULE", "WHEN", "NEXT", "BACKEND", "TASKS FILE"), rows)
+
+
+@main.command(name="next")
+@click.argument("target", metavar="TASKS_FILE|NAMESPACE/TASK")
+@click.option("--count", "-n", default=5, show_default=True, type=click.IntRange(1, 10000),
+              help="How many firing times.")
+@click.option("--from", "start", metavar="TIME", help="Start after TIME (ISO 8601) instead of now.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: task to a list of ISO 8601 times.")
+def next_command(target: str, count: int, start: str | None, as_json: bool) -> None:
+    """Print the next firing times, exactly as the cron daemon will use them."""
+    after = operations.parse_time(start) if start else datetime.now(local_timezone())
+    upcoming = operations.upcoming(target, count=count, after=after)
+    if as_json:
+        click.echo(json.dumps({ref: [t.isoformat() for t in times] for ref, times in upcoming.items()}, indent=2))
+        return
+    for reference, times in upcoming.items():
+        click.echo(reference)
+        for moment in times:
+            click.echo(f"  {_time(moment)}")
+        if not times:
+            click.echo("  at boot only (@reboot)")
+
+
+@main.command()
+@click.argument("reference", metavar="NAMESPACE/TASK")
+def run(reference: str) -> None:
+    """Run an installed task now through orchestration-exec, as the scheduler would."""
+    sys.stdout.flush()
+    code = operations.run_now(reference)
+    sys.exit(code)
+
+
+def _time(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S %z")
+
+
+def _echo_lines(lines: Iterable[str]) -> None:
+    for line in lines:
+        click.echo(line)
+
+
+def _echo_table(headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(str(row[i])) for row in [headers, *rows]) for i in range(len(headers))]
+    for row in [headers, *rows]:
+        click.echo("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,318 @@
+"""The documented API: `Orchestrator`, `Task` and their parts.
+
+Every call validates its arguments at once and raises a `DefinitionError` at the call that is
+wrong. Nothing here touches the scheduler: `execute_tasks()` hands over to `operations`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping, Union
+
+from .errors import DefinitionError
+from .schedule import Schedule, parse_schedule
+
+SCRIPT_TYPES = ("bash", "python")
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+PARAM_NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+PARAM_TYPES = (str, int, float, bool, Path)
+
+ParamValue = Union[str, int, float, bool, Path]
+SkipCondition = Union[bool, Callable[..., Any]]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One `add_script` (one parameter set) or `add_repeat` (one run per parameter set)."""
+
+    path: Path
+    parameter_sets: tuple[Mapping[str, Any], ...]
+    repeat: bool = False
+
+
+@dataclass
+class Task:
+    """A cron schedule and the scripts it runs in order, `interval` seconds apart."""
+
+    cron_expression: str
+    script_type: str
+    interval: float
+    name: str | None
+    schedule: Schedule
+    base_dir: Path
+    number: int  # 1-based position in its Orchestrator, for messages about unnamed tasks
+    steps: list[Step] = field(default_factory=list)
+    skips: list[SkipCondition] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        """How messages name this task."""
+        if self.name:
+            return f"task '{self.name}'"
+        if self.steps:
+            return f"task '{self.steps[0].path.stem}'"
+        return f"task #{self.number} ('{self.cron_expression}')"
+
+    def add_script(self, script_path: str | os.PathLike[str], script_parameters: Mapping[str, Any] | None = None) -> "Task":
+        """Run `script_path` with `script_parameters` as positional arguments, in insertion order."""
+        path = self._script(script_path, "add_script")
+        params = self._parameters(script_parameters or {}, "add_script", "script_parameters")
+        self.steps.append(Step(path=path, parameter_sets=(params,)))
+        return self
+
+    def add_repeat(self, script_path: str | os.PathLike[str], script_parameters: Any) -> "Task":
+        """Run `script_path` once per parameter dict in the list `script_parameters`."""
+        path = self._script(script_path, "add_repeat")
+        if not isinstance(script_parameters, (list, tuple)):
+            raise DefinitionError(
+                f"add_repeat: script_parameters must be a list of dicts, one per run, not"
+                f" {type(script_parameters).__name__}",
+                task=self.label,
+                field="script_parameters",
+                hint="Use add_script for a single run: task.add_script(path, {'key': 'value'})",
+            )
+        if not script_parameters:
+            raise DefinitionError(
+                "add_repeat: script_parameters is an empty list, so the script would never run;"
+                " give at least one dict of parameters",
+                task=self.label,
+                field="script_parameters",
+            )
+        sets = tuple(
+            self._parameters(params, "add_repeat", f"script_parameters[{index}]")
+            for index, params in enumerate(script_parameters)
+        )
+        self.steps.append(Step(path=path, parameter_sets=sets, repeat=True))
+        return self
+
+    def add_skip(self, condition: SkipCondition) -> "Task":
+        """Skip a run when `condition` is true (a bool, or a function called at run time)."""
+        if not (isinstance(condition, bool) or callable(condition)):
+            raise DefinitionError(
+                f"add_skip: condition must be True/False or a function returning one, not"
+                f" {type(condition).__name__} {condition!r}",
+                task=self.label,
+                field="condition",
+            )
+        self.skips.append(condition)
+        return self
+
+    def _script(self, script_path: Any, call: str) -> Path:
+        if not isinstance(script_path, (str, os.PathLike)) or not str(script_path).strip():
+            raise DefinitionError(
+                f"{call}: script_path must be a path to a script file, not {script_path!r}",
+                task=self.label,
+                field="script_path",
+            )
+        path = Path(os.path.expanduser(os.fspath(script_path)))
+        path = path if path.is_absolute() else self.base_dir / path
+        path = Path(os.path.normpath(path))
+        if not path.is_file():
+            reason = "is a directory" if path.is_dir() else "does not exist"
+            raise DefinitionError(
+                f"{call}: script {path} {reason}",
+                task=self.label,
+                field="script_path",
+                hint=f"Relative paths are resolved from the tasks file's folder {self.base_dir}.",
+            )
+        if not os.access(path, os.R_OK):
+            raise DefinitionError(
+                f"{call}: script {path} is not readable; check its permissions",
+                task=self.label,
+                field="script_path",
+            )
+        return path
+
+    def _parameters(self, params: Any, call: str, where: str) -> dict[str, Any]:
+        if not isinstance(params, Mapping):
+            raise DefinitionError(
+                f"{call}: {where} must be a dict of parameter name to value, not"
+                f" {type(params).__name__} {params!r}",
+                task=self.label,
+                field="script_parameters",
+            )
+        seen: dict[str, str] = {}
+        for key, value in params.items():
+            self._check_parameter_name(call, where, key, seen)
+            self._check_parameter_value(call, key, value)
+        return dict(params)
+
+    def _check_parameter_name(self, call: str, where: str, key: Any, seen: dict[str, str]) -> None:
+        if not isinstance(key, str) or not PARAM_NAME_PATTERN.match(key):
+            raise DefinitionError(
+                f"{call}: parameter name {key!r} in {where} must be a string of letters, digits"
+                " and '_' that does not start with a digit (it is also exported as"
+                " ORCHESTRATION_PARAM_<NAME>)",
+                task=self.label,
+                field="script_parameters",
+            )
+        if key.upper() in seen:
+            raise DefinitionError(
+                f"{call}: parameter names {seen[key.upper()]!r} and {key!r} in {where} both"
+                f" become ORCHESTRATION_PARAM_{key.upper()}; rename one",
+                task=self.label,
+                field="script_parameters",
+            )
+        seen[key.upper()] = key
+
+    def _check_parameter_value(self, call: str, key: str, value: Any) -> None:
+        if not isinstance(value, PARAM_TYPES):
+            raise DefinitionError(
+                f"{call}: parameter {key!r} has a value of type {type(value).__name__}"
+                f" ({value!r}); use str, int, float, bool or pathlib.Path",
+                task=self.label,
+                field="script_parameters",
+            )
+        if "\0" in str(value):
+            raise DefinitionError(
+                f"{call}: parameter {key!r} contains a NUL byte, which no program argument can"
+                " carry; remove it",
+                task=self.label,
+                field="script_parameters",
+            )
+
+
+class Orchestrator:
+    """A namespace of tasks, compiled into crontab entries or systemd timers by `install`."""
+
+    def __init__(self, name: str | None = None, *, python: str | os.PathLike[str] | None = None) -> None:
+        if name is not None:
+            check_name(name, "Orchestrator(name=...)", "namespace")
+        self.name = name
+        self.python = os.fspath(python) if python is not None else None
+        self.tasks: list[Task] = []
+        self.tasks_file = _defining_file()
+        _register(self)
+
+    @property
+    def base_dir(self) -> Path:
+        return self.tasks_file.parent if self.tasks_file else Path.cwd()
+
+    def add_task(
+        self,
+        cron_expression: str,
+        script_type: str,
+        interval: float = 1,
+        *,
+        name: str | None = None,
+    ) -> Task:
+        """A task that runs on `cron_expression` with scripts of `script_type` ('bash' or 'python')."""
+        number = len(self.tasks) + 1
+        label = f"task '{name}'" if isinstance(name, str) else f"task #{number} ('{cron_expression}')"
+        if name is not None:
+            check_name(name, "add_task(name=...)", "task name", label)
+            if any(task.name == name for task in self.tasks):
+                raise DefinitionError(
+                    f"add_task: the name {name!r} is already used by another task of this"
+                    " Orchestrator; task names must be unique",
+                    task=label,
+                    field="name",
+                )
+        schedule = parse_schedule(cron_expression, label)
+        task = Task(
+            cron_expression=cron_expression,
+            script_type=_script_type(script_type, label),
+            interval=_interval(interval, label),
+            name=name,
+            schedule=schedule,
+            base_dir=self.base_dir,
+            number=number,
+        )
+        self.tasks.append(task)
+        return task
+
+    def execute_tasks(self, follow: bool = True, *, backend: str = "auto") -> None:
+        """Install this Orchestrator's tasks, then print each run as it happens until Ctrl-C.
+
+        While `orchestration install` imports the tasks file this returns at once.
+        """
+        if _collecting:
+            return
+        from .operations import execute  # noqa: PLC0415 - keeps `import orchestration` light
+
+        execute(self, follow=follow, backend=backend)
+
+
+def check_name(name: Any, call: str, what: str, task: str | None = None) -> str:
+    """A namespace or task name: letters, digits, '-' and '_' (it appears in crontab and unit names)."""
+    if not isinstance(name, str) or not NAME_PATTERN.match(name):
+        raise DefinitionError(
+            f"{call}: {what} {name!r} must be 1-64 letters, digits, '-' or '_', starting with a"
+            " letter or digit (it becomes part of crontab markers and unit file names)",
+            task=task,
+            field="name",
+        )
+    return name
+
+
+def _script_type(script_type: Any, label: str) -> str:
+    if isinstance(script_type, str) and script_type.lower() in SCRIPT_TYPES:
+        return script_type.lower()
+    import difflib  # noqa: PLC0415
+
+    close = difflib.get_close_matches(str(script_type).lower(), SCRIPT_TYPES, n=1, cutoff=0.5)
+    raise DefinitionError(
+        f"add_task: unknown script_type {script_type!r}; valid types are"
+        f" {', '.join(repr(t) for t in SCRIPT_TYPES)}",
+        task=label,
+        field="script_type",
+        hint=f"Did you mean {close[0]!r}?" if close else None,
+    )
+
+
+def _interval(interval: Any, label: str) -> float:
+    if isinstance(interval, bool) or not isinstance(interval, (int, float)) or interval != interval:
+        raise DefinitionError(
+            f"add_task: interval must be a number of seconds between scripts, not {interval!r}",
+            task=label,
+            field="interval",
+        )
+    if interval < 0:
+        raise DefinitionError(
+            f"add_task: interval {interval} is negative; give the seconds to wait between"
+            " scripts (0 or more, default 1)",
+            task=label,
+            field="interval",
+        )
+    return interval
+
+
+# --- collecting mode: `orchestration install tasks.py` gathers the Orchestrators it creates ---
+
+_collecting: list[Orchestrator] | None = None
+_collecting_file: Path | None = None
+
+
+@contextmanager
+def collecting(tasks_file: Path) -> Iterator[list[Orchestrator]]:
+    """Gather every Orchestrator created while importing `tasks_file`; execute_tasks() returns."""
+    global _collecting, _collecting_file
+    saved = (_collecting, _collecting_file)
+    _collecting, _collecting_file = [], tasks_file
+    try:
+        yield _collecting
+    finally:
+        _collecting, _collecting_file = saved
+
+
+def _register(orchestrator: Orchestrator) -> None:
+    if _collecting is not None:
+        _collecting.append(orchestrator)
+
+
+def _defining_file() -> Path | None:
+    """The tasks file that creates this Orchestrator: the one being loaded, else the caller's."""
+    if _collecting_file is not None:
+        return _collecting_file
+    frame = sys._getframe(2)
+    while frame is not None:
+        filename = frame.f_globals.get("__file__")
+        if filename and Path(filename).resolve().parent != Path(__file__).resolve().parent:
+            return Path(os.path.abspath(filename))
+        frame = frame.f_back  # type: ignore[assignment]
+    return None

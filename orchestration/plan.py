@@ -1,0 +1,239 @@
+"""Definitions to a deterministic Plan, and the Plan to the manifest the shim reads. No I/O.
+
+Identity: a namespace per tasks file (`Orchestrator(name=...)`, else the file's stem plus a short
+hash of its absolute path) and a task id per task (`add_task(name=...)`, else its first script's
+stem, made unique in the namespace with `-2`, `-3`, ...).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from .errors import DefinitionError
+from .model import Orchestrator, Task
+from .schedule import Schedule
+
+MANIFEST_FORMAT = 1
+BASH = "/bin/bash"
+
+
+@dataclass(frozen=True)
+class Environment:
+    """What an install captures from the machine: the programs and PATH runs will use."""
+
+    exec_program: str  # absolute path of orchestration-exec
+    cli_program: str  # absolute path of orchestration, for the commands in headers
+    python: str  # interpreter for python scripts
+    path: str  # PATH at install time, given to scripts
+    home: str
+    state_dir: Path
+
+    def manifest_path(self, namespace: str) -> Path:
+        return self.state_dir / "manifests" / f"{namespace}.json"
+
+
+@dataclass(frozen=True)
+class StepPlan:
+    """One add_script/add_repeat: the command to run and its parameter sets, as strings."""
+
+    script: str
+    command: tuple[str, ...]  # interpreter and script; parameter values follow
+    runs: tuple[tuple[tuple[str, str], ...], ...]  # one tuple of (name, value) per run
+    repeat: bool
+
+    def manifest(self) -> dict[str, Any]:
+        return {
+            "script": self.script,
+            "command": list(self.command),
+            "repeat": self.repeat,
+            "runs": [dict(run) for run in self.runs],
+        }
+
+
+@dataclass(frozen=True)
+class SkipPlan:
+    """A skip condition: a constant from the manifest, or a callable found in the tasks file."""
+
+    kind: str  # "static" | "callable"
+    description: str
+    value: bool | None = None
+    index: int | None = None  # position among the task's skips, to find a callable again
+
+    def manifest(self) -> dict[str, Any]:
+        entry: dict[str, Any] = {"kind": self.kind, "description": self.description}
+        if self.kind == "static":
+            entry["value"] = self.value
+        else:
+            entry["index"] = self.index
+        return entry
+
+
+@dataclass(frozen=True)
+class TaskPlan:
+    id: str
+    schedule: Schedule
+    script_type: str
+    interval: float
+    steps: tuple[StepPlan, ...]
+    skips: tuple[SkipPlan, ...]
+
+    @property
+    def needs_tasks_file(self) -> bool:
+        """Whether a run must import the tasks file (for callables)."""
+        return any(skip.kind == "callable" for skip in self.skips)
+
+    def manifest(self) -> dict[str, Any]:
+        return {
+            "schedule": self.schedule.expression,
+            "cron": self.schedule.cron,
+            "description": self.schedule.describe(),
+            "script_type": self.script_type,
+            "interval": self.interval,
+            "needs_tasks_file": self.needs_tasks_file,
+            "skips": [skip.manifest() for skip in self.skips],
+            "steps": [step.manifest() for step in self.steps],
+        }
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything one namespace installs."""
+
+    namespace: str
+    tasks_file: str
+    tasks_file_sha256: str
+    working_directory: str
+    environment: Environment
+    tasks: tuple[TaskPlan, ...]
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.environment.manifest_path(self.namespace)
+
+    def task(self, task_id: str) -> TaskPlan:
+        return next(task for task in self.tasks if task.id == task_id)
+
+    def manifest(self, backend: str) -> dict[str, Any]:
+        """The JSON the shim reads: parameter values live here, never in crontab or units."""
+        return {
+            "format": MANIFEST_FORMAT,
+            "namespace": self.namespace,
+            "backend": backend,
+            "tasks_file": self.tasks_file,
+            "tasks_file_sha256": self.tasks_file_sha256,
+            "working_directory": self.working_directory,
+            "exec": self.environment.exec_program,
+            "python": self.environment.python,
+            "environment": {"PATH": self.environment.path, "HOME": self.environment.home},
+            "tasks": {task.id: task.manifest() for task in self.tasks},
+        }
+
+
+def namespace_of(orchestrator: Orchestrator) -> str:
+    """The orchestrator's name, else the tasks file's stem plus a short hash of its path."""
+    if orchestrator.name:
+        return orchestrator.name
+    path = str(orchestrator.tasks_file) if orchestrator.tasks_file else "<interactive>"
+    stem = orchestrator.tasks_file.stem if orchestrator.tasks_file else "interactive"
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "-", stem).strip("-_")[:40] or "tasks"
+    return f"{stem}-{hashlib.sha256(path.encode()).hexdigest()[:6]}"
+
+
+def task_ids(orchestrator: Orchestrator) -> list[str]:
+    """The id of each task, in order."""
+    explicit = {task.name for task in orchestrator.tasks if task.name}
+    used: set[str] = set(explicit)
+    ids = []
+    for task in orchestrator.tasks:
+        if task.name:
+            ids.append(task.name)
+            continue
+        base = _id_from_script(task)
+        candidate, counter = base, 1
+        while candidate in used:
+            counter += 1
+            candidate = f"{base}-{counter}"
+        used.add(candidate)
+        ids.append(candidate)
+    return ids
+
+
+def _id_from_script(task: Task) -> str:
+    if not task.steps:
+        raise DefinitionError(
+            "has no scripts, so it would do nothing; add one with task.add_script(path)",
+            task=task.label,
+        )
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "-", task.steps[0].path.stem).strip("-_")[:60]
+    return stem or "task"
+
+
+def compile_plan(orchestrator: Orchestrator, tasks_file_sha256: str, environment: Environment) -> Plan:
+    """The Plan of one Orchestrator (pure: everything it needs is passed in)."""
+    if not orchestrator.tasks:
+        raise DefinitionError(
+            f"Orchestrator {namespace_of(orchestrator)!r} has no tasks; add one with"
+            " orchestrator.add_task('0 * * * *', 'bash')"
+        )
+    python = orchestrator.python or environment.python
+    tasks = tuple(
+        _compile_task(task, task_id, python)
+        for task, task_id in zip(orchestrator.tasks, task_ids(orchestrator))
+    )
+    return Plan(
+        namespace=namespace_of(orchestrator),
+        tasks_file=str(orchestrator.tasks_file),
+        tasks_file_sha256=tasks_file_sha256,
+        working_directory=str(orchestrator.base_dir),
+        environment=environment,
+        tasks=tasks,
+    )
+
+
+def _compile_task(task: Task, task_id: str, python: str) -> TaskPlan:
+    if not task.steps:
+        raise DefinitionError(
+            "has no scripts, so it would do nothing; add one with task.add_script(path)",
+            task=f"task '{task_id}'",
+        )
+    interpreter = BASH if task.script_type == "bash" else python
+    steps = tuple(
+        StepPlan(
+            script=str(step.path),
+            command=(interpreter, str(step.path)),
+            runs=tuple(_argument_values(params) for params in step.parameter_sets),
+            repeat=step.repeat,
+        )
+        for step in task.steps
+    )
+    skips = tuple(_skip_plan(condition, index) for index, condition in enumerate(task.skips))
+    return TaskPlan(
+        id=task_id,
+        schedule=task.schedule,
+        script_type=task.script_type,
+        interval=task.interval,
+        steps=steps,
+        skips=skips,
+    )
+
+
+def _skip_plan(condition: Any, index: int) -> SkipPlan:
+    if isinstance(condition, bool):
+        return SkipPlan("static", f"add_skip({condition})", value=condition, index=index)
+    name = getattr(condition, "__qualname__", None) or repr(condition)
+    return SkipPlan("callable", f"{name}()", index=index)
+
+
+def _argument_values(params: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    return tuple((key, argument_text(value)) for key, value in params.items())
+
+
+def argument_text(value: Any) -> str:
+    """A parameter value as the script sees it: booleans are 'true'/'false', paths as written."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
