@@ -39,7 +39,7 @@ def main() -> None:
 
 
 @main.command()
-@click.argument("tasks_file", type=click.Path(dir_okay=False))
+@click.argument("tasks_file")
 @click.option("--backend", type=BACKEND_CHOICES, default="auto", show_default=True,
               help="Where to install the tasks.")
 @click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
@@ -52,7 +52,7 @@ def install(tasks_file: str, backend: str, dry_run: bool) -> None:
 
 
 @main.command()
-@click.argument("tasks_file", required=False, type=click.Path(dir_okay=False))
+@click.argument("tasks_file", required=False)
 @click.option("--name", "namespace", metavar="NAMESPACE", help="Remove this namespace.")
 @click.option("--all", "everything", is_flag=True, help="Remove every installed namespace.")
 @click.option("--dry-run", is_flag=True, help="Show what would be removed; change nothing.")
@@ -72,7 +72,7 @@ def uninstall(tasks_file: str | None, namespace: str | None, everything: bool, d
 
 
 @main.command(name="compile")
-@click.argument("tasks_file", type=click.Path(dir_okay=False))
+@click.argument("tasks_file")
 @click.option("--target", type=TARGET_CHOICES, default="crontab", show_default=True,
               help="What to render.")
 def compile_command(tasks_file: str, target: str) -> None:

@@ -63,9 +63,9 @@ def load_tasks_file(path: str | os.PathLike[str]) -> LoadedTasks:
             except DefinitionError as error:
                 raise error.located(_location(error, tasks_file)) from None
             except SyntaxError as error:
+                line = f":{error.lineno}" if error.lineno else ""
                 raise TasksFileError(
-                    f"{tasks_file}:{error.lineno}: syntax error: {error.msg}; fix the file and"
-                    " try again"
+                    f"{tasks_file}{line}: syntax error: {error.msg}; fix the file and try again"
                 ) from None
             except BaseException as error:  # noqa: BLE001 - any failure of user code is reported
                 if isinstance(error, KeyboardInterrupt):

@@ -46,6 +46,7 @@ class Task:
     schedule: Schedule
     base_dir: Path
     number: int  # 1-based position in its Orchestrator, for messages about unnamed tasks
+    defined_at: str = ""  # "tasks.py:12", where add_task was called
     steps: list[Step] = field(default_factory=list)
     skips: list[SkipCondition] = field(default_factory=list)
 
@@ -222,9 +223,19 @@ class Orchestrator:
             schedule=schedule,
             base_dir=self.base_dir,
             number=number,
+            defined_at=self._caller_location(),
         )
         self.tasks.append(task)
         return task
+
+    def _caller_location(self) -> str:
+        """file:line of the tasks file's call that is running now."""
+        frame = sys._getframe(1)
+        while frame is not None:
+            if self.tasks_file and Path(frame.f_code.co_filename) == self.tasks_file:
+                return f"{self.tasks_file}:{frame.f_lineno}"
+            frame = frame.f_back  # type: ignore[assignment]
+        return str(self.tasks_file or "")
 
     def execute_tasks(self, follow: bool = True, *, backend: str = "auto") -> None:
         """Install this Orchestrator's tasks, then print each run as it happens until Ctrl-C.

@@ -163,11 +163,7 @@ def task_ids(orchestrator: Orchestrator) -> list[str]:
 
 
 def _id_from_script(task: Task) -> str:
-    if not task.steps:
-        raise DefinitionError(
-            "has no scripts, so it would do nothing; add one with task.add_script(path)",
-            task=task.label,
-        )
+    _require_scripts(task, task.label)
     stem = re.sub(r"[^A-Za-z0-9_-]+", "-", task.steps[0].path.stem).strip("-_")[:60]
     return stem or "task"
 
@@ -176,8 +172,8 @@ def compile_plan(orchestrator: Orchestrator, tasks_file_sha256: str, environment
     """The Plan of one Orchestrator (pure: everything it needs is passed in)."""
     if not orchestrator.tasks:
         raise DefinitionError(
-            f"Orchestrator {namespace_of(orchestrator)!r} has no tasks; add one with"
-            " orchestrator.add_task('0 * * * *', 'bash')"
+            f"{orchestrator.tasks_file}: Orchestrator {namespace_of(orchestrator)!r} has no tasks;"
+            " add one with orchestrator.add_task('0 * * * *', 'bash')"
         )
     python = orchestrator.python or environment.python
     tasks = tuple(
@@ -194,12 +190,18 @@ def compile_plan(orchestrator: Orchestrator, tasks_file_sha256: str, environment
     )
 
 
-def _compile_task(task: Task, task_id: str, python: str) -> TaskPlan:
+def _require_scripts(task: Task, label: str) -> None:
     if not task.steps:
-        raise DefinitionError(
+        error = DefinitionError(
             "has no scripts, so it would do nothing; add one with task.add_script(path)",
-            task=f"task '{task_id}'",
+            task=label,
+            field="scripts",
         )
+        raise error.located(task.defined_at) if task.defined_at else error
+
+
+def _compile_task(task: Task, task_id: str, python: str) -> TaskPlan:
+    _require_scripts(task, f"task '{task_id}'")
     interpreter = BASH if task.script_type == "bash" else python
     steps = tuple(
         StepPlan(

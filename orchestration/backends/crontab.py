@@ -69,16 +69,19 @@ def render_entry(plan: Plan, task: TaskPlan) -> str:
     )
     item = python_crontab.CronItem(command=command, comment=marker(plan.namespace, task.id))
     item.setall(task.schedule.cron)
-    with _no_special_shortcuts(python_crontab):
+    if task.schedule.reboot:
         line = item.render()
+    else:
+        with _no_special_shortcuts(python_crontab):
+            line = item.render()
     _check_entry_reads_as_planned(line, task)
     return line
 
 
 @contextmanager
 def _no_special_shortcuts(module) -> Iterator[None]:
-    # python-crontab writes `0 * * * *` as `@hourly` unless this switch is off; the entry must
-    # carry the fields the preview was computed from.
+    # python-crontab writes `0 * * * *` as `@hourly` unless this switch is off (which also turns
+    # `@reboot` into `* * * * *`); the entry must carry the fields the preview was computed from.
     saved = module.SPECIALS_CONVERSION
     module.SPECIALS_CONVERSION = False
     try:

@@ -1,0 +1,129 @@
+"""Shared fixtures. Tests never touch the real state directory: ORCHESTRATION_HOME and HOME point
+into a temporary folder. Tests that need a real daemon skip with a printed reason where it cannot
+run, unless ORCHESTRATION_REQUIRE_DAEMONS=1 (set by .ci/run), which turns the skip into a failure."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REQUIRE_DAEMONS = os.environ.get("ORCHESTRATION_REQUIRE_DAEMONS") == "1"
+
+
+def skip_or_fail(reason: str) -> None:
+    """Skip with `reason`, or fail when CI requires the real daemons."""
+    if REQUIRE_DAEMONS:
+        pytest.fail(f"required by ORCHESTRATION_REQUIRE_DAEMONS=1 but unavailable: {reason}")
+    print(f"\nSKIPPED: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def state_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private ORCHESTRATION_HOME and HOME for one test."""
+    home = tmp_path / "home"
+    home.mkdir()
+    state = tmp_path / "state"
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("ORCHESTRATION_HOME", str(state))
+    return state
+
+
+RECORDING_BASH = """#!/bin/bash
+# Records its arguments (NUL-separated) and environment where the test can read them.
+out="${RECORD_DIR:-.}/${ORCHESTRATION_TASK}-${ORCHESTRATION_RUN_ID}-$$"
+printf '%s\\0' "$@" > "$out.args"
+env -0 > "$out.env"
+pwd > "$out.cwd"
+exit "${EXIT_CODE:-0}"
+"""
+
+RECORDING_PYTHON = """import json, os, sys
+out = os.path.join(os.environ.get("RECORD_DIR", "."), f"{os.environ['ORCHESTRATION_TASK']}-{os.environ['ORCHESTRATION_RUN_ID']}-{os.getpid()}")
+with open(out + ".json", "w", encoding="utf-8") as f:
+    json.dump({"argv": sys.argv[1:], "executable": sys.executable, "cwd": os.getcwd(), "env": dict(os.environ)}, f)
+"""
+
+
+class Project:
+    """A folder with a tasks file and scripts that record how they were called."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+        (root / "record.sh").write_text(RECORDING_BASH)
+        (root / "record.py").write_text(RECORDING_PYTHON)
+        (root / "fail.sh").write_text("#!/bin/bash\necho failing with $1\nexit ${1:-3}\n")
+        self.tasks_file = root / "tasks.py"
+
+    def write(self, body: str, name: str = "tasks.py") -> Path:
+        path = self.root / name
+        path.write_text("from orchestration import Orchestrator\n" + body)
+        return path
+
+    def records(self) -> list[dict]:
+        """What each recording script saw, oldest first."""
+        import json
+
+        found = []
+        for path in sorted(self.root.glob("*.args"), key=lambda p: p.stat().st_mtime_ns):
+            base = str(path)[: -len(".args")]
+            env = dict(
+                item.split("=", 1) for item in Path(base + ".env").read_text().split("\0") if "=" in item
+            )
+            argv = path.read_bytes().decode().split("\0")[:-1]
+            found.append({"argv": argv, "env": env, "cwd": Path(base + ".cwd").read_text().strip(), "kind": "bash"})
+        for path in sorted(self.root.glob("*.json"), key=lambda p: p.stat().st_mtime_ns):
+            data = json.loads(path.read_text())
+            found.append({**data, "kind": "python"})
+        return found
+
+
+@pytest.fixture
+def project(tmp_path: Path, state_home: Path) -> Project:
+    return Project(tmp_path / "project")
+
+
+FOREIGN_CRONTAB = """# a comment at the top, kept as it is
+MAILTO=""
+SHELL=/bin/bash
+   # an indented comment
+
+0 * * * * echo hourly-job >/dev/null
+*/5 * * * *   echo 'percent \\% escaped'  >/dev/null   # trailing comment
+@daily /usr/bin/true
+#0 3 * * * a disabled job
+PATH=/usr/local/bin:/usr/bin:/bin
+"""
+
+
+def read_crontab() -> str:
+    import subprocess
+
+    result = subprocess.run(["crontab", "-l"], capture_output=True, text=True)
+    return result.stdout if result.returncode == 0 else ""
+
+
+def write_crontab(text: str) -> None:
+    import subprocess
+
+    subprocess.run(["crontab", "-"], input=text, text=True, check=True)
+
+
+@pytest.fixture
+def real_crontab():
+    """The user's real crontab holding FOREIGN_CRONTAB; whatever it held before is put back."""
+    import shutil
+    import subprocess
+
+    if shutil.which("crontab") is None:
+        skip_or_fail("no crontab command (Debian: apt-get install cron)")
+    before = subprocess.run(["crontab", "-l"], capture_output=True, text=True)
+    write_crontab(FOREIGN_CRONTAB)
+    yield FOREIGN_CRONTAB
+    if before.returncode == 0:
+        write_crontab(before.stdout)
+    else:
+        subprocess.run(["crontab", "-r"], capture_output=True)

@@ -1,0 +1,137 @@
+"""Bad definitions: each gives one exact message naming the task, the field and the fix, exit
+code 2, no traceback, and the crontab and manifests stay exactly as they were."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import Project, read_crontab
+from orchestration.cli import main
+
+T = "task #1 ('* * * * *')"
+CASES = [
+    ("o = Orchestrator()\no.add_task('61 * * * *', 'bash')",
+     "{file}:3: task #1 ('61 * * * *'): cron expression '61 * * * *' has the minute 61, which is"
+     " out of range 0-59"),
+    ("o = Orchestrator()\no.add_task('0 0 30 2 *', 'bash')",
+     "{file}:3: task #1 ('0 0 30 2 *'): cron expression '0 0 30 2 *' never fires: February has no"
+     " day 30"),
+    ("o = Orchestrator()\no.add_task('0 0 L * *', 'bash', name='monthly')",
+     "{file}:3: task 'monthly': cron expression '0 0 L * *' uses 'L' (last day) in the"
+     " day-of-month field 'L', which is not supported on the crontab target: the cron daemon reads"
+     " only numbers, names, '*', ',', '-' and '/'"),
+    ("o = Orchestrator()\no.add_task('* * * * *', 'perl')",
+     f"{{file}}:3: {T}: add_task: unknown script_type 'perl'; valid types are 'bash', 'python'"),
+    ("o = Orchestrator()\no.add_task('* * * * *', 'pyhton')",
+     f"{{file}}:3: {T}: add_task: unknown script_type 'pyhton'; valid types are 'bash', 'python'\n"
+     "Did you mean 'python'?"),
+    ("o = Orchestrator()\no.add_task('* * * * *', 'bash', -1)",
+     f"{{file}}:3: {T}: add_task: interval -1 is negative; give the seconds to wait between"
+     " scripts (0 or more, default 1)"),
+    ("o = Orchestrator()\no.add_task('* * * * *', 'bash', '5')",
+     f"{{file}}:3: {T}: add_task: interval must be a number of seconds between scripts, not '5'"),
+    ("o = Orchestrator()\no.add_task('* * * * *', 'bash', name='x').add_script('missing.sh')",
+     "{file}:3: task 'x': add_script: script {dir}/missing.sh does not exist\n"
+     "Relative paths are resolved from the tasks file's folder {dir}."),
+    ("o = Orchestrator()\no.add_task('* * * * *', 'bash', name='x')\n"
+     "o.add_task('* * * * *', 'bash', name='x')",
+     "{file}:4: task 'x': add_task: the name 'x' is already used by another task of this"
+     " Orchestrator; task names must be unique"),
+    ("o = Orchestrator()\no.add_task('* * * * *', 'bash').add_script('record.sh', ['a'])",
+     f"{{file}}:3: {T}: add_script: script_parameters must be a dict of parameter name to value,"
+     " not list ['a']"),
+    ("o = Orchestrator()\no.add_task('* * * * *', 'bash').add_script('record.sh', {'a': [1]})",
+     f"{{file}}:3: {T}: add_script: parameter 'a' has a value of type list ([1]); use str, int,"
+     " float, bool or pathlib.Path"),
+    ("o = Orchestrator()\no.add_task('* * * * *', 'bash').add_script('record.sh', {'a-b': 1})",
+     f"{{file}}:3: {T}: add_script: parameter name 'a-b' in script_parameters must be a string of"
+     " letters, digits and '_' that does not start with a digit (it is also exported as"
+     " ORCHESTRATION_PARAM_<NAME>)"),
+    ("o = Orchestrator()\no.add_task('* * * * *', 'bash').add_script('record.sh', {'a': 'x\\0y'})",
+     f"{{file}}:3: {T}: add_script: parameter 'a' contains a NUL byte, which no program argument"
+     " can carry; remove it"),
+    ("o = Orchestrator()\no.add_task('* * * * *', 'bash').add_repeat('record.sh', [])",
+     f"{{file}}:3: {T}: add_repeat: script_parameters is an empty list, so the script would never"
+     " run; give at least one dict of parameters"),
+    ("o = Orchestrator()\no.add_task('* * * * *', 'bash').add_repeat('record.sh', [{'a': 1}, 'b'])",
+     f"{{file}}:3: {T}: add_repeat: script_parameters[1] must be a dict of parameter name to"
+     " value, not str 'b'"),
+    ("o = Orchestrator()\no.add_task('* * * * *', 'bash').add_skip('yes')",
+     f"{{file}}:3: {T}: add_skip: condition must be True/False or a function returning one, not"
+     " str 'yes'"),
+    ("o = Orchestrator()\no.add_task('* * * * *', 'bash')",
+     f"{{file}}:3: {T}: has no scripts, so it would do nothing; add one with"
+     " task.add_script(path)"),
+    ("o = Orchestrator(name='empty')",
+     "{file}: Orchestrator 'empty' has no tasks; add one with orchestrator.add_task('0 * * * *',"
+     " 'bash')"),
+    ("o = Orchestrator(name='bad name')",
+     "{file}:2: Orchestrator(name=...): namespace 'bad name' must be 1-64 letters, digits, '-' or"
+     " '_', starting with a letter or digit (it becomes part of crontab markers and unit file"
+     " names)"),
+    ("a = Orchestrator(name='same')\na.add_task('* * * * *', 'bash').add_script('record.sh')\n"
+     "b = Orchestrator(name='same')\nb.add_task('* * * * *', 'bash').add_script('record.sh')",
+     "{file}: two Orchestrators share the namespace 'same'; give each its own name with"
+     " Orchestrator(name='...')"),
+    ("x = 1", "tasks file {file} creates no Orchestrator; create one with `orchestrator ="
+     " Orchestrator()` and add tasks to it"),
+    ("raise RuntimeError('boom')",
+     "{file}:2: importing the tasks file raised RuntimeError: boom; fix the file and try again"),
+    ("import not_a_module_anywhere",
+     "{file}:2: importing the tasks file raised ModuleNotFoundError: No module named"
+     " 'not_a_module_anywhere'; fix the file and try again"),
+    ("def f(:\n    pass", "{file}:2: syntax error: invalid syntax; fix the file and try again"),
+]
+
+
+@pytest.mark.parametrize(("body", "message"), CASES)
+def test_bad_definition_is_refused_and_changes_nothing(
+    real_crontab: str, project: Project, body: str, message: str
+) -> None:
+    good = project.write("o = Orchestrator(name='kept')\no.add_task('0 1 * * *', 'bash').add_script('record.sh')\n",
+                         name="kept.py")
+    assert CliRunner().invoke(main, ["install", str(good)]).exit_code == 0
+    before = read_crontab()
+    manifests = sorted(p.read_bytes() for p in (project.root.parent / "state" / "manifests").iterdir())
+    tasks = project.write(body + "\n")
+    result = CliRunner().invoke(main, ["install", str(tasks)])
+    expected = message.format(file=tasks, dir=project.root)
+    assert result.output == f"Error: {expected}\n"
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+    assert read_crontab() == before
+    assert sorted(p.read_bytes() for p in (project.root.parent / "state" / "manifests").iterdir()) == manifests
+
+
+def test_missing_tasks_file(project: Project) -> None:
+    result = CliRunner().invoke(main, ["install", str(project.root / "nothere.py")])
+    assert result.exit_code == 2
+    assert result.output == (
+        f"Error: tasks file {project.root}/nothere.py does not exist\n"
+        "Give the path of a Python file that creates an Orchestrator.\n"
+    )
+
+
+def test_unreadable_tasks_file_is_refused(project: Project, tmp_path) -> None:
+    directory = project.root / "folder.py"
+    directory.mkdir()
+    result = CliRunner().invoke(main, ["install", str(directory)])
+    assert result.exit_code == 2
+    assert result.output == f"Error: tasks file {directory} is not a file; give the path of a .py file\n"
+
+
+def test_no_crontab_command_says_how_to_get_one(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The one seam where a machine without cron cannot be had in a test: python-crontab's program.
+    import crontab
+
+    monkeypatch.setattr(crontab, "CRON_COMMAND", str(project.root / "no-such-crontab"))
+    tasks = project.write("o = Orchestrator(name='x')\no.add_task('0 1 * * *', 'bash').add_script('record.sh')\n")
+    result = CliRunner().invoke(main, ["install", str(tasks), "--backend", "crontab"])
+    assert result.exit_code == 2
+    assert result.output == (
+        f"Error: there is no crontab command ({project.root}/no-such-crontab) on this machine\n"
+        "Install a cron daemon and its crontab command (Debian/Ubuntu: `apt-get install cron`, then"
+        " `service cron start`), or use `--backend systemd`.\n"
+    )
+    assert not (project.root.parent / "state" / "manifests" / "x.json").exists()

@@ -1,0 +1,180 @@
+"""Installing into the real crontab through the CLI: the block, foreign lines kept byte for byte,
+idempotence, edits, dry runs, uninstall, identity, and the listing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from conftest import Project, read_crontab
+from orchestration.backends.crontab import find_block
+from orchestration.cli import main
+
+TWO_TASKS = """
+o = Orchestrator(name="demo")
+o.add_task("*/5 * * * *", "bash", name="fetch").add_script("record.sh", {"url": "https://x"})
+o.add_task("0 3 * * *", "python", name="report").add_script("record.py")
+"""
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def test_install_writes_one_readable_block_and_keeps_every_foreign_line(real_crontab: str, project: Project) -> None:
+    tasks = project.write(TWO_TASKS)
+    result = invoke("install", str(tasks))
+    assert result.exit_code == 0, result.output
+    assert result.output == (
+        f"Installed namespace 'demo' (crontab) from {tasks}:\n"
+        "  + fetch  */5 * * * *  (every 5 minutes)\n"
+        "  + report  0 3 * * *  (at 03:00)\n"
+        "  2 added, 0 changed, 0 removed, 0 unchanged.\n"
+    )
+    crontab = read_crontab()
+    assert crontab.startswith(real_crontab)
+    block = crontab[len(real_crontab):]
+    assert block == find_block(crontab, "demo")
+    lines = block.splitlines()
+    assert lines[0] == "# BEGIN orchestration:demo"
+    assert lines[1] == f"# Installed by orchestration from {tasks}; edit that file, not these lines."
+    assert lines[2].endswith(f"orchestration install {tasks}")
+    assert lines[3].endswith("orchestration uninstall --name demo")
+    assert lines[4] == "# Task fetch: every 5 minutes (*/5 * * * *)"
+    manifest = Path(project.root.parent / "state" / "manifests" / "demo.json")
+    assert lines[5].startswith("*/5 * * * * /")
+    assert lines[5].endswith(f"/orchestration-exec {manifest} fetch # orchestration:demo:fetch")
+    assert lines[-1] == "# END orchestration:demo"
+    assert "https://x" not in crontab  # parameter values live in the manifest only
+    assert manifest.stat().st_mode & 0o777 == 0o600
+    assert json.loads(manifest.read_text())["tasks"]["fetch"]["steps"][0]["runs"] == [{"url": "https://x"}]
+
+
+def test_installing_the_same_file_again_changes_nothing(real_crontab: str, project: Project) -> None:
+    tasks = project.write(TWO_TASKS)
+    invoke("install", str(tasks))
+    before = read_crontab()
+    manifest = project.root.parent / "state" / "manifests" / "demo.json"
+    modified = manifest.stat().st_mtime_ns
+    result = invoke("install", str(tasks))
+    assert result.output == (
+        f"Namespace 'demo' (crontab) is up to date with {tasks}; nothing changed.\n"
+    )
+    assert read_crontab() == before
+    assert manifest.stat().st_mtime_ns == modified
+
+
+def test_an_edited_file_brings_the_block_in_line(real_crontab: str, project: Project) -> None:
+    tasks = project.write(TWO_TASKS)
+    invoke("install", str(tasks))
+    project.write(
+        """
+o = Orchestrator(name="demo")
+o.add_task("*/10 * * * *", "bash", name="fetch").add_script("record.sh", {"url": "https://x"})
+o.add_task("@hourly", "bash", name="clean").add_script("record.sh")
+"""
+    )
+    result = invoke("install", str(tasks))
+    assert result.output == (
+        f"Installed namespace 'demo' (crontab) from {tasks}:\n"
+        "  + clean  @hourly  (at minute 0 of every hour)\n"
+        "  ~ fetch  */10 * * * *  (every 10 minutes)\n"
+        "  - report\n"
+        "  1 added, 1 changed, 1 removed, 0 unchanged.\n"
+    )
+    block = find_block(read_crontab(), "demo")
+    assert "*/10 * * * * " in block and "# orchestration:demo:clean" in block
+    assert "report" not in block
+    assert read_crontab().startswith(real_crontab)
+
+
+def test_dry_run_prints_the_changes_and_writes_nothing(real_crontab: str, project: Project) -> None:
+    tasks = project.write(TWO_TASKS)
+    result = invoke("install", str(tasks), "--dry-run")
+    assert result.exit_code == 0
+    assert result.output.startswith(f"Would install namespace 'demo' (crontab) from {tasks}:\n")
+    assert result.output.endswith("Dry run: nothing was written.\n")
+    assert read_crontab() == real_crontab
+    assert not (project.root.parent / "state" / "manifests" / "demo.json").exists()
+
+
+def test_uninstall_restores_the_crontab_byte_for_byte(real_crontab: str, project: Project) -> None:
+    tasks = project.write(TWO_TASKS)
+    invoke("install", str(tasks))
+    other = project.write(TWO_TASKS.replace('"demo"', '"other"'), name="other.py")
+    invoke("install", str(other))
+    result = invoke("uninstall", str(tasks))
+    assert result.output == "Removed namespace 'demo' (crontab): 2 task(s) fetch, report\n"
+    assert find_block(read_crontab(), "demo") is None
+    assert find_block(read_crontab(), "other") is not None
+    result = invoke("uninstall", "--name", "other")
+    assert result.exit_code == 0
+    assert read_crontab() == real_crontab
+    assert not list((project.root.parent / "state" / "manifests").glob("*.json"))
+
+
+def test_uninstall_all_and_nothing_installed(real_crontab: str, project: Project) -> None:
+    invoke("install", str(project.write(TWO_TASKS)))
+    invoke("install", str(project.write(TWO_TASKS.replace('"demo"', '"other"'), name="other.py")))
+    assert invoke("uninstall", "--all").output == (
+        "Removed namespace 'demo' (crontab): 2 task(s) fetch, report\n"
+        "Removed namespace 'other' (crontab): 2 task(s) fetch, report\n"
+    )
+    assert read_crontab() == real_crontab
+    assert invoke("uninstall", "--all").output == "Nothing is installed.\n"
+    result = CliRunner().invoke(main, ["uninstall", "--name", "demo"])
+    assert result.exit_code == 2
+    assert result.output == "Error: namespace 'demo' is not installed; `orchestration list` shows what is\n"
+
+
+def test_a_namespace_belongs_to_the_file_it_was_installed_from(real_crontab: str, project: Project) -> None:
+    first = project.write(TWO_TASKS)
+    invoke("install", str(first))
+    second = project.write(TWO_TASKS, name="copy.py")
+    result = CliRunner().invoke(main, ["install", str(second)])
+    assert result.exit_code == 2
+    assert result.output == (
+        f"Error: namespace 'demo' is installed from {first}, not from {second}\n"
+        "Uninstall it first (`orchestration uninstall --name demo`), or give this file its own"
+        " namespace with Orchestrator(name='...').\n"
+    )
+    manifest = json.loads((project.root.parent / "state" / "manifests" / "demo.json").read_text())
+    assert manifest["tasks_file"] == str(first)  # the first install stays
+
+
+def test_unnamed_orchestrator_gets_a_namespace_from_its_file(real_crontab: str, project: Project) -> None:
+    tasks = project.write('o = Orchestrator()\no.add_task("0 1 * * *", "bash").add_script("record.sh")\n')
+    invoke("install", str(tasks))
+    listing = json.loads(invoke("list", "--json").output)
+    assert len(listing) == 1
+    namespace = listing[0]["namespace"]
+    assert namespace.startswith("tasks-") and len(namespace) == len("tasks-") + 6
+    assert listing[0]["task"] == "record"
+    assert f"# orchestration:{namespace}:record" in read_crontab()
+
+
+def test_list_shows_schedule_next_time_backend_and_file(real_crontab: str, project: Project) -> None:
+    tasks = project.write(TWO_TASKS)
+    invoke("install", str(tasks))
+    listing = json.loads(invoke("list", "--json").output)
+    assert [(item["namespace"], item["task"], item["schedule"], item["backend"], item["tasks_file"])
+            for item in listing] == [
+        ("demo", "fetch", "*/5 * * * *", "crontab", str(tasks)),
+        ("demo", "report", "0 3 * * *", "crontab", str(tasks)),
+    ]
+    assert listing[1]["next"].endswith(("T03:00:00+00:00", "T03:00:00Z")) or "T03:00:00" in listing[1]["next"]
+    table = invoke("list").output.splitlines()
+    assert table[0].split() == ["TASK", "SCHEDULE", "WHEN", "NEXT", "BACKEND", "TASKS", "FILE"]
+    assert table[2].startswith("demo/report  0 3 * * *")
+    assert table[2].rstrip().endswith(f"crontab  {tasks}")
+
+
+def test_compile_prints_the_block_and_touches_nothing(real_crontab: str, project: Project) -> None:
+    tasks = project.write(TWO_TASKS)
+    result = invoke("compile", str(tasks), "--target", "crontab")
+    assert result.output.startswith("# BEGIN orchestration:demo\n")
+    assert result.output.endswith("# END orchestration:demo\n")
+    assert read_crontab() == real_crontab
+    assert not (project.root.parent / "state").exists()
