@@ -53,23 +53,54 @@ mount -t tmpfs -o "mode=0700,uid=$uid" tmpfs "$XDG_RUNTIME_DIR" \
 workdir=$(mktemp -d -t with-systemd-user.XXXXXX)
 export SYSTEMD_USER_MANAGER_LOG=$workdir/manager.log
 manager_pid=
+console_pid=
+console=$SYSTEMD_USER_MANAGER_LOG
+
+# A user manager logs only to /dev/console, which it reopens for every message and which must be
+# a terminal. Here /dev/console is a pseudo-terminal that `script` copies into the log file, so
+# the messages are kept and never reach the machine's console (else /dev/null stands in).
+capture_console() {
+    local terminal=
+    if command -v script >/dev/null && [[ -e /dev/console ]]; then
+        script -q -f -c 'tty; exec sleep infinity' "$SYSTEMD_USER_MANAGER_LOG" \
+            </dev/null >/dev/null 2>&1 &
+        console_pid=$!
+        for _ in $(seq 50); do
+            terminal=$(grep -o -m1 '/dev/pts/[0-9]*' "$SYSTEMD_USER_MANAGER_LOG" 2>/dev/null) && break
+            sleep 0.05
+        done
+    fi
+    if [[ -n $terminal ]] && mount --bind "$terminal" /dev/console; then
+        console=$terminal
+    else
+        mount --bind /dev/null /dev/console 2>/dev/null || true
+    fi
+}
 
 stop_manager() {
-    [[ -n $manager_pid ]] || return 0
-    kill -TERM "$manager_pid" 2>/dev/null || true
-    # SIGTERM makes the manager stop its units and exit; give it a moment, then insist.
-    for _ in $(seq 50); do
-        kill -0 "$manager_pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -KILL "$manager_pid" 2>/dev/null || true
-    wait "$manager_pid" 2>/dev/null || true
-    manager_pid=
+    if [[ -n $manager_pid ]]; then
+        kill -TERM "$manager_pid" 2>/dev/null || true
+        # SIGTERM makes the manager stop its units and exit; give it a moment, then insist.
+        for _ in $(seq 50); do
+            kill -0 "$manager_pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$manager_pid" 2>/dev/null || true
+        wait "$manager_pid" 2>/dev/null || true
+        manager_pid=
+    fi
+    if [[ -n $console_pid ]]; then
+        kill -TERM "$console_pid" 2>/dev/null || true
+        wait "$console_pid" 2>/dev/null || true
+        console_pid=
+    fi
 }
 trap stop_manager EXIT
 
-# No journald runs here: log to the file instead of the journal (or the host kernel log).
-SYSTEMD_LOG_TARGET=console "$MANAGER" --user >"$SYSTEMD_USER_MANAGER_LOG" 2>&1 &
+capture_console
+# No journald here: services inherit the console too, so their output lands in the log.
+"$MANAGER" --user --log-target=console --default-standard-output=inherit \
+    --default-standard-error=inherit >>"$console" 2>&1 &
 manager_pid=$!
 
 deadline=$((SECONDS + START_TIMEOUT))
