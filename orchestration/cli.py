@@ -13,9 +13,12 @@ from typing import Any, Iterable
 
 import click
 
-from . import operations
+from . import operations, records
 from .errors import OrchestrationError
+from .follow import follow_runs, format_run
+from .records import parse_since
 from .schedule import local_timezone
+from .state import state_dir
 
 BACKEND_CHOICES = click.Choice(["auto", "crontab"])
 TARGET_CHOICES = click.Choice(["crontab"])
@@ -135,6 +138,49 @@ def run(reference: str) -> None:
     sys.stdout.flush()
     code = operations.run_now(reference)
     sys.exit(code)
+
+
+@main.command()
+@click.argument("reference", required=False, metavar="[NAMESPACE[/TASK]]")
+@click.option("--limit", "-n", type=click.IntRange(1), default=20, show_default=True, help="How many runs.")
+@click.option("--status", help="Only runs with this status (ok, failed, skipped, error, ...).")
+@click.option("--since", metavar="WHEN", help="Only runs started after WHEN: 30m, 2h, 7d or ISO 8601.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--follow", "-f", is_flag=True, help="Then print each run as it starts and finishes.")
+def history(reference: str | None, limit: int, status: str | None, since: str | None, as_json: bool,
+            follow: bool) -> None:
+    """Show recorded runs, newest first."""
+    state = state_dir()
+    since_time = parse_since(since) if since else None
+    runs = records.history(state, reference, status=status, since=since_time, limit=limit)
+    if as_json:
+        click.echo(json.dumps([run.to_json() for run in runs], indent=2, ensure_ascii=False))
+    elif runs:
+        for run in reversed(runs):
+            click.echo(format_run(run))
+    elif not follow:
+        click.echo("No runs recorded yet.")
+    if follow:
+        namespace, task = records.split_reference(reference)
+        try:
+            follow_runs(state, namespace=namespace, task=task, report=click.echo)
+        except KeyboardInterrupt:
+            pass
+
+
+@main.command()
+@click.argument("reference", metavar="NAMESPACE/TASK")
+@click.option("--run", "run_id", metavar="ID", help="This run instead of the newest.")
+@click.option("--follow", "-f", is_flag=True, help="Keep printing as the run (and later runs) write.")
+def logs(reference: str, run_id: str | None, follow: bool) -> None:
+    """Print the output of a task's newest run (or of run ID)."""
+    out = click.get_binary_stream("stdout")
+    try:
+        for chunk in records.log_chunks(state_dir(), reference, run_id, follow=follow):
+            out.write(chunk)
+            out.flush()
+    except KeyboardInterrupt:
+        pass
 
 
 def _time(moment: datetime) -> str:

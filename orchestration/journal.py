@@ -93,15 +93,20 @@ class RunRecord:
         return None if self.finished_at is None else self.finished_at - self.started_at
 
     def to_json(self) -> dict[str, Any]:
+        """For people and scripts: times as ISO 8601 with offset, plus the duration."""
         data = asdict(self)
+        for record in [data, *data["steps"]]:
+            for key in ("scheduled_time", "started_at", "finished_at"):
+                if record.get(key) is not None:
+                    record[key] = _iso(record[key])
         data["duration"] = self.duration
         return data
 
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "RunRecord":
-        data = {key: value for key, value in data.items() if key != "duration"}
-        data["steps"] = [StepRecord(**step) for step in data.get("steps", [])]
-        return cls(**data)
+
+def _iso(timestamp: float) -> str:
+    from datetime import datetime  # noqa: PLC0415 - only the CLI prints JSON
+
+    return datetime.fromtimestamp(timestamp).astimezone().isoformat(timespec="milliseconds")
 
 
 _RUN_COLUMNS = (

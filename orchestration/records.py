@@ -1,0 +1,114 @@
+"""Reading what ran: run history and per-run logs, for `history`, `logs` and `status`."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from .errors import UsageError
+from .journal import Journal, RunRecord, journal_path
+
+STATUSES = ("running", "ok", "failed", "skipped", "error", "timeout", "overlap", "killed")
+_RELATIVE = re.compile(r"^(\d+)\s*([smhdw])$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def split_reference(reference: str | None) -> tuple[str | None, str | None]:
+    """'NAMESPACE/TASK' or 'NAMESPACE' to (namespace, task)."""
+    if not reference:
+        return None, None
+    namespace, _, task = reference.partition("/")
+    return namespace or None, task or None
+
+
+def parse_since(text: str, now: float | None = None) -> float:
+    """A moment as a timestamp: '30m', '2h', '7d', '1w' ago, or an ISO 8601 time."""
+    now = time.time() if now is None else now
+    match = _RELATIVE.match(text.strip())
+    if match:
+        amount, unit = int(match.group(1)), match.group(2)
+        return now - timedelta(**{_UNITS[unit]: amount}).total_seconds()
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(
+            f"'{text}' is not a time; use an age such as 30m, 2h, 7d, or ISO 8601 such as 2026-01-31T09:00"
+        ) from None
+    return (moment if moment.tzinfo else moment.astimezone()).timestamp()
+
+
+def history(
+    state: Path,
+    reference: str | None = None,
+    *,
+    status: str | None = None,
+    since: float | None = None,
+    limit: int | None = None,
+) -> list[RunRecord]:
+    """Runs, newest first, filtered by task, status and start time."""
+    if status is not None and status not in STATUSES:
+        raise UsageError(f"unknown status '{status}'; use one of {', '.join(STATUSES)}")
+    namespace, task = split_reference(reference)
+    journal = Journal(journal_path(state))
+    if not journal.path.exists():
+        return []
+    try:
+        return journal.runs(namespace=namespace, task=task, status=status, since=since, limit=limit)
+    finally:
+        journal.close()
+
+
+def find_run(state: Path, reference: str, run_id: str | None = None) -> RunRecord:
+    """The run `run_id` of a task, or its newest run."""
+    runs = history(state, reference, limit=None if run_id else 1)
+    if run_id:
+        runs = [run for run in runs if run.run_id == run_id]
+    if not runs:
+        which = f"run '{run_id}' of {reference}" if run_id else f"a run of {reference}"
+        raise UsageError(f"there is no {which}; `orchestration history {reference}` lists its runs")
+    return runs[0]
+
+
+def log_chunks(state: Path, reference: str, run_id: str | None = None, *, follow: bool = False,
+               poll: float = 0.25):
+    """The bytes of a run's log; with `follow`, keep streaming it and each later run of the task."""
+    run = find_run(state, reference, run_id)
+    while True:
+        yield from _stream_file(state, run, follow=follow, poll=poll)
+        if not follow:
+            return
+        newer = _wait_for_newer_run(state, reference, run, poll)
+        yield f"--- run {newer.run_id} ---\n".encode()
+        run = newer
+
+
+def _stream_file(state: Path, run: RunRecord, *, follow: bool, poll: float):
+    path = Path(run.log_path) if run.log_path else None
+    offset = 0
+    while True:
+        if path is not None and path.exists():
+            with open(path, "rb") as stream:
+                stream.seek(offset)
+                chunk = stream.read()
+            if chunk:
+                offset += len(chunk)
+                yield chunk
+                continue
+        if not follow or _finished(state, run):
+            return
+        time.sleep(poll)
+
+
+def _finished(state: Path, run: RunRecord) -> bool:
+    current = history(state, run.reference, limit=50)
+    return any(r.run_id == run.run_id and r.status != "running" for r in current)
+
+
+def _wait_for_newer_run(state: Path, reference: str, run: RunRecord, poll: float) -> RunRecord:
+    while True:
+        newest = history(state, reference, limit=1)
+        if newest and newest[0].run_id != run.run_id and newest[0].started_at >= run.started_at:
+            return newest[0]
+        time.sleep(poll)

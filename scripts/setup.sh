@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Set up orchestration on a fresh Debian or Ubuntu machine and run the example:
+# a virtual environment in .venv with the package, a cron daemon (installed and started when run
+# as root and none is present), then the example tasks installed, `crontab -l`, and the first run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" = 0 ]; then
+  missing=()
+  command -v crontab >/dev/null 2>&1 || missing+=(cron)
+  python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "Installing ${missing[*]} with apt-get..."
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+  if ! pgrep -x cron >/dev/null 2>&1; then
+    echo "Starting the cron daemon..."
+    service cron start >/dev/null 2>&1 || /usr/sbin/cron
+  fi
+elif ! pgrep -x cron >/dev/null 2>&1; then
+  echo "No cron daemon runs; ask an administrator to install and start 'cron' (apt-get install cron)." >&2
+fi
+
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/pip install --quiet --disable-pip-version-check '.[test]'
+
+echo
+echo "\$ orchestration install scripts/example/tasks.py"
+.venv/bin/orchestration install scripts/example/tasks.py
+echo
+echo "\$ crontab -l"
+crontab -l
+echo
+echo "Waiting for cron to fire example/greet at the start of the next minute..."
+for _ in $(seq 1 150); do
+  if [ -n "$(.venv/bin/orchestration history example/greet --status ok --limit 1 --json | grep run_id)" ]; then
+    echo
+    echo "\$ orchestration history example"
+    .venv/bin/orchestration history example --limit 3
+    echo
+    echo "\$ orchestration logs example/greet"
+    .venv/bin/orchestration logs example/greet
+    echo
+    echo "The example stays installed; remove it with: .venv/bin/orchestration uninstall scripts/example/tasks.py"
+    exit 0
+  fi
+  sleep 1
+done
+echo "No run was recorded within 150 seconds; check that the cron daemon runs (pgrep -x cron)." >&2
+exit 1
