@@ -88,7 +88,7 @@ def compile_command(tasks_file: str, target: str) -> None:
 @main.command(name="list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def list_command(as_json: bool) -> None:
-    """Show installed namespaces and tasks with their next firing time."""
+    """Show installed tasks: schedule, next firing time, last run, backend, tasks file."""
     listings = operations.list_installed()
     if as_json:
         click.echo(json.dumps([listing.to_json() for listing in listings], indent=2))
@@ -98,16 +98,57 @@ def list_command(as_json: bool) -> None:
         return
     rows = [
         (
-            f"{item.namespace}/{item.task}",
+            item.reference + (" !" if item.problems else ""),
             item.schedule,
             item.description,
             _time(item.next_time) if item.next_time else "at boot",
+            item.last_run.status if item.last_run else "-",
             item.backend,
             item.tasks_file,
         )
         for item in listings
     ]
-    _echo_table(("TASK", "SCHEDULE", "WHEN", "NEXT", "BACKEND", "TASKS FILE"), rows)
+    _echo_table(("TASK", "SCHEDULE", "WHEN", "NEXT", "LAST", "BACKEND", "TASKS FILE"), rows)
+    if any(item.problems for item in listings):
+        click.echo("! needs attention: see `orchestration status`")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def status(as_json: bool) -> None:
+    """Per task: the last run, failures in a row, the next firing time, and drift or breakage."""
+    statuses = operations.list_installed()
+    if as_json:
+        click.echo(json.dumps([item.to_json() for item in statuses], indent=2, ensure_ascii=False))
+        return
+    if not statuses:
+        click.echo("Nothing is installed. Install a tasks file with `orchestration install tasks.py`.")
+        return
+    rows = [
+        (
+            item.reference,
+            _last_run(item.last_run),
+            str(item.failures_in_a_row),
+            _time(item.next_time) if item.next_time else "at boot",
+            item.description,
+        )
+        for item in statuses
+    ]
+    _echo_table(("TASK", "LAST RUN", "FAILURES IN A ROW", "NEXT", "WHEN"), rows)
+    shown = set()
+    for item in statuses:
+        for problem in item.problems:
+            if (item.namespace, problem) not in shown:
+                shown.add((item.namespace, problem))
+                click.echo(f"! {item.reference}: {problem}")
+
+
+def _last_run(run) -> str:
+    if run is None:
+        return "never"
+    started = datetime.fromtimestamp(run.started_at).astimezone()
+    code = f" (exit {run.exit_code})" if run.exit_code not in (None, 0) else ""
+    return f"{run.status}{code} at {_time(started)}"
 
 
 @main.command(name="next")
@@ -153,6 +194,8 @@ def history(reference: str | None, limit: int, status: str | None, since: str | 
     state = state_dir()
     since_time = parse_since(since) if since else None
     runs = records.history(state, reference, status=status, since=since_time, limit=limit)
+    for warning in runs.warnings:
+        click.echo(f"Warning: {warning}", err=True)
     if as_json:
         click.echo(json.dumps([run.to_json() for run in runs], indent=2, ensure_ascii=False))
     elif runs:

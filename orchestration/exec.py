@@ -15,12 +15,18 @@ import os
 import subprocess
 import sys
 import time
-from datetime import datetime
-from pathlib import Path
-from typing import Any
 
-from .journal import Journal, RunRecord, StepRecord, journal_path
-from .state import private_dir, state_of_manifest
+from .journal import (
+    Journal,
+    JournalUnavailable,
+    RunRecord,
+    StepRecord,
+    append_fallback,
+    fold_fallback,
+    is_damaged,
+    journal_path,
+    quarantine,
+)
 
 USAGE = "usage: orchestration-exec MANIFEST TASK [--trigger cron|systemd|manual]"
 TRIGGERS = ("cron", "systemd", "manual")
@@ -40,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:
         print(f"orchestration-exec: {error}\n{USAGE}", file=sys.stderr)
         return EXIT_USAGE
-    return Runner(Path(manifest_path).absolute(), task_id, trigger).run()
+    return Runner(os.path.abspath(manifest_path), task_id, trigger).run()
 
 
 def _arguments(argv: list[str]) -> tuple[str, str, str]:
@@ -62,14 +68,15 @@ def _arguments(argv: list[str]) -> tuple[str, str, str]:
 class Runner:
     """One run of one task."""
 
-    def __init__(self, manifest_path: Path, task_id: str, trigger: str) -> None:
+    def __init__(self, manifest_path: str, task_id: str, trigger: str) -> None:
         self.manifest_path = manifest_path
         self.task_id = task_id
-        self.state = state_of_manifest(manifest_path)
+        # A manifest sits in STATE/manifests/, so the journal and logs of its runs sit in STATE.
+        self.state = os.path.dirname(os.path.dirname(manifest_path))
         started = time.time()
         self.record = RunRecord(
             run_id=time.strftime("%Y%m%dT%H%M%S", time.gmtime(started)) + "-" + os.urandom(3).hex(),
-            namespace=manifest_path.stem,
+            namespace=os.path.basename(manifest_path).rsplit(".", 1)[0],
             task=task_id,
             trigger=trigger,
             started_at=started,
@@ -78,7 +85,10 @@ class Runner:
             pid=os.getpid(),
         )
         self.journal = Journal(journal_path(self.state))
+        self.journal_ok = True
         self.log = None
+        self.log_room = 0
+        self.retention: dict = {}
 
     # --- the run ---------------------------------------------------------------------------
 
@@ -86,18 +96,26 @@ class Runner:
         try:
             manifest = self._read_manifest()
             task = manifest["tasks"][self.task_id]
+            self.retention = task.get("retention", {})
             self._open_log()
             self._record_start()
+            self._check_drift(manifest)
             reason = self._skip_reason(manifest, task)
             if reason is not None:
                 return self._finish("skipped", 0, f"skipped by {reason}")
             return self._run_steps(manifest, task)
         except RunError as error:
             return self._finish("error", EXIT_ERROR, str(error))
+        except Exception as error:  # noqa: BLE001 - a bug must still leave a record
+            import traceback  # noqa: PLC0415
 
-    def _read_manifest(self) -> dict[str, Any]:
+            traceback.print_exc()
+            return self._finish("error", EXIT_ERROR, f"internal error: {type(error).__name__}: {error}")
+
+    def _read_manifest(self) -> dict:
         try:
-            manifest = json.loads(self.manifest_path.read_text(encoding="utf-8"))
+            with open(self.manifest_path, encoding="utf-8") as stream:
+                manifest = json.load(stream)
         except FileNotFoundError:
             raise RunError(
                 f"manifest {self.manifest_path} is missing; reinstall with"
@@ -114,7 +132,22 @@ class Runner:
             )
         return manifest
 
-    def _skip_reason(self, manifest: dict[str, Any], task: dict[str, Any]) -> str | None:
+    def _check_drift(self, manifest: dict) -> None:
+        """Warn when the tasks file changed since it was installed (the entries may be stale)."""
+        tasks_file = manifest["tasks_file"]
+        try:
+            with open(tasks_file, "rb") as stream:
+                digest = _sha256(stream.read())
+        except OSError:
+            self._warn(f"the tasks file {tasks_file} is gone; these entries still run as installed")
+            return
+        if digest != manifest.get("tasks_file_sha256"):
+            self._warn(
+                f"the tasks file {tasks_file} changed since it was installed; run"
+                f" `orchestration install {tasks_file}` to apply the changes"
+            )
+
+    def _skip_reason(self, manifest: dict, task: dict) -> str | None:
         """The description of the first condition that says skip, else None."""
         for skip in task["skips"]:
             if skip["kind"] == "static":
@@ -124,40 +157,41 @@ class Runner:
                 return skip["description"]
         return None
 
-    def _call_condition(self, manifest: dict[str, Any], skip: dict[str, Any]) -> bool:
+    def _call_condition(self, manifest: dict, skip: dict) -> bool:
         from .usercode import evaluate_callable_skip  # noqa: PLC0415 - only when needed
 
         return evaluate_callable_skip(manifest, self.task_id, skip, self.context())
 
     def context(self):
+        """The RunContext handed to conditions and dynamic parameters."""
+        from datetime import datetime  # noqa: PLC0415
+
         from .context import RunContext  # noqa: PLC0415
 
         return RunContext(
             namespace=self.record.namespace,
             task=self.task_id,
             run_id=self.record.run_id,
-            scheduled_time=_local(self.record.scheduled_time),
+            scheduled_time=datetime.fromtimestamp(self.record.scheduled_time).astimezone(),
             now=datetime.now().astimezone(),
             trigger=self.record.trigger,
             environ=dict(os.environ),
         )
 
-    def _run_steps(self, manifest: dict[str, Any], task: dict[str, Any]) -> int:
-        invocations = [
-            (step, values) for step in task["steps"] for values in step["runs"]
-        ]
+    def _run_steps(self, manifest: dict, task: dict) -> int:
+        invocations = [(step, values) for step in task["steps"] for values in step["runs"]]
         for position, (step, values) in enumerate(invocations, start=1):
             if position > 1 and task["interval"]:
                 time.sleep(task["interval"])
             code = self._run_script(manifest, step, values, position, len(invocations))
             if code != 0:
-                return self._finish("failed", code, f"{Path(step['script']).name} exited {code}")
+                script = os.path.basename(step["script"])
+                return self._finish("failed", code, f"{script} exited {code}")
         return self._finish("ok", 0, None)
 
-    def _run_script(
-        self, manifest: dict[str, Any], step: dict[str, Any], values: dict[str, str], position: int, count: int
-    ) -> int:
+    def _run_script(self, manifest: dict, step: dict, values: dict, position: int, count: int) -> int:
         argv = [*step["command"], *values.values()]
+        name = f"{os.path.basename(step['script'])} [{position}/{count}]"
         record = StepRecord(position=position, script=step["script"], started_at=time.time())
         self.record.steps.append(record)
         self.record.parameters.append({"script": step["script"], "parameters": values})
@@ -172,7 +206,7 @@ class Runner:
             )
         except OSError as error:
             record.finished_at, record.status, record.exit_code = time.time(), "error", 127
-            self._say(f"{Path(step['script']).name} [{position}/{count}] could not start: {error}")
+            self._say(f"{name} could not start: {error}")
             return 127
         self._copy_output(process)
         code = process.wait()
@@ -180,13 +214,10 @@ class Runner:
         record.finished_at, record.exit_code = time.time(), code
         record.status = "ok" if code == 0 else "failed"
         outcome = "ok" if code == 0 else f"failed with exit code {code}"
-        self._say(
-            f"{Path(step['script']).name} [{position}/{count}] {outcome}"
-            f" ({record.finished_at - record.started_at:.2f}s)"
-        )
+        self._say(f"{name} {outcome} ({record.finished_at - record.started_at:.2f}s)")
         return code
 
-    def _script_environment(self, manifest: dict[str, Any], values: dict[str, str]) -> dict[str, str]:
+    def _script_environment(self, manifest: dict, values: dict) -> dict:
         environment = {
             key: value for key, value in os.environ.items() if not key.startswith("ORCHESTRATION_PARAM_")
         }
@@ -196,13 +227,12 @@ class Runner:
             ORCHESTRATION_NAMESPACE=self.record.namespace,
             ORCHESTRATION_TASK=self.task_id,
             ORCHESTRATION_RUN_ID=self.record.run_id,
-            ORCHESTRATION_SCHEDULED_TIME=_local(self.record.scheduled_time).isoformat(timespec="seconds"),
+            ORCHESTRATION_SCHEDULED_TIME=_iso_local(self.record.scheduled_time),
         )
         environment.update({f"ORCHESTRATION_PARAM_{key.upper()}": value for key, value in values.items()})
         return environment
 
     def _copy_output(self, process: subprocess.Popen) -> None:
-        assert process.stdout is not None
         descriptor = process.stdout.fileno()
         out = sys.stdout.buffer
         while True:
@@ -211,54 +241,132 @@ class Runner:
                 break
             out.write(chunk)
             out.flush()
-            if self.log is not None:
-                self.log.write(chunk)
+            self._log_bytes(chunk)
         process.stdout.close()
+
+    # --- the log -----------------------------------------------------------------------------
+
+    def _open_log(self) -> None:
+        directory = os.path.join(self.state, "logs", self.record.namespace, self.task_id)
+        if not os.path.isdir(directory):
+            from .state import private_dir  # noqa: PLC0415 - only a task's first run
+
+            private_dir(directory)
+        path = os.path.join(directory, f"{self.record.run_id}.log")
+        self.log = open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "wb", buffering=0)
+        self.log_room = int(self.retention.get("max_log_bytes", 10 * 1024 * 1024))
+        self.record.log_path = path
+
+    def _log_bytes(self, chunk: bytes) -> None:
+        """Write to the log up to its size cap; say once where it was cut."""
+        if self.log is None or self.log_room <= 0:
+            return
+        if len(chunk) >= self.log_room:
+            cap = self.retention.get("max_log_bytes")
+            chunk = chunk[: self.log_room] + f"\n[log cut at {cap} bytes; the rest went to stdout only]\n".encode()
+            self.log_room = 0
+        else:
+            self.log_room -= len(chunk)
+        self.log.write(chunk)
 
     # --- records -----------------------------------------------------------------------------
 
-    def _open_log(self) -> None:
-        directory = private_dir(self.state / "logs" / self.record.namespace / self.task_id)
-        path = directory / f"{self.record.run_id}.log"
-        self.log = open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "wb", buffering=0)
-        self.record.log_path = str(path)
-
     def _record_start(self) -> None:
         try:
-            self.journal.record_start(self.record)
-        except Exception as error:  # noqa: BLE001 - a journal fault must not stop the run
-            self._journal_fault(error)
+            self._journal_call(self._fold_then_start)
+        except JournalUnavailable as error:
+            self.journal_ok = False
+            self._warn(f"the run journal cannot be written ({error}); this run is kept in a fallback file")
+
+    def _fold_then_start(self) -> None:
+        fold_fallback(self.journal, self.state)
+        self.journal.record_start(self.record)
 
     def _finish(self, status: str, code: int, reason: str | None) -> int:
         record = self.record
         record.finished_at, record.status, record.exit_code, record.reason = time.time(), status, code, reason
         if status in ("skipped", "error"):
-            self._say(f"{status}: {reason}" if status == "error" else str(reason))
+            self._say(f"error: {reason}" if status == "error" else str(reason))
         try:
-            self.journal.record_finish(record)
-        except Exception as error:  # noqa: BLE001
-            self._journal_fault(error)
+            self._save(record)
         finally:
             self.journal.close()
             if self.log is not None:
                 self.log.close()
         return code
 
-    def _journal_fault(self, error: Exception) -> None:
-        print(
-            f"orchestration-exec: cannot write the run journal {self.journal.path}: {error}",
-            file=sys.stderr,
-        )
+    def _save(self, record: RunRecord) -> None:
+        keep_runs, keep_days = self.retention.get("keep_runs"), self.retention.get("keep_days")
+        try:
+            old_logs = self._journal_call(lambda: self.journal.record_finish(record, keep_runs, keep_days))
+        except JournalUnavailable as error:
+            try:
+                path = append_fallback(self.state, record)
+            except OSError as fallback_error:
+                print(f"orchestration-exec: this run could not be recorded: {error}; {fallback_error}", file=sys.stderr)
+                return
+            print(
+                f"orchestration-exec: the run journal {self.journal.path} cannot be written ({error});"
+                f" the run was recorded in {path}, and the next run folds it in",
+                file=sys.stderr,
+            )
+            return
+        for path in old_logs:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+
+    def _journal_call(self, action):
+        """Run a journal write; a damaged file is moved aside once and a new one started."""
+        import sqlite3  # noqa: PLC0415 - already loaded by the journal
+
+        for attempt in (1, 2):
+            try:
+                return action()
+            except sqlite3.Error as error:
+                self.journal.close()
+                if attempt == 1 and is_damaged(error) and os.path.exists(self.journal.path):
+                    try:
+                        aside = quarantine(self.journal.path)
+                    except OSError:
+                        raise JournalUnavailable(str(error)) from None
+                    self._warn(f"the run journal was damaged ({error}); it was moved to {aside} and a new one started")
+                    continue
+                raise JournalUnavailable(str(error)) from None
+            except OSError as error:
+                self.journal.close()
+                raise JournalUnavailable(str(error)) from None
+        raise AssertionError("unreachable")
+
+    def _warn(self, message: str) -> None:
+        self.record.warnings.append(message)
+        print(f"orchestration {self.record.namespace}/{self.task_id}: warning: {message}", file=sys.stderr, flush=True)
 
     def _say(self, message: str) -> None:
         line = f"orchestration {self.record.namespace}/{self.task_id}: {message}"
         print(line, flush=True)
-        if self.log is not None:
-            self.log.write((line + "\n").encode())
+        self._log_bytes((line + "\n").encode())
 
 
-def _local(timestamp: float | None) -> datetime:
-    return datetime.fromtimestamp(timestamp if timestamp is not None else time.time()).astimezone()
+def _iso_local(timestamp: float) -> str:
+    """ISO 8601 with the local offset, without importing datetime."""
+    local = time.localtime(timestamp)
+    offset = local.tm_gmtoff
+    sign = "+" if offset >= 0 else "-"
+    hours, minutes = divmod(abs(offset) // 60, 60)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", local) + f"{sign}{hours:02d}:{minutes:02d}"
+
+
+def _sha256(data: bytes) -> str:
+    try:  # the built-in module; hashlib would load OpenSSL on every run
+        from _sha256 import sha256  # type: ignore[import-not-found]  # noqa: PLC0415
+    except ImportError:  # Python 3.12+ renamed it
+        try:
+            from _sha2 import sha256  # type: ignore[import-not-found]  # noqa: PLC0415
+        except ImportError:
+            from hashlib import sha256  # noqa: PLC0415
+    return sha256(data).hexdigest()
 
 
 if __name__ == "__main__":

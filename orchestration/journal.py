@@ -1,27 +1,31 @@
 """The run journal: one SQLite file in the state directory, a row per run and per script step.
 
-A run costs two short transactions: one when it starts, one when it ends. WAL mode and a busy
-timeout let many shims finish at once. The schema carries a version (PRAGMA user_version) and
-migrates forward. Standard library only: the shim writes here on every run.
+A run costs two short transactions: one when it starts, one when it ends (which also prunes the
+task's old runs). WAL mode and a busy timeout let many shims finish at once. The schema carries a
+version (PRAGMA user_version) and migrates forward.
+
+A run is never lost silently: when the journal cannot be written (read-only, locked beyond the
+timeout, damaged), the record goes to a fallback file that `history` reads and the next run that
+can write the journal folds in.
+
+Standard library only, and no dataclasses or pathlib: the shim imports this on every run.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import sqlite3
 import time
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Any, Iterable, Iterator
-
-from .state import private_dir
 
 JOURNAL_NAME = "journal.sqlite3"
-BUSY_TIMEOUT_SECONDS = 10.0
+FALLBACK_NAME = "journal-fallback.jsonl"
+BUSY_TIMEOUT_SECONDS = float(os.environ.get("ORCHESTRATION_JOURNAL_TIMEOUT", "10"))
+FAILURE_STATUSES = ("failed", "error", "timeout", "killed")
 
 # Each entry upgrades the schema by one version; never edit a released one, append a new one.
-MIGRATIONS: tuple[str, ...] = (
+MIGRATIONS = (
     """
     CREATE TABLE runs (
         run_id TEXT PRIMARY KEY,
@@ -50,39 +54,47 @@ MIGRATIONS: tuple[str, ...] = (
         status TEXT NOT NULL,
         exit_code INTEGER,
         PRIMARY KEY (run_id, position)
-    );
+    )
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
+RUN_FIELDS = (
+    "run_id", "namespace", "task", "trigger", "scheduled_time", "started_at", "finished_at",
+    "status", "exit_code", "reason", "log_path", "parameters", "warnings", "pid",
+)
+STEP_FIELDS = ("position", "script", "started_at", "finished_at", "status", "exit_code")
+_JSON_FIELDS = ("parameters", "warnings")
 
-@dataclass
+
 class StepRecord:
-    position: int
-    script: str
-    started_at: float
-    finished_at: float | None = None
-    status: str = "running"
-    exit_code: int | None = None
+    """One script run inside a run."""
+
+    __slots__ = STEP_FIELDS
+
+    def __init__(self, position, script, started_at, finished_at=None, status="running", exit_code=None):
+        self.position, self.script, self.started_at = position, script, started_at
+        self.finished_at, self.status, self.exit_code = finished_at, status, exit_code
+
+    def to_dict(self) -> dict:
+        return {name: getattr(self, name) for name in STEP_FIELDS}
 
 
-@dataclass
 class RunRecord:
-    run_id: str
-    namespace: str
-    task: str
-    trigger: str
-    started_at: float
-    status: str = "running"
-    scheduled_time: float | None = None
-    finished_at: float | None = None
-    exit_code: int | None = None
-    reason: str | None = None
-    log_path: str | None = None
-    parameters: list[Any] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    pid: int | None = None
-    steps: list[StepRecord] = field(default_factory=list)
+    """One run of one task, as the journal keeps it."""
+
+    __slots__ = RUN_FIELDS + ("steps",)
+
+    def __init__(self, run_id, namespace, task, trigger, started_at, status="running",
+                 scheduled_time=None, finished_at=None, exit_code=None, reason=None,
+                 log_path=None, parameters=None, warnings=None, pid=None, steps=None):
+        self.run_id, self.namespace, self.task, self.trigger = run_id, namespace, task, trigger
+        self.started_at, self.status, self.scheduled_time = started_at, status, scheduled_time
+        self.finished_at, self.exit_code, self.reason = finished_at, exit_code, reason
+        self.log_path, self.pid = log_path, pid
+        self.parameters = parameters if parameters is not None else []
+        self.warnings = warnings if warnings is not None else []
+        self.steps = steps if steps is not None else []
 
     @property
     def reference(self) -> str:
@@ -92,9 +104,20 @@ class RunRecord:
     def duration(self) -> float | None:
         return None if self.finished_at is None else self.finished_at - self.started_at
 
-    def to_json(self) -> dict[str, Any]:
+    def to_dict(self) -> dict:
+        """Everything, as stored (times are timestamps)."""
+        data = {name: getattr(self, name) for name in RUN_FIELDS}
+        data["steps"] = [step.to_dict() for step in self.steps]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "RunRecord":
+        steps = [StepRecord(**step) for step in data.get("steps", [])]
+        return cls(**{**{k: v for k, v in data.items() if k in RUN_FIELDS}, "steps": steps})
+
+    def to_json(self) -> dict:
         """For people and scripts: times as ISO 8601 with offset, plus the duration."""
-        data = asdict(self)
+        data = self.to_dict()
         for record in [data, *data["steps"]]:
             for key in ("scheduled_time", "started_at", "finished_at"):
                 if record.get(key) is not None:
@@ -109,33 +132,39 @@ def _iso(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp).astimezone().isoformat(timespec="milliseconds")
 
 
-_RUN_COLUMNS = (
-    "run_id, namespace, task, trigger, scheduled_time, started_at, finished_at, status,"
-    " exit_code, reason, log_path, parameters, warnings, pid"
-)
+def journal_path(state) -> str:
+    return os.path.join(state, JOURNAL_NAME)
 
 
-def journal_path(state: Path) -> Path:
-    return state / JOURNAL_NAME
+class JournalUnavailable(Exception):
+    """The journal cannot be written now; the record goes to the fallback file."""
 
 
 class Journal:
     """The run journal of one state directory."""
 
-    def __init__(self, path: Path, timeout: float = BUSY_TIMEOUT_SECONDS) -> None:
-        self.path = path
+    def __init__(self, path, timeout: float = BUSY_TIMEOUT_SECONDS) -> None:
+        self.path = os.fspath(path)
         self.timeout = timeout
         self._connection: sqlite3.Connection | None = None
 
+    @property
+    def exists(self) -> bool:
+        return os.path.exists(self.path)
+
     def connect(self) -> sqlite3.Connection:
         if self._connection is None:
-            if not self.path.exists():
-                private_dir(self.path.parent)
+            if not os.path.exists(self.path):
+                _private_dirs(os.path.dirname(self.path))
                 os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
             connection = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
-            connection.execute("PRAGMA foreign_keys = ON")
-            if connection.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
-                _migrate(connection)
+            try:
+                connection.execute("PRAGMA foreign_keys = ON")
+                if connection.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+                    _migrate(connection)
+            except BaseException:
+                connection.close()
+                raise
             self._connection = connection
         return self._connection
 
@@ -146,46 +175,28 @@ class Journal:
 
     def record_start(self, run: RunRecord) -> None:
         """One transaction: the run exists, status 'running'."""
-        with _transaction(self.connect()) as connection:
+        with _Transaction(self.connect()) as connection:
             _insert_run(connection, run)
 
-    def record_finish(self, run: RunRecord) -> None:
-        """One transaction: the run's outcome and its steps."""
-        with _transaction(self.connect()) as connection:
-            connection.execute(
-                "UPDATE runs SET finished_at = ?, status = ?, exit_code = ?, reason = ?,"
-                " parameters = ?, warnings = ? WHERE run_id = ?",
-                (
-                    run.finished_at,
-                    run.status,
-                    run.exit_code,
-                    run.reason,
-                    json.dumps(run.parameters),
-                    json.dumps(run.warnings),
-                    run.run_id,
-                ),
-            )
-            if connection.execute("SELECT changes()").fetchone()[0] == 0:
-                _insert_run(connection, run)
+    def record_finish(self, run: RunRecord, keep_runs: int | None = None, keep_days: float | None = None) -> list[str]:
+        """One transaction: the run's outcome, its steps, and pruning; the logs to delete."""
+        with _Transaction(self.connect()) as connection:
+            connection.execute("DELETE FROM runs WHERE run_id = ?", (run.run_id,))
+            _insert_run(connection, run)
             _insert_steps(connection, run)
+            if keep_runs is None:
+                return []
+            return _prune(connection, run, keep_runs, keep_days)
 
-    def record_whole(self, runs: Iterable[RunRecord]) -> None:
-        """Write finished runs in one transaction (folding in records kept aside)."""
-        with _transaction(self.connect()) as connection:
+    def fold(self, runs: list[RunRecord]) -> None:
+        """Write records kept aside in the fallback file, in one transaction."""
+        with _Transaction(self.connect()) as connection:
             for run in runs:
                 connection.execute("DELETE FROM runs WHERE run_id = ?", (run.run_id,))
                 _insert_run(connection, run)
                 _insert_steps(connection, run)
 
-    def runs(
-        self,
-        *,
-        namespace: str | None = None,
-        task: str | None = None,
-        status: str | None = None,
-        since: float | None = None,
-        limit: int | None = None,
-    ) -> list[RunRecord]:
+    def runs(self, *, namespace=None, task=None, status=None, since=None, limit=None) -> list[RunRecord]:
         """Runs, newest first."""
         clauses, values = [], []
         for column, value in (("namespace", namespace), ("task", task), ("status", status)):
@@ -197,31 +208,19 @@ class Journal:
             values.append(since)
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
         suffix = f" LIMIT {int(limit)}" if limit is not None else ""
-        query = f"SELECT {_RUN_COLUMNS} FROM runs{where} ORDER BY started_at DESC, run_id DESC{suffix}"
+        columns = ", ".join(RUN_FIELDS)
+        query = f"SELECT {columns} FROM runs{where} ORDER BY started_at DESC, run_id DESC{suffix}"
         connection = self.connect()
         records = [_run_from_row(row) for row in connection.execute(query, values)]
         _attach_steps(connection, records)
         return records
 
-    def run(self, run_id: str) -> RunRecord | None:
-        connection = self.connect()
-        row = connection.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id = ?", (run_id,)).fetchone()
-        if row is None:
-            return None
-        record = _run_from_row(row)
-        _attach_steps(connection, [record])
-        return record
-
     def data_version(self) -> int:
         """Changes when another connection commits: a cheap test before re-reading."""
         return self.connect().execute("PRAGMA data_version").fetchone()[0]
 
-    def delete_runs(self, run_ids: Iterable[str]) -> None:
-        with _transaction(self.connect()) as connection:
-            connection.executemany("DELETE FROM runs WHERE run_id = ?", [(run_id,) for run_id in run_ids])
 
-
-class _transaction:
+class _Transaction:
     """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on error."""
 
     def __init__(self, connection: sqlite3.Connection) -> None:
@@ -237,7 +236,7 @@ class _transaction:
 
 def _migrate(connection: sqlite3.Connection) -> None:
     connection.execute("PRAGMA journal_mode = WAL")
-    with _transaction(connection):
+    with _Transaction(connection):
         version = connection.execute("PRAGMA user_version").fetchone()[0]
         for migration in MIGRATIONS[version:]:
             for statement in migration.split(";"):
@@ -247,57 +246,38 @@ def _migrate(connection: sqlite3.Connection) -> None:
 
 
 def _insert_run(connection: sqlite3.Connection, run: RunRecord) -> None:
-    connection.execute(
-        f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            run.run_id,
-            run.namespace,
-            run.task,
-            run.trigger,
-            run.scheduled_time,
-            run.started_at,
-            run.finished_at,
-            run.status,
-            run.exit_code,
-            run.reason,
-            run.log_path,
-            json.dumps(run.parameters),
-            json.dumps(run.warnings),
-            run.pid,
-        ),
-    )
+    values = [getattr(run, name) for name in RUN_FIELDS]
+    for name in _JSON_FIELDS:
+        values[RUN_FIELDS.index(name)] = json.dumps(getattr(run, name), ensure_ascii=False)
+    marks = ", ".join("?" * len(RUN_FIELDS))
+    connection.execute(f"INSERT INTO runs ({', '.join(RUN_FIELDS)}) VALUES ({marks})", values)
 
 
 def _insert_steps(connection: sqlite3.Connection, run: RunRecord) -> None:
     connection.executemany(
-        "INSERT OR REPLACE INTO steps (run_id, position, script, started_at, finished_at, status,"
-        " exit_code) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [
-            (run.run_id, s.position, s.script, s.started_at, s.finished_at, s.status, s.exit_code)
-            for s in run.steps
-        ],
+        f"INSERT OR REPLACE INTO steps (run_id, {', '.join(STEP_FIELDS)}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [(run.run_id, *(getattr(step, name) for name in STEP_FIELDS)) for step in run.steps],
     )
 
 
-def _run_from_row(row: tuple[Any, ...]) -> RunRecord:
-    (run_id, namespace, task, trigger, scheduled, started, finished, status, code, reason, log,
-     parameters, warnings, pid) = row
-    return RunRecord(
-        run_id=run_id,
-        namespace=namespace,
-        task=task,
-        trigger=trigger,
-        scheduled_time=scheduled,
-        started_at=started,
-        finished_at=finished,
-        status=status,
-        exit_code=code,
-        reason=reason,
-        log_path=log,
-        parameters=json.loads(parameters) if parameters else [],
-        warnings=json.loads(warnings) if warnings else [],
-        pid=pid,
-    )
+def _prune(connection: sqlite3.Connection, run: RunRecord, keep_runs: int, keep_days: float | None) -> list[str]:
+    """Delete the task's runs beyond the newest `keep_runs` or older than `keep_days`."""
+    oldest = time.time() - keep_days * 86400 if keep_days else 0
+    rows = connection.execute(
+        "SELECT run_id, log_path FROM runs WHERE namespace = ? AND task = ? AND run_id != ? AND"
+        " (started_at < ? OR run_id NOT IN (SELECT run_id FROM runs WHERE namespace = ? AND"
+        " task = ? ORDER BY started_at DESC LIMIT ?))",
+        (run.namespace, run.task, run.run_id, oldest, run.namespace, run.task, keep_runs),
+    ).fetchall()
+    connection.executemany("DELETE FROM runs WHERE run_id = ?", [(run_id,) for run_id, _ in rows])
+    return [log for _, log in rows if log]
+
+
+def _run_from_row(row) -> RunRecord:
+    data = dict(zip(RUN_FIELDS, row))
+    for name in _JSON_FIELDS:
+        data[name] = json.loads(data[name]) if data[name] else []
+    return RunRecord(**data)
 
 
 def _attach_steps(connection: sqlite3.Connection, records: list[RunRecord]) -> None:
@@ -306,15 +286,136 @@ def _attach_steps(connection: sqlite3.Connection, records: list[RunRecord]) -> N
         return
     marks = ",".join("?" * len(by_id))
     rows = connection.execute(
-        "SELECT run_id, position, script, started_at, finished_at, status, exit_code FROM steps"
-        f" WHERE run_id IN ({marks}) ORDER BY run_id, position",
+        f"SELECT run_id, {', '.join(STEP_FIELDS)} FROM steps WHERE run_id IN ({marks})"
+        " ORDER BY run_id, position",
         list(by_id),
     )
     for run_id, *values in rows:
         by_id[run_id].steps.append(StepRecord(*values))
 
 
-def follow(journal: Journal, *, since: float, poll: float = 0.25) -> Iterator[RunRecord]:
+def _private_dirs(path: str) -> None:
+    from .state import private_dir  # noqa: PLC0415 - only the first run creates the folder
+
+    private_dir(path)
+
+
+# --- the fallback file -----------------------------------------------------------------------------
+
+
+def fallback_paths(state) -> list[str]:
+    """Where records go when the journal cannot be written: the state folder, else a private
+    folder in /tmp (when the state folder itself is read-only)."""
+    state = os.fspath(state)
+    key = "".join(c if c.isalnum() else "_" for c in os.path.abspath(state))[-80:]
+    spare = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"orchestration-{os.getuid()}", key + ".jsonl")
+    return [os.path.join(state, FALLBACK_NAME), spare]
+
+
+def append_fallback(state, run: RunRecord) -> str:
+    """Append the record to the first fallback file that can be written; its path."""
+    line = (json.dumps(run.to_dict(), ensure_ascii=False) + "\n").encode()
+    last_error: OSError | None = None
+    for path in fallback_paths(state):
+        try:
+            _safe_private_folder(os.path.dirname(path))
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX)
+                os.write(descriptor, line)
+            finally:
+                os.close(descriptor)
+            return path
+        except OSError as error:
+            last_error = error
+    raise OSError(f"no fallback file could be written: {last_error}")
+
+
+def read_fallback(state) -> list[RunRecord]:
+    """Records waiting in the fallback files (the newest record of each run wins)."""
+    found: dict[str, RunRecord] = {}
+    for path in fallback_paths(state):
+        try:
+            with open(path, "rb") as stream:
+                for line in stream:
+                    try:
+                        run = RunRecord.from_dict(json.loads(line))
+                    except (ValueError, TypeError):
+                        continue  # a line cut short by a crash
+                    found[run.run_id] = run
+        except OSError:
+            continue
+    return list(found.values())
+
+
+def fold_fallback(journal: Journal, state) -> int:
+    """Move records from the fallback files into the journal; how many."""
+    folded = 0
+    for path in fallback_paths(state):
+        try:
+            if os.path.getsize(path) == 0:
+                continue
+            descriptor = os.open(path, os.O_RDWR)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+            with open(descriptor, "rb", closefd=False) as stream:
+                runs = []
+                for line in stream:
+                    try:
+                        runs.append(RunRecord.from_dict(json.loads(line)))
+                    except (ValueError, TypeError):
+                        continue
+            journal.fold(runs)
+            os.ftruncate(descriptor, 0)
+            folded += len(runs)
+        finally:
+            os.close(descriptor)
+    return folded
+
+
+def _safe_private_folder(path: str) -> None:
+    """A folder only we can use (in /tmp, refuse one someone else made or opened up)."""
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    info = os.lstat(path)
+    if info.st_uid != os.getuid() or info.st_mode & 0o077 or not os.path.isdir(path):
+        raise OSError(f"{path} is not a private folder of this user")
+
+
+def quarantine(path) -> str:
+    """Move a damaged journal aside (kept for inspection); the new name."""
+    aside = f"{os.fspath(path)}.damaged-{time.strftime('%Y%m%dT%H%M%S')}"
+    os.replace(path, aside)
+    for suffix in ("-wal", "-shm"):
+        if os.path.exists(os.fspath(path) + suffix):
+            os.replace(os.fspath(path) + suffix, aside + suffix)
+    return aside
+
+
+def is_damaged(error: Exception) -> bool:
+    """Whether a database error means the file is not a usable journal (not merely busy)."""
+    text = str(error).lower()
+    return isinstance(error, sqlite3.DatabaseError) and (
+        "not a database" in text or "malformed" in text or "corrupt" in text
+    )
+
+
+def consecutive_failures(runs: list[RunRecord]) -> int:
+    """Failures since the last success, newest first; skipped and running runs do not count."""
+    count = 0
+    for run in runs:
+        if run.status == "ok":
+            break
+        if run.status in FAILURE_STATUSES:
+            count += 1
+    return count
+
+
+def follow(journal: Journal, *, since: float, poll: float = 0.25):
     """Yield each run when it starts and again when it finishes, from `since` on, forever."""
     shown: dict[str, str] = {}
     version = None

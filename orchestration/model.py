@@ -6,6 +6,7 @@ wrong. Nothing here touches the scheduler: `execute_tasks()` hands over to `oper
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import sys
@@ -33,6 +34,15 @@ class Step:
     path: Path
     parameter_sets: tuple[Mapping[str, Any], ...]
     repeat: bool = False
+
+
+@dataclass(frozen=True)
+class Retention:
+    """How much history each task keeps: pruned by the runs themselves, no daemon needed."""
+
+    keep_runs: int
+    keep_days: float
+    max_log_bytes: int
 
 
 @dataclass
@@ -181,11 +191,24 @@ class Task:
 class Orchestrator:
     """A namespace of tasks, compiled into crontab entries or systemd timers by `install`."""
 
-    def __init__(self, name: str | None = None, *, python: str | os.PathLike[str] | None = None) -> None:
+    def __init__(
+        self,
+        name: str | None = None,
+        *,
+        python: str | os.PathLike[str] | None = None,
+        keep_runs: int = 100,
+        keep_days: float = 30,
+        max_log_bytes: int = 10 * 1024 * 1024,
+    ) -> None:
         if name is not None:
             check_name(name, "Orchestrator(name=...)", "namespace")
         self.name = name
         self.python = os.fspath(python) if python is not None else None
+        self.retention = Retention(
+            keep_runs=_positive(keep_runs, "keep_runs", "runs to keep per task", integer=True),
+            keep_days=_positive(keep_days, "keep_days", "days to keep runs and logs"),
+            max_log_bytes=_positive(max_log_bytes, "max_log_bytes", "bytes kept of each run's log", integer=True),
+        )
         self.tasks: list[Task] = []
         self.tasks_file = _defining_file()
         _register(self)
@@ -261,6 +284,17 @@ def check_name(name: Any, call: str, what: str, task: str | None = None) -> str:
     return name
 
 
+def _positive(value: Any, name: str, what: str, *, integer: bool = False) -> Any:
+    kinds = (int,) if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds) or not 0 < value < float("inf"):
+        raise DefinitionError(
+            f"Orchestrator({name}=...): {value!r} is not a positive"
+            f" {'whole ' if integer else ''}number of {what}",
+            field=name,
+        )
+    return value
+
+
 def _script_type(script_type: Any, label: str) -> str:
     if isinstance(script_type, str) and script_type.lower() in SCRIPT_TYPES:
         return script_type.lower()
@@ -277,7 +311,7 @@ def _script_type(script_type: Any, label: str) -> str:
 
 
 def _interval(interval: Any, label: str) -> float:
-    if isinstance(interval, bool) or not isinstance(interval, (int, float)) or interval != interval:
+    if isinstance(interval, bool) or not isinstance(interval, (int, float)) or not math.isfinite(interval):
         raise DefinitionError(
             f"add_task: interval must be a number of seconds between scripts, not {interval!r}",
             task=label,

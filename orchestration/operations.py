@@ -23,6 +23,7 @@ from .model import Orchestrator
 from .plan import Environment, Plan, compile_plan
 from .schedule import local_timezone, next_times, parse_schedule, croniter_disagreement
 from .state import locked, remove_file, state_dir, write_private
+from .status import TaskStatus, installed_status
 
 BACKENDS = ("crontab",)
 INSTALL_LOCK = "locks/install.lock"
@@ -241,47 +242,9 @@ def _uninstall_targets(state: Path, tasks_file, namespace, everything) -> list[d
 # --- list / next ---------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class TaskListing:
-    namespace: str
-    task: str
-    schedule: str
-    description: str
-    next_time: datetime | None
-    backend: str
-    tasks_file: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "namespace": self.namespace,
-            "task": self.task,
-            "schedule": self.schedule,
-            "description": self.description,
-            "next": self.next_time.isoformat() if self.next_time else None,
-            "backend": self.backend,
-            "tasks_file": self.tasks_file,
-        }
-
-
-def list_installed(now: datetime | None = None) -> list[TaskListing]:
-    """Every installed task, with its next firing time."""
-    now = now or datetime.now(local_timezone())
-    listings = []
-    for manifest in manifests.installed(state_dir()):
-        for task_id, task in manifest["tasks"].items():
-            times = next_times(parse_schedule(task["schedule"]), now, 1)
-            listings.append(
-                TaskListing(
-                    namespace=manifest["namespace"],
-                    task=task_id,
-                    schedule=task["schedule"],
-                    description=task["description"],
-                    next_time=times[0] if times else None,
-                    backend=manifest.get("backend", "crontab"),
-                    tasks_file=manifest["tasks_file"],
-                )
-            )
-    return listings
+def list_installed(now: datetime | None = None) -> list[TaskStatus]:
+    """Every installed task: schedule, next firing time, last run, problems."""
+    return installed_status(state_dir(), now or datetime.now(local_timezone()))
 
 
 def upcoming(target: str, *, count: int, after: datetime) -> dict[str, list[datetime]]:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
 from .errors import DefinitionError
-from .model import Orchestrator, Task
+from .model import Orchestrator, Retention, Task
 from .schedule import Schedule
 
 MANIFEST_FORMAT = 1
@@ -80,6 +80,7 @@ class TaskPlan:
     interval: float
     steps: tuple[StepPlan, ...]
     skips: tuple[SkipPlan, ...]
+    retention: Retention
 
     @property
     def needs_tasks_file(self) -> bool:
@@ -94,6 +95,7 @@ class TaskPlan:
             "script_type": self.script_type,
             "interval": self.interval,
             "needs_tasks_file": self.needs_tasks_file,
+            "retention": asdict(self.retention),
             "skips": [skip.manifest() for skip in self.skips],
             "steps": [step.manifest() for step in self.steps],
         }
@@ -177,7 +179,7 @@ def compile_plan(orchestrator: Orchestrator, tasks_file_sha256: str, environment
         )
     python = orchestrator.python or environment.python
     tasks = tuple(
-        _compile_task(task, task_id, python)
+        _compile_task(task, task_id, python, orchestrator.retention)
         for task, task_id in zip(orchestrator.tasks, task_ids(orchestrator))
     )
     return Plan(
@@ -200,7 +202,7 @@ def _require_scripts(task: Task, label: str) -> None:
         raise error.located(task.defined_at) if task.defined_at else error
 
 
-def _compile_task(task: Task, task_id: str, python: str) -> TaskPlan:
+def _compile_task(task: Task, task_id: str, python: str, retention: Retention) -> TaskPlan:
     _require_scripts(task, f"task '{task_id}'")
     interpreter = BASH if task.script_type == "bash" else python
     steps = tuple(
@@ -220,6 +222,7 @@ def _compile_task(task: Task, task_id: str, python: str) -> TaskPlan:
         interval=task.interval,
         steps=steps,
         skips=skips,
+        retention=retention,
     )
 
 

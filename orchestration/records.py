@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+import sqlite3
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from .errors import UsageError
-from .journal import Journal, RunRecord, journal_path
+from .journal import Journal, RunRecord, journal_path, read_fallback
 
 STATUSES = ("running", "ok", "failed", "skipped", "error", "timeout", "overlap", "killed")
 _RELATIVE = re.compile(r"^(\d+)\s*([smhdw])$")
@@ -39,6 +40,14 @@ def parse_since(text: str, now: float | None = None) -> float:
     return (moment if moment.tzinfo else moment.astimezone()).timestamp()
 
 
+class RunHistory(list):
+    """Runs, newest first, plus what could not be read (shown as warnings)."""
+
+    def __init__(self, runs: list[RunRecord], warnings: list[str]) -> None:
+        super().__init__(runs)
+        self.warnings = warnings
+
+
 def history(
     state: Path,
     reference: str | None = None,
@@ -46,18 +55,42 @@ def history(
     status: str | None = None,
     since: float | None = None,
     limit: int | None = None,
-) -> list[RunRecord]:
-    """Runs, newest first, filtered by task, status and start time."""
+) -> RunHistory:
+    """Runs from the journal and the fallback file, newest first, filtered."""
     if status is not None and status not in STATUSES:
         raise UsageError(f"unknown status '{status}'; use one of {', '.join(STATUSES)}")
     namespace, task = split_reference(reference)
+    runs, warnings = _journal_runs(state, namespace, task, status, since, limit)
+    known = {run.run_id for run in runs}
+    for run in read_fallback(state):
+        if run.run_id not in known and _matches(run, namespace, task, status, since):
+            runs.append(run)
+    runs.sort(key=lambda run: (run.started_at, run.run_id), reverse=True)
+    return RunHistory(runs[:limit] if limit else runs, warnings)
+
+
+def _journal_runs(state, namespace, task, status, since, limit) -> tuple[list[RunRecord], list[str]]:
     journal = Journal(journal_path(state))
-    if not journal.path.exists():
-        return []
+    if not journal.exists:
+        return [], []
     try:
-        return journal.runs(namespace=namespace, task=task, status=status, since=since, limit=limit)
+        return journal.runs(namespace=namespace, task=task, status=status, since=since, limit=limit), []
+    except sqlite3.Error as error:
+        return [], [
+            f"the run journal {journal.path} cannot be read ({error}); showing only the runs kept"
+            " in the fallback file"
+        ]
     finally:
         journal.close()
+
+
+def _matches(run: RunRecord, namespace, task, status, since) -> bool:
+    return (
+        (namespace is None or run.namespace == namespace)
+        and (task is None or run.task == task)
+        and (status is None or run.status == status)
+        and (since is None or run.started_at >= since)
+    )
 
 
 def find_run(state: Path, reference: str, run_id: str | None = None) -> RunRecord:

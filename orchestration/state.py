@@ -37,8 +37,9 @@ def state_of_manifest(manifest_path: Path) -> Path:
     return manifest_path.parent.parent
 
 
-def private_dir(path: Path) -> Path:
+def private_dir(path: str | os.PathLike[str]) -> Path:
     """Create `path` and any missing parents, each readable by the owner only."""
+    path = Path(path)
     missing, ancestor = [], path
     while not ancestor.exists() and ancestor != ancestor.parent:
         missing.append(ancestor)

@@ -166,9 +166,9 @@ def test_list_shows_schedule_next_time_backend_and_file(real_crontab: str, proje
     ]
     assert listing[1]["next"].endswith(("T03:00:00+00:00", "T03:00:00Z")) or "T03:00:00" in listing[1]["next"]
     table = invoke("list").output.splitlines()
-    assert table[0].split() == ["TASK", "SCHEDULE", "WHEN", "NEXT", "BACKEND", "TASKS", "FILE"]
+    assert table[0].split() == ["TASK", "SCHEDULE", "WHEN", "NEXT", "LAST", "BACKEND", "TASKS", "FILE"]
     assert table[2].startswith("demo/report  0 3 * * *")
-    assert table[2].rstrip().endswith(f"crontab  {tasks}")
+    assert table[2].rstrip().endswith(f"-     crontab  {tasks}")
 
 
 def test_compile_prints_the_block_and_touches_nothing(real_crontab: str, project: Project) -> None:

@@ -1,0 +1,119 @@
+"""The state of every installed task: last run, failures in a row, next firing time, and whether
+what was installed still matches the machine (drift, missing files)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from . import manifest as manifests
+from .journal import RunRecord, consecutive_failures
+from .records import history
+from .schedule import next_times, parse_schedule
+
+RECENT_RUNS = 50
+
+
+@dataclass(frozen=True)
+class TaskStatus:
+    namespace: str
+    task: str
+    schedule: str
+    description: str
+    backend: str
+    tasks_file: str
+    next_time: datetime | None
+    last_run: RunRecord | None
+    failures_in_a_row: int
+    problems: tuple[str, ...] = field(default=())
+
+    @property
+    def reference(self) -> str:
+        return f"{self.namespace}/{self.task}"
+
+    def to_json(self) -> dict[str, Any]:
+        last = self.last_run.to_json() if self.last_run else None
+        return {
+            "namespace": self.namespace,
+            "task": self.task,
+            "schedule": self.schedule,
+            "description": self.description,
+            "next": self.next_time.isoformat() if self.next_time else None,
+            "backend": self.backend,
+            "tasks_file": self.tasks_file,
+            "last_run": {key: last[key] for key in ("run_id", "started_at", "status", "exit_code", "reason")} if last else None,
+            "failures_in_a_row": self.failures_in_a_row,
+            "problems": list(self.problems),
+        }
+
+
+def installed_status(state: Path, now: datetime) -> list[TaskStatus]:
+    """Every installed task's state, by namespace and task."""
+    result = []
+    for manifest in manifests.installed(state):
+        namespace_problems = namespace_problems_of(manifest)
+        for task_id, task in manifest["tasks"].items():
+            runs = history(state, f"{manifest['namespace']}/{task_id}", limit=RECENT_RUNS)
+            times = next_times(parse_schedule(task["schedule"]), now, 1)
+            result.append(
+                TaskStatus(
+                    namespace=manifest["namespace"],
+                    task=task_id,
+                    schedule=task["schedule"],
+                    description=task["description"],
+                    backend=manifest.get("backend", "crontab"),
+                    tasks_file=manifest["tasks_file"],
+                    next_time=times[0] if times else None,
+                    last_run=runs[0] if runs else None,
+                    failures_in_a_row=consecutive_failures(runs),
+                    problems=tuple(namespace_problems + task_problems_of(manifest, task)),
+                )
+            )
+    return result
+
+
+def namespace_problems_of(manifest: dict[str, Any]) -> list[str]:
+    """What no longer matches the install: the tasks file, the programs it runs with."""
+    tasks_file = manifest["tasks_file"]
+    reinstall = f"`orchestration install {tasks_file}`"
+    problems = []
+    if not os.path.isfile(tasks_file):
+        problems.append(
+            f"the tasks file {tasks_file} is gone; runs go on as installed, but tasks that call"
+            f" its functions fail; restore it, or remove the tasks with `orchestration uninstall"
+            f" --name {manifest['namespace']}`"
+        )
+    elif _sha256(tasks_file) != manifest.get("tasks_file_sha256"):
+        problems.append(f"the tasks file changed since it was installed (drift); run {reinstall}")
+    exec_program = manifest.get("exec")
+    if exec_program and not os.access(exec_program, os.X_OK):
+        problems.append(
+            f"{exec_program} is gone (was its virtual environment removed?); every run fails;"
+            f" reinstall the package, then run {reinstall}"
+        )
+    return problems
+
+
+def task_problems_of(manifest: dict[str, Any], task: dict[str, Any]) -> list[str]:
+    """Scripts or interpreters of one task that are no longer there."""
+    problems = []
+    seen = set()
+    for step in task["steps"]:
+        for program in step["command"]:
+            if program in seen:
+                continue
+            seen.add(program)
+            if not os.path.exists(program):
+                problems.append(f"{program} is gone; runs of this task fail until it is back or reinstalled")
+    return problems
+
+
+def _sha256(path: str) -> str | None:
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return None
