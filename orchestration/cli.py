@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable
@@ -135,12 +136,13 @@ def status(as_json: bool) -> None:
         for item in statuses
     ]
     _echo_table(("TASK", "LAST RUN", "FAILURES IN A ROW", "NEXT", "WHEN"), rows)
-    shown = set()
+    problems = {}  # in order, each once: the namespace's own, then each task's
     for item in statuses:
-        for problem in item.problems:
-            if (item.namespace, problem) not in shown:
-                shown.add((item.namespace, problem))
-                click.echo(f"! {item.reference}: {problem}")
+        for problem in item.namespace_problems:
+            problems.setdefault(f"! {item.namespace}: {problem}")
+        for problem in item.task_problems:
+            problems.setdefault(f"! {item.reference}: {problem}")
+    _echo_lines(problems)
 
 
 def _last_run(run) -> str:
@@ -205,8 +207,10 @@ def history(reference: str | None, limit: int, status: str | None, since: str | 
         click.echo("No runs recorded yet.")
     if follow:
         namespace, task = records.split_reference(reference)
+        since = time.time()
+        click.echo("Following new runs; press Ctrl-C to stop.")
         try:
-            follow_runs(state, namespace=namespace, task=task, report=click.echo)
+            follow_runs(state, namespace=namespace, task=task, report=click.echo, since=since)
         except KeyboardInterrupt:
             pass
 
@@ -217,7 +221,7 @@ def history(reference: str | None, limit: int, status: str | None, since: str | 
 @click.option("--follow", "-f", is_flag=True, help="Keep printing as the run (and later runs) write.")
 def logs(reference: str, run_id: str | None, follow: bool) -> None:
     """Print the output of a task's newest run (or of run ID)."""
-    out = click.get_binary_stream("stdout")
+    out = sys.stdout.buffer
     try:
         for chunk in records.log_chunks(state_dir(), reference, run_id, follow=follow):
             out.write(chunk)

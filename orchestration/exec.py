@@ -247,13 +247,19 @@ class Runner:
     # --- the log -----------------------------------------------------------------------------
 
     def _open_log(self) -> None:
+        """Open the run's log; if it cannot be written the run goes on with stdout only."""
         directory = os.path.join(self.state, "logs", self.record.namespace, self.task_id)
-        if not os.path.isdir(directory):
-            from .state import private_dir  # noqa: PLC0415 - only a task's first run
-
-            private_dir(directory)
         path = os.path.join(directory, f"{self.record.run_id}.log")
-        self.log = open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "wb", buffering=0)
+        try:
+            if not os.path.isdir(directory):
+                from .state import private_dir  # noqa: PLC0415 - only a task's first run
+
+                private_dir(directory)
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        except OSError as error:
+            self._warn(f"the run's log cannot be written ({error}); its output goes to stdout only")
+            return
+        self.log = open(descriptor, "wb", buffering=0)
         self.log_room = int(self.retention.get("max_log_bytes", 10 * 1024 * 1024))
         self.record.log_path = path
 

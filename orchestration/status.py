@@ -29,11 +29,16 @@ class TaskStatus:
     next_time: datetime | None
     last_run: RunRecord | None
     failures_in_a_row: int
-    problems: tuple[str, ...] = field(default=())
+    namespace_problems: tuple[str, ...] = field(default=())
+    task_problems: tuple[str, ...] = field(default=())
 
     @property
     def reference(self) -> str:
         return f"{self.namespace}/{self.task}"
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        return self.namespace_problems + self.task_problems
 
     def to_json(self) -> dict[str, Any]:
         last = self.last_run.to_json() if self.last_run else None
@@ -70,7 +75,8 @@ def installed_status(state: Path, now: datetime) -> list[TaskStatus]:
                     next_time=times[0] if times else None,
                     last_run=runs[0] if runs else None,
                     failures_in_a_row=consecutive_failures(runs),
-                    problems=tuple(namespace_problems + task_problems_of(manifest, task)),
+                    namespace_problems=tuple(namespace_problems),
+                    task_problems=tuple(task_problems_of(manifest, task)),
                 )
             )
     return result
