@@ -99,6 +99,9 @@ PATH=/usr/local/bin:/usr/bin:/bin
 """
 
 
+CRONTAB_TEST_LOCK = f"/tmp/orchestration-tests-crontab-{os.getuid()}.lock"
+
+
 def read_crontab() -> str:
     import subprocess
 
@@ -118,12 +121,19 @@ def real_crontab():
     import shutil
     import subprocess
 
+    import fcntl
+
     if shutil.which("crontab") is None:
         skip_or_fail("no crontab command (Debian: apt-get install cron)")
-    before = subprocess.run(["crontab", "-l"], capture_output=True, text=True)
-    write_crontab(FOREIGN_CRONTAB)
-    yield FOREIGN_CRONTAB
-    if before.returncode == 0:
-        write_crontab(before.stdout)
-    else:
-        subprocess.run(["crontab", "-r"], capture_output=True)
+    # One crontab per user: test runs in parallel (several checkouts) take turns.
+    with open(CRONTAB_TEST_LOCK, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        before = subprocess.run(["crontab", "-l"], capture_output=True, text=True)
+        write_crontab(FOREIGN_CRONTAB)
+        try:
+            yield FOREIGN_CRONTAB
+        finally:
+            if before.returncode == 0:
+                write_crontab(before.stdout)
+            else:
+                subprocess.run(["crontab", "-r"], capture_output=True)
