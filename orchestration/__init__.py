@@ -1,10 +1,11 @@
 """Define scheduled scripts in Python; cron or systemd runs them.
 
-    from orchestration import Orchestrator
+    from orchestration import Orchestrator, secret, skips, template
 
     orchestrator = Orchestrator()
     task = orchestrator.add_task('0 * * * *', 'bash')
-    task.add_script('backup.sh', {'target': '/srv/backup'})
+    task.add_script('backup.sh', {'target': '/srv/backup', 'day': template('{{ yesterday }}')})
+    task.add_skip(skips.weekend())
     orchestrator.execute_tasks()
 
 Python runs this file before `orchestration.exec` on every firing, so it imports nothing itself:
@@ -15,7 +16,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__all__ = ["Orchestrator", "Task", "RunContext", "OrchestrationError", "DefinitionError"]
+__all__ = [
+    "Orchestrator", "Task", "RunContext", "OrchestrationError", "DefinitionError", "template", "secret",
+]
 
 _LAZY = {
     "Orchestrator": "model",
@@ -23,12 +26,15 @@ _LAZY = {
     "RunContext": "context",
     "OrchestrationError": "errors",
     "DefinitionError": "errors",
+    "template": "params",
+    "secret": "params",
 }
 
 if TYPE_CHECKING:
     from .context import RunContext
     from .errors import DefinitionError, OrchestrationError
     from .model import Orchestrator, Task
+    from .params import secret, template
 
 
 def __getattr__(name: str) -> Any:

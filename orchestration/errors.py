@@ -8,7 +8,9 @@
     │   └── NotInstalledError          the namespace or task is not installed
     ├── SchedulerUnavailableError      exit 2: no crontab command / systemd manager to talk to
     ├── FenceError                     exit 2: our block in the crontab was edited by hand
-    └── ApplyError                     exit 1: writing the crontab or unit files failed
+    ├── ApplyError                     exit 1: writing the crontab or unit files failed
+    └── RunError                       exit 1: a run cannot go on: a skip condition or dynamic
+                                       parameter failed, or the manifest or tasks file changed
 
 The library raises these and never prints or exits; the CLI catches OrchestrationError once and
 prints "Error: <message>" with the exception's exit code. Anything else is a bug.
@@ -86,3 +88,7 @@ class FenceError(OrchestrationError):
 
 class ApplyError(OrchestrationError):
     """Writing to the scheduler or the state directory failed; the old state was kept."""
+
+
+class RunError(OrchestrationError):
+    """A run cannot go on: the shim records it as an `error` run with this message."""

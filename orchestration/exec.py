@@ -1,11 +1,13 @@
 """`orchestration-exec MANIFEST TASK`: the program cron and systemd call for every firing.
 
-It reads the manifest, evaluates the skip conditions, runs the scripts in order `interval` seconds
-apart with their parameters as arguments, copies their output to the run's log and to its own
-stdout (cron mails it), records the run in the journal and exits with the failing script's code.
+It reads the manifest, evaluates the skip conditions, works out the parameters, runs the scripts
+in order `interval` seconds apart with their parameters as arguments, copies their output to the
+run's log and to its own stdout (cron mails it), records the run in the journal and exits with
+the failing script's code.
 
 Start-up cost is paid on every firing, so this imports only the standard library and our small
-runtime modules; the tasks file (and what it imports) is loaded only for callable conditions.
+runtime modules; jinja2 is loaded only for template parameters, and the tasks file (and what it
+imports) only for a task's functions: callable conditions, parameter values and parameter sets.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import subprocess
 import sys
 import time
 
+from .errors import RunError
 from .journal import (
     Journal,
     JournalUnavailable,
@@ -33,10 +36,6 @@ TRIGGERS = ("cron", "systemd", "manual")
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 READ_CHUNK = 65536
-
-
-class RunError(Exception):
-    """The run cannot go on (bad manifest, condition raised, tasks file changed)."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -89,18 +88,21 @@ class Runner:
         self.log = None
         self.log_room = 0
         self.retention: dict = {}
+        self.manifest: dict = {}
+        self._context = None
+        self._user_code = None
 
     # --- the run ---------------------------------------------------------------------------
 
     def run(self) -> int:
         try:
-            manifest = self._read_manifest()
+            manifest = self.manifest = self._read_manifest()
             task = manifest["tasks"][self.task_id]
             self.retention = task.get("retention", {})
             self._open_log()
             self._record_start()
             self._check_drift(manifest)
-            reason = self._skip_reason(manifest, task)
+            reason = self._skip_reason(task)
             if reason is not None:
                 return self._finish("skipped", 0, f"skipped by {reason}")
             return self._run_steps(manifest, task)
@@ -147,54 +149,85 @@ class Runner:
                 f" `orchestration install {tasks_file}` to apply the changes"
             )
 
-    def _skip_reason(self, manifest: dict, task: dict) -> str | None:
+    def _skip_reason(self, task: dict) -> str | None:
         """The description of the first condition that says skip, else None."""
-        for skip in task["skips"]:
-            if skip["kind"] == "static":
-                if skip["value"]:
-                    return skip["description"]
-            elif self._call_condition(manifest, skip):
-                return skip["description"]
+        if not task["skips"]:
+            return None
+        from .skips import evaluate_entry  # noqa: PLC0415 - small, standard library only
+
+        for entry in task["skips"]:
+            if evaluate_entry(entry, self):
+                return entry["description"]
         return None
 
-    def _call_condition(self, manifest: dict, skip: dict) -> bool:
-        from .usercode import evaluate_callable_skip  # noqa: PLC0415 - only when needed
-
-        return evaluate_callable_skip(manifest, self.task_id, skip, self.context())
+    # What conditions and dynamic parameters ask for, made on first use (see skips, resolve).
 
     def context(self):
-        """The RunContext handed to conditions and dynamic parameters."""
-        from datetime import datetime  # noqa: PLC0415
+        """The RunContext handed to conditions and dynamic parameters (one per run)."""
+        if self._context is None:
+            from datetime import datetime  # noqa: PLC0415
 
-        from .context import RunContext  # noqa: PLC0415
+            from .context import RunContext, run_environment  # noqa: PLC0415
 
-        return RunContext(
-            namespace=self.record.namespace,
-            task=self.task_id,
-            run_id=self.record.run_id,
-            scheduled_time=datetime.fromtimestamp(self.record.scheduled_time).astimezone(),
-            now=datetime.now().astimezone(),
-            trigger=self.record.trigger,
-            environ=dict(os.environ),
-        )
+            self._context = RunContext(
+                namespace=self.record.namespace,
+                task=self.task_id,
+                run_id=self.record.run_id,
+                scheduled_time=datetime.fromtimestamp(self.record.scheduled_time).astimezone(),
+                now=datetime.now().astimezone(),
+                trigger=self.record.trigger,
+                environ=run_environment(self.manifest, os.environ),
+                history=self._earlier_runs,
+            )
+        return self._context
+
+    def user_code(self):
+        """The task's functions, from the tasks file (imported at most once per run)."""
+        if self._user_code is None:
+            from .usercode import UserCode  # noqa: PLC0415 - heavy: only tasks with functions
+
+            self._user_code = UserCode(self.manifest, self.task_id)
+        return self._user_code
+
+    def note(self, message: str) -> None:
+        self._say(message)
+
+    def _earlier_runs(self):
+        """(status, start) of the previous run that was not skipped, and the last success's start."""
+        record = self.record
+        try:
+            status, started, succeeded = self._journal_call(
+                lambda: self.journal.earlier_runs(record.namespace, record.task, record.started_at, record.run_id)
+            )
+        except JournalUnavailable as error:
+            self._warn(f"the run journal cannot be read ({error}); conditions see no earlier runs")
+            return None, None, None
+        return status, _local_time(started), _local_time(succeeded)
 
     def _run_steps(self, manifest: dict, task: dict) -> int:
-        invocations = [(step, values) for step in task["steps"] for values in step["runs"]]
-        for position, (step, values) in enumerate(invocations, start=1):
+        from .resolve import invocations as resolve  # noqa: PLC0415
+
+        invocations = resolve(task["steps"], self)
+        for position, invocation in enumerate(invocations, start=1):
             if position > 1 and task["interval"]:
                 time.sleep(task["interval"])
-            code = self._run_script(manifest, step, values, position, len(invocations))
+            code = self._run_script(manifest, invocation, position, len(invocations))
             if code != 0:
-                script = os.path.basename(step["script"])
+                script = os.path.basename(invocation.step["script"])
                 return self._finish("failed", code, f"{script} exited {code}")
         return self._finish("ok", 0, None)
 
-    def _run_script(self, manifest: dict, step: dict, values: dict, position: int, count: int) -> int:
+    def _run_script(self, manifest: dict, invocation, position: int, count: int) -> int:
+        step, values = invocation.step, invocation.values
         argv = [*step["command"], *values.values()]
         name = f"{os.path.basename(step['script'])} [{position}/{count}]"
+        if invocation.dynamic:
+            from .resolve import shown_parameters  # noqa: PLC0415
+
+            self._say(f"{name} parameters: {shown_parameters(invocation.shown)}")
         record = StepRecord(position=position, script=step["script"], started_at=time.time())
         self.record.steps.append(record)
-        self.record.parameters.append({"script": step["script"], "parameters": values})
+        self.record.parameters.append({"script": step["script"], "parameters": invocation.shown})
         try:
             process = subprocess.Popen(
                 argv,
@@ -218,11 +251,9 @@ class Runner:
         return code
 
     def _script_environment(self, manifest: dict, values: dict) -> dict:
-        environment = {
-            key: value for key, value in os.environ.items() if not key.startswith("ORCHESTRATION_PARAM_")
-        }
-        environment["PATH"] = manifest["environment"]["PATH"]
-        environment.setdefault("HOME", manifest["environment"]["HOME"])
+        from .context import run_environment  # noqa: PLC0415 - small, standard library only
+
+        environment = run_environment(manifest, os.environ)
         environment.update(
             ORCHESTRATION_NAMESPACE=self.record.namespace,
             ORCHESTRATION_TASK=self.task_id,
@@ -353,6 +384,13 @@ class Runner:
         line = f"orchestration {self.record.namespace}/{self.task_id}: {message}"
         print(line, flush=True)
         self._log_bytes((line + "\n").encode())
+
+
+def _local_time(timestamp: float | None):
+    """A journal timestamp as an aware local datetime (None stays None)."""
+    from datetime import datetime  # noqa: PLC0415
+
+    return None if timestamp is None else datetime.fromtimestamp(timestamp).astimezone()
 
 
 def _iso_local(timestamp: float) -> str:

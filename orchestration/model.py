@@ -16,24 +16,26 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Union
 
 from .errors import DefinitionError
+from .params import PARAM_TYPES, SUPPORTED, Secret, Template, is_dynamic, name_problem, nul_problem
 from .schedule import Schedule, parse_schedule
+from .skips import Condition
 
 SCRIPT_TYPES = ("bash", "python")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
-PARAM_NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-PARAM_TYPES = (str, int, float, bool, Path)
 
-ParamValue = Union[str, int, float, bool, Path]
-SkipCondition = Union[bool, Callable[..., Any]]
+ParamValue = Union[str, int, float, bool, Path, Template, Secret, Callable[..., Any]]
+SkipCondition = Union[bool, Condition, Callable[..., Any]]
 
 
 @dataclass(frozen=True)
 class Step:
-    """One `add_script` (one parameter set) or `add_repeat` (one run per parameter set)."""
+    """One `add_script` (one parameter set) or `add_repeat` (one run per parameter set, or per
+    dict of the list that `parameter_function` returns at each run)."""
 
     path: Path
     parameter_sets: tuple[Mapping[str, Any], ...]
     repeat: bool = False
+    parameter_function: Callable[..., Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -77,12 +79,16 @@ class Task:
         return self
 
     def add_repeat(self, script_path: str | os.PathLike[str], script_parameters: Any) -> "Task":
-        """Run `script_path` once per parameter dict in the list `script_parameters`."""
+        """Run `script_path` once per parameter dict in the list `script_parameters`, or in the
+        list a function given as `script_parameters` returns at each run."""
         path = self._script(script_path, "add_repeat")
+        if is_dynamic(script_parameters) and not isinstance(script_parameters, Template):
+            self.steps.append(Step(path=path, parameter_sets=(), repeat=True, parameter_function=script_parameters))
+            return self
         if not isinstance(script_parameters, (list, tuple)):
             raise DefinitionError(
-                f"add_repeat: script_parameters must be a list of dicts, one per run, not"
-                f" {type(script_parameters).__name__}",
+                f"add_repeat: script_parameters must be a list of dicts, one per run, or a"
+                f" function that returns one at each run, not {type(script_parameters).__name__}",
                 task=self.label,
                 field="script_parameters",
                 hint="Use add_script for a single run: task.add_script(path, {'key': 'value'})",
@@ -102,11 +108,15 @@ class Task:
         return self
 
     def add_skip(self, condition: SkipCondition) -> "Task":
-        """Skip a run when `condition` is true (a bool, or a function called at run time)."""
+        """Skip a run when `condition` is true: a bool, a condition from `orchestration.skips`,
+        or a function called at run time (with no argument or a RunContext)."""
+        if isinstance(condition, Condition):
+            self.skips.append(condition.bound(self.base_dir))
+            return self
         if not (isinstance(condition, bool) or callable(condition)):
             raise DefinitionError(
-                f"add_skip: condition must be True/False or a function returning one, not"
-                f" {type(condition).__name__} {condition!r}",
+                f"add_skip: condition must be True/False, a condition from orchestration.skips or"
+                f" a function returning True/False, not {type(condition).__name__} {condition!r}",
                 task=self.label,
                 field="condition",
             )
@@ -149,43 +159,21 @@ class Task:
             )
         seen: dict[str, str] = {}
         for key, value in params.items():
-            self._check_parameter_name(call, where, key, seen)
-            self._check_parameter_value(call, key, value)
+            problem = name_problem(key, where, seen) or self._value_problem(key, value)
+            if problem:
+                raise DefinitionError(f"{call}: {problem}", task=self.label, field="script_parameters")
         return dict(params)
 
-    def _check_parameter_name(self, call: str, where: str, key: Any, seen: dict[str, str]) -> None:
-        if not isinstance(key, str) or not PARAM_NAME_PATTERN.match(key):
-            raise DefinitionError(
-                f"{call}: parameter name {key!r} in {where} must be a string of letters, digits"
-                " and '_' that does not start with a digit (it is also exported as"
-                " ORCHESTRATION_PARAM_<NAME>)",
-                task=self.label,
-                field="script_parameters",
-            )
-        if key.upper() in seen:
-            raise DefinitionError(
-                f"{call}: parameter names {seen[key.upper()]!r} and {key!r} in {where} both"
-                f" become ORCHESTRATION_PARAM_{key.upper()}; rename one",
-                task=self.label,
-                field="script_parameters",
-            )
-        seen[key.upper()] = key
-
-    def _check_parameter_value(self, call: str, key: str, value: Any) -> None:
+    @staticmethod
+    def _value_problem(key: str, value: Any) -> str | None:
+        if isinstance(value, Secret) or is_dynamic(value):
+            return None  # secret() checked its value; dynamic ones are checked at each run
         if not isinstance(value, PARAM_TYPES):
-            raise DefinitionError(
-                f"{call}: parameter {key!r} has a value of type {type(value).__name__}"
-                f" ({value!r}); use str, int, float, bool or pathlib.Path",
-                task=self.label,
-                field="script_parameters",
+            return (
+                f"parameter {key!r} has a value of type {type(value).__name__} ({value!r}); use"
+                f" {SUPPORTED}, or work it out at each run with template('...') or a function"
             )
-        if "\0" in str(value):
-            raise DefinitionError(
-                f"{call}: parameter {key!r} contains a NUL byte, which no program argument can"
-                " carry; remove it",
-                task=self.label,
-                field="script_parameters",
-            )
+        return nul_problem(key, value)
 
 
 class Orchestrator:

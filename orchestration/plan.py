@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .errors import DefinitionError
-from .model import Orchestrator, Retention, Task
+from .model import Orchestrator, Retention, Step, Task
+from .params import encode, function_name, kind_of
 from .schedule import Schedule
+from .skips import Condition
 
 MANIFEST_FORMAT = 1
 BASH = "/bin/bash"
@@ -38,35 +40,50 @@ class Environment:
 
 @dataclass(frozen=True)
 class StepPlan:
-    """One add_script/add_repeat: the command to run and its parameter sets, as strings."""
+    """One add_script/add_repeat: the command to run and its parameter sets. A value is text, or
+    an object for a template, a function or a secret (see `params.encode`)."""
 
     script: str
     command: tuple[str, ...]  # interpreter and script; parameter values follow
-    runs: tuple[tuple[tuple[str, str], ...], ...]  # one tuple of (name, value) per run
+    runs: tuple[tuple[tuple[str, Any], ...], ...]  # one tuple of (name, value) per run
     repeat: bool
+    runs_from: str | None = None  # the function that returns the parameter sets at each run
 
     def manifest(self) -> dict[str, Any]:
-        return {
+        entry = {
             "script": self.script,
             "command": list(self.command),
             "repeat": self.repeat,
             "runs": [dict(run) for run in self.runs],
         }
+        if self.runs_from:
+            entry["runs_from"] = {"callable": self.runs_from}
+        return entry
+
+    @property
+    def uses_function(self) -> bool:
+        return bool(self.runs_from) or any(
+            isinstance(value, dict) and "callable" in value for run in self.runs for _, value in run
+        )
 
 
 @dataclass(frozen=True)
 class SkipPlan:
-    """A skip condition: a constant from the manifest, or a callable found in the tasks file."""
+    """A skip condition: a constant or a built-in condition from the manifest, or a callable
+    found in the tasks file."""
 
-    kind: str  # "static" | "callable"
+    kind: str  # "static" | "builtin" | "callable"
     description: str
     value: bool | None = None
     index: int | None = None  # position among the task's skips, to find a callable again
+    condition: dict[str, Any] | None = None  # a built-in condition's spec
 
     def manifest(self) -> dict[str, Any]:
         entry: dict[str, Any] = {"kind": self.kind, "description": self.description}
         if self.kind == "static":
             entry["value"] = self.value
+        elif self.kind == "builtin":
+            entry["condition"] = self.condition
         else:
             entry["index"] = self.index
         return entry
@@ -81,14 +98,15 @@ class TaskPlan:
     steps: tuple[StepPlan, ...]
     skips: tuple[SkipPlan, ...]
     retention: Retention
+    signature: dict[str, list[str]]
 
     @property
     def needs_tasks_file(self) -> bool:
         """Whether a run must import the tasks file (for callables)."""
-        return any(skip.kind == "callable" for skip in self.skips)
+        return any(skip.kind == "callable" for skip in self.skips) or any(step.uses_function for step in self.steps)
 
     def manifest(self) -> dict[str, Any]:
-        return {
+        entry = {
             "schedule": self.schedule.expression,
             "cron": self.schedule.cron,
             "description": self.schedule.describe(),
@@ -99,6 +117,9 @@ class TaskPlan:
             "skips": [skip.manifest() for skip in self.skips],
             "steps": [step.manifest() for step in self.steps],
         }
+        if self.needs_tasks_file:  # what the shim checks before it calls the file's functions
+            entry["signature"] = self.signature
+        return entry
 
 
 @dataclass(frozen=True)
@@ -209,8 +230,9 @@ def _compile_task(task: Task, task_id: str, python: str, retention: Retention) -
         StepPlan(
             script=str(step.path),
             command=(interpreter, str(step.path)),
-            runs=tuple(_argument_values(params) for params in step.parameter_sets),
+            runs=tuple(_encoded(params) for params in step.parameter_sets),
             repeat=step.repeat,
+            runs_from=function_name(step.parameter_function) if step.parameter_function else None,
         )
         for step in task.steps
     )
@@ -223,22 +245,34 @@ def _compile_task(task: Task, task_id: str, python: str, retention: Retention) -
         steps=steps,
         skips=skips,
         retention=retention,
+        signature=task_signature(task),
     )
 
 
 def _skip_plan(condition: Any, index: int) -> SkipPlan:
     if isinstance(condition, bool):
         return SkipPlan("static", f"add_skip({condition})", value=condition, index=index)
-    name = getattr(condition, "__qualname__", None) or repr(condition)
-    return SkipPlan("callable", f"{name}()", index=index)
+    if isinstance(condition, Condition):
+        return SkipPlan("builtin", condition.description, condition=condition.to_spec())
+    return SkipPlan("callable", function_name(condition), index=index)
 
 
-def _argument_values(params: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
-    return tuple((key, argument_text(value)) for key, value in params.items())
+def _encoded(params: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
+    return tuple((key, encode(value)) for key, value in params.items())
 
 
-def argument_text(value: Any) -> str:
-    """A parameter value as the script sees it: booleans are 'true'/'false', paths as written."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
+def task_signature(task: Task) -> dict[str, list[str]]:
+    """The shape the shim relies on to find a task's functions again: the kinds of its skip
+    conditions and of each parameter value, in order (not the values themselves)."""
+    skip_kinds = {bool: "True/False", Condition: "built-in"}
+    return {
+        "skips": [next((w for t, w in skip_kinds.items() if isinstance(c, t)), "function") for c in task.skips],
+        "scripts": [_step_signature(step) for step in task.steps],
+    }
+
+
+def _step_signature(step: Step) -> str:
+    if step.parameter_function is not None:
+        return f"{step.path.name} (parameter sets from a function)"
+    sets = " | ".join(", ".join(f"{key}={kind_of(value)}" for key, value in params.items()) for params in step.parameter_sets)
+    return f"{step.path.name} ({sets})"

@@ -1,7 +1,10 @@
-"""Running the tasks file's own functions at run time (callable skip conditions).
+"""Running the tasks file's own functions at run time: skip conditions, parameter values and the
+parameter sets of a repeat.
 
-The shim imports this only for tasks that need it: it imports the tasks file in collecting mode,
-finds the task by id and checks that it still matches what was installed.
+The shim imports this only for tasks that need it. It imports the tasks file in collecting mode
+once per run, finds the task by id and checks that its shape (the kinds of its skip conditions
+and parameter values, in order) is still the installed one, because each function is found again
+by its position.
 """
 
 from __future__ import annotations
@@ -10,11 +13,11 @@ import inspect
 from typing import Any, Callable
 
 from .context import RunContext
-from .errors import OrchestrationError
-from .exec import RunError
+from .errors import OrchestrationError, RunError
 from .loader import load_tasks_file
 from .model import Task
-from .plan import namespace_of, task_ids
+from .params import Secret
+from .plan import namespace_of, task_ids, task_signature
 
 REINSTALL = "run `orchestration install {tasks_file}` again"
 
@@ -51,19 +54,85 @@ def call_with_context(function: Callable[..., Any], context: RunContext) -> Any:
     return function(context) if accepts_one else function()
 
 
-def evaluate_callable_skip(manifest: dict[str, Any], task_id: str, skip: dict[str, Any], context: RunContext) -> bool:
-    """Whether the callable condition `skip` says to skip this run."""
-    task = find_installed_task(manifest, task_id)
-    index = skip["index"]
-    condition = task.skips[index] if index < len(task.skips) else None
-    if not callable(condition):
-        raise RunError(
-            f"skip condition {skip['description']} of task '{task_id}' is no longer in"
-            f" {manifest['tasks_file']}; {REINSTALL.format(tasks_file=manifest['tasks_file'])}"
-        )
+def call(function: Callable[..., Any], context: RunContext, what: str) -> Any:
+    """Call a function of the tasks file; what it raises becomes a RunError naming `what`."""
     try:
-        return bool(call_with_context(condition, context))
+        return call_with_context(function, context)
     except Exception as error:  # noqa: BLE001 - user code: report, never crash the shim
-        raise RunError(
-            f"skip condition {skip['description']} raised {type(error).__name__}: {error}"
-        ) from None
+        raise RunError(f"{what} raised {type(error).__name__}: {error}") from None
+
+
+class UserCode:
+    """The installed task as the tasks file defines it now (loaded on first use)."""
+
+    def __init__(self, manifest: dict[str, Any], task_id: str) -> None:
+        self.manifest = manifest
+        self.task_id = task_id
+        self.fix = REINSTALL.format(tasks_file=manifest["tasks_file"])
+        self._task: Task | None = None
+
+    @property
+    def task(self) -> Task:
+        if self._task is None:
+            task = find_installed_task(self.manifest, self.task_id)
+            self._check_shape(task)
+            self._task = task
+        return self._task
+
+    def skip_condition(self, entry: dict[str, Any], context: RunContext) -> bool:
+        """Whether the function behind the manifest's skip `entry` says skip."""
+        what = f"skip condition {entry['description']}"
+        condition = self._find(what, lambda task: task.skips[entry["index"]])
+        result = call(condition, context, what)
+        try:
+            return bool(result)
+        except Exception as error:  # noqa: BLE001 - e.g. a function that returns a skips.Condition
+            raise RunError(f"{what} returned {type(result).__name__}, not True/False: {error}") from None
+
+    def parameter(self, step: int, run: int, key: str, what: str, context: RunContext) -> Any:
+        """What the function behind one parameter value returns for this run."""
+        def lookup(task: Task) -> Any:
+            value = task.steps[step].parameter_sets[run][key]
+            return value.value if isinstance(value, Secret) else value
+
+        return call(self._find(what, lookup), context, what)
+
+    def parameter_sets(self, step: int, what: str, context: RunContext) -> Any:
+        """What the function behind a repeat's parameter sets returns for this run."""
+        return call(self._find(what, lambda task: task.steps[step].parameter_function), context, what)
+
+    def _find(self, what: str, lookup: Callable[[Task], Any]) -> Any:
+        try:
+            found = lookup(self.task)
+        except (IndexError, KeyError, AttributeError):
+            found = None
+        if not callable(found):
+            raise RunError(f"{what} of task '{self.task_id}' is no longer in {self.manifest['tasks_file']}; {self.fix}")
+        return found
+
+    def _check_shape(self, task: Task) -> None:
+        installed = self.manifest["tasks"][self.task_id].get("signature")
+        if installed is None:  # installed by a version that did not record it
+            return
+        difference = shape_difference(installed, task_signature(task))
+        if difference:
+            raise RunError(
+                f"task '{self.task_id}' in {self.manifest['tasks_file']} no longer matches what was"
+                f" installed: {difference}; {self.fix}"
+            )
+
+
+def shape_difference(installed: dict[str, list[str]], current: dict[str, list[str]]) -> str | None:
+    """How a task's shape changed since it was installed, in words (None if it did not)."""
+    if installed["skips"] != current["skips"]:
+        return (
+            f"its skip conditions were [{', '.join(installed['skips'])}] and are now"
+            f" [{', '.join(current['skips'])}]"
+        )
+    before, now = installed["scripts"], current["scripts"]
+    if len(before) != len(now):
+        return f"it had {len(before)} scripts and now has {len(now)}"
+    for position, (old, new) in enumerate(zip(before, now), start=1):
+        if old != new:
+            return f"script {position} was {old} and is now {new}"
+    return None

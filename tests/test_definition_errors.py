@@ -43,7 +43,7 @@ CASES = [
      " not list ['a']"),
     ("o = Orchestrator()\no.add_task('* * * * *', 'bash').add_script('record.sh', {'a': [1]})",
      f"{{file}}:3: {T}: add_script: parameter 'a' has a value of type list ([1]); use str, int,"
-     " float, bool or pathlib.Path"),
+     " float, bool or pathlib.Path, or work it out at each run with template('...') or a function"),
     ("o = Orchestrator()\no.add_task('* * * * *', 'bash').add_script('record.sh', {'a-b': 1})",
      f"{{file}}:3: {T}: add_script: parameter name 'a-b' in script_parameters must be a string of"
      " letters, digits and '_' that does not start with a digit (it is also exported as"
@@ -58,8 +58,8 @@ CASES = [
      f"{{file}}:3: {T}: add_repeat: script_parameters[1] must be a dict of parameter name to"
      " value, not str 'b'"),
     ("o = Orchestrator()\no.add_task('* * * * *', 'bash').add_skip('yes')",
-     f"{{file}}:3: {T}: add_skip: condition must be True/False or a function returning one, not"
-     " str 'yes'"),
+     f"{{file}}:3: {T}: add_skip: condition must be True/False, a condition from"
+     " orchestration.skips or a function returning True/False, not str 'yes'"),
     ("o = Orchestrator()\no.add_task('* * * * *', 'bash')",
      f"{{file}}:3: {T}: has no scripts, so it would do nothing; add one with"
      " task.add_script(path)"),

@@ -1,0 +1,131 @@
+"""The parameters of each script run of a task, worked out for this run: plain values from the
+manifest, templates rendered and functions called with the run's context, and the parameter sets
+of a repeat returned by its function. A secret is passed to the script as it is and shown as ***.
+
+Standard library only; jinja2 (templates) and the tasks file (functions) are imported only by
+runs that have them. Every problem is a RunError naming the script and the parameter.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from .errors import RunError
+
+REPR_LIMIT = 60  # how much of a wrong value a message shows
+
+
+class Invocation:
+    """One script run: its step, the values passed, the values shown (secrets as ***)."""
+
+    __slots__ = ("step", "values", "shown", "dynamic")
+
+    def __init__(self, step: dict[str, Any], values: dict[str, str], shown: dict[str, str], dynamic: bool) -> None:
+        self.step, self.values, self.shown, self.dynamic = step, values, shown, dynamic
+
+
+def invocations(steps: list[dict[str, Any]], runtime: Any) -> list[Invocation]:
+    """Every script run of the task, in order, with its parameters worked out for this run.
+
+    `runtime` gives `context()`, `user_code()` and `note(message)` on demand."""
+    found = []
+    for step_index, step in enumerate(steps):
+        script = os.path.basename(step["script"])
+        from_function = "runs_from" in step
+        runs = _parameter_sets(step_index, step, script, runtime) if from_function else step["runs"]
+        if from_function and not runs:
+            runtime.note(f"{script}: no parameter sets this run ({step['runs_from']['callable']} returned none)")
+        for run_index, run in enumerate(runs):
+            where = f"script {script}" + (f" (parameter set {run_index + 1})" if len(runs) > 1 else "")
+            found.append(_invocation(step_index, run_index, step, run, where, from_function, runtime))
+    return found
+
+
+def shown_parameters(shown: dict[str, str]) -> str:
+    """Parameters as one line for people: name=value, quoted as a shell would need."""
+    import shlex  # noqa: PLC0415
+
+    from .params import MASK  # noqa: PLC0415
+
+    return " ".join(f"{key}={value if value == MASK else shlex.quote(value)}" for key, value in shown.items())
+
+
+def _invocation(step_index: int, run_index: int, step: dict[str, Any], run: dict[str, Any], where: str,
+                dynamic: bool, runtime: Any) -> Invocation:
+    values, shown = {}, {}
+    for key, spec in run.items():
+        if isinstance(spec, str):  # a plain value: nothing to work out
+            values[key] = shown[key] = spec
+            continue
+        from .params import MASK  # noqa: PLC0415
+
+        values[key], hidden = _resolve(step_index, run_index, key, spec, f"{where}: parameter '{key}'", runtime)
+        shown[key] = MASK if hidden else values[key]
+        dynamic = dynamic or "value" not in spec
+    return Invocation(step, values, shown, dynamic)
+
+
+def _resolve(step_index: int, run_index: int, key: str, spec: dict[str, Any], where: str, runtime: Any) -> tuple[str, bool]:
+    """The text of one template, function or secret value, and whether it is secret."""
+    hidden = bool(spec.get("secret"))
+    if "value" in spec:
+        return spec["value"], hidden
+    if "template" in spec:
+        from .params import render  # noqa: PLC0415 - imports jinja2
+
+        try:
+            text = render(spec["template"], runtime.context())
+        except Exception as error:  # noqa: BLE001 - undefined names, wrong filters, ...
+            raise RunError(f"{where}: template {spec['template']!r} raised {type(error).__name__}: {error}") from None
+        return _argument(f"{where}: template {spec['template']!r} gave", text, hidden)
+    what = f"{where} from {spec['callable']}"
+    result = runtime.user_code().parameter(step_index, run_index, key, what, runtime.context())
+    return _argument(f"{what} returned", result, hidden)
+
+
+def _argument(what: str, value: Any, hidden: bool) -> tuple[str, bool]:
+    """A worked-out value as argument text, or a RunError saying what is wrong with it."""
+    from .params import PARAM_TYPES, SUPPORTED, Secret, argument_text  # noqa: PLC0415
+
+    if isinstance(value, Secret):
+        value, hidden = value.value, True
+    if not isinstance(value, PARAM_TYPES):
+        raise RunError(f"{what} {_shown_value(value, hidden)}; return {SUPPORTED}, or secret() of one")
+    text = argument_text(value)
+    if "\0" in text:
+        raise RunError(f"{what} text with a NUL byte, which no program argument can carry")
+    return text, hidden
+
+
+def _shown_value(value: Any, hidden: bool) -> str:
+    if hidden:
+        return f"{type(value).__name__} (a secret: its value is not shown)"
+    text = repr(value)
+    return f"{type(value).__name__} {text[:REPR_LIMIT] + '...' if len(text) > REPR_LIMIT else text}"
+
+
+def _parameter_sets(step_index: int, step: dict[str, Any], script: str, runtime: Any) -> list[dict[str, Any]]:
+    """The parameter sets a repeat's function returns for this run, in the manifest's form."""
+    from collections.abc import Mapping  # noqa: PLC0415
+
+    from .params import name_problem  # noqa: PLC0415
+
+    what = f"script {script}: parameter sets from {step['runs_from']['callable']}"
+    result = runtime.user_code().parameter_sets(step_index, what, runtime.context())
+    if not isinstance(result, (list, tuple)):
+        raise RunError(f"{what} returned {_shown_value(result, False)}; return a list of dicts, one per run")
+    sets = []
+    for number, params in enumerate(result, start=1):
+        if not isinstance(params, Mapping):
+            raise RunError(f"{what}: item {number} is {_shown_value(params, False)}, not a dict of parameter name to value")
+        seen: dict[str, str] = {}
+        entry: dict[str, Any] = {}
+        for key, value in params.items():
+            problem = name_problem(key, f"item {number}", seen)
+            if problem:
+                raise RunError(f"{what}: {problem}")
+            text, hidden = _argument(f"{what}: item {number} has parameter {key!r} =", value, False)
+            entry[key] = {"value": text, "secret": True} if hidden else text
+        sets.append(entry)
+    return sets
