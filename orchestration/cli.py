@@ -176,6 +176,23 @@ def next_command(target: str, count: int, start: str | None, as_json: bool) -> N
 
 @main.command()
 @click.argument("reference", metavar="NAMESPACE/TASK")
+@click.option("--at", "at", metavar="WHEN",
+              help="Judge a run scheduled at WHEN (ISO 8601; local time without an offset)"
+                   " instead of the next firing time.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def why(reference: str, at: str | None, as_json: bool) -> None:
+    """Say whether a task would run at a minute, and why not: its schedule and each skip condition."""
+    from .why import explain  # noqa: PLC0415
+
+    explanation = explain(state_dir(), reference, operations.parse_time(at) if at else None)
+    if as_json:
+        click.echo(json.dumps(explanation.to_json(), indent=2, ensure_ascii=False))
+    else:
+        _echo_lines(explanation.lines())
+
+
+@main.command()
+@click.argument("reference", metavar="NAMESPACE/TASK")
 def run(reference: str) -> None:
     """Run an installed task now through orchestration-exec, as the scheduler would."""
     sys.stdout.flush()

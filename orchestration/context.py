@@ -19,10 +19,10 @@ if TYPE_CHECKING:
 class RunContext:
     """The run being decided: when it was scheduled, who it is, and how the earlier runs went.
 
-    `previous_status` and `previous_time` are the status and start of the task's newest earlier
-    run that was not skipped; `last_success_time` is the start of its newest successful run. The
-    shim reads them from the journal when one of them is first used, so a run pays for the query
-    only if a condition needs it.
+    `previous_status` and `previous_time` are the status ('ok', 'failed', 'error', 'skipped',
+    'running', ...) and start of the task's newest earlier run; `last_success_time` is the start
+    of its newest successful run. The shim reads them from the journal when one of them is first
+    used, so a run pays for the query only if a condition needs it.
     """
 
     __slots__ = ("namespace", "task", "run_id", "scheduled_time", "now", "trigger", "environ",
@@ -56,7 +56,7 @@ class RunContext:
 
     @property
     def previous_status(self) -> str | None:
-        """Status of the newest earlier run that was not skipped ('ok', 'failed', ...), or None."""
+        """Status of the newest earlier run ('ok', 'failed', 'skipped', ...), or None."""
         return self._earlier_runs()[0]
 
     @property
@@ -89,3 +89,13 @@ def run_environment(manifest: Mapping, environ: Mapping[str, str]) -> dict[str, 
     environment["PATH"] = manifest["environment"]["PATH"]
     environment.setdefault("HOME", manifest["environment"]["HOME"])
     return environment
+
+
+def history_of(status: str | None, started: float | None, succeeded: float | None) -> History:
+    """What the journal says about earlier runs (timestamps) as a RunContext's history."""
+    from datetime import datetime  # noqa: PLC0415
+
+    def local(stamp: float | None) -> datetime | None:
+        return None if stamp is None else datetime.fromtimestamp(stamp).astimezone()
+
+    return status, local(started), local(succeeded)

@@ -194,15 +194,17 @@ class Runner:
 
     def _earlier_runs(self):
         """(status, start) of the previous run that was not skipped, and the last success's start."""
+        from .context import history_of  # noqa: PLC0415
+
         record = self.record
         try:
-            status, started, succeeded = self._journal_call(
+            found = self._journal_call(
                 lambda: self.journal.earlier_runs(record.namespace, record.task, record.started_at, record.run_id)
             )
         except JournalUnavailable as error:
             self._warn(f"the run journal cannot be read ({error}); conditions see no earlier runs")
             return None, None, None
-        return status, _local_time(started), _local_time(succeeded)
+        return history_of(*found)
 
     def _run_steps(self, manifest: dict, task: dict) -> int:
         from .resolve import invocations as resolve  # noqa: PLC0415
@@ -384,13 +386,6 @@ class Runner:
         line = f"orchestration {self.record.namespace}/{self.task_id}: {message}"
         print(line, flush=True)
         self._log_bytes((line + "\n").encode())
-
-
-def _local_time(timestamp: float | None):
-    """A journal timestamp as an aware local datetime (None stays None)."""
-    from datetime import datetime  # noqa: PLC0415
-
-    return None if timestamp is None else datetime.fromtimestamp(timestamp).astimezone()
 
 
 def _iso_local(timestamp: float) -> str:

@@ -216,13 +216,13 @@ class Journal:
         return records
 
     def earlier_runs(self, namespace: str, task: str, before: float, run_id: str | None = None) -> tuple:
-        """(status, start) of the task's newest run started before `before` that was not skipped,
+        """(status, start) of the task's newest run started before `before`, whatever its status,
         and the start of its newest success before then: one query on the task's index."""
         row = self.connect().execute(
             "SELECT status, started_at, (SELECT MAX(started_at) FROM runs WHERE namespace = :ns AND"
             " task = :task AND started_at < :before AND run_id != :run AND status = 'ok')"
             " FROM runs WHERE namespace = :ns AND task = :task AND started_at < :before AND"
-            " run_id != :run AND status != 'skipped' ORDER BY started_at DESC LIMIT 1",
+            " run_id != :run ORDER BY started_at DESC LIMIT 1",
             {"ns": namespace, "task": task, "before": before, "run": run_id or ""},
         ).fetchone()
         return tuple(row) if row else (None, None, None)

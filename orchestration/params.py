@@ -180,21 +180,32 @@ def _jinja() -> Any:
 def _check_template(source: str) -> None:
     """Compile the template and check the names it uses, so a mistake fails at the call."""
     import jinja2  # noqa: PLC0415
-    from jinja2 import meta  # noqa: PLC0415
 
+    if "\0" in source:
+        raise DefinitionError(f"template({source!r}): contains a NUL byte; remove it", field="source")
     environment = _jinja()
     try:
         parsed = environment.parse(source)
+        _check_names(source, parsed, environment)
         environment.compile(parsed)
     except jinja2.TemplateSyntaxError as error:
+        unknown_filter = "filter" in (error.message or "")
         raise DefinitionError(
-            f"template({source!r}): {error.message} (line {error.lineno}); fix the template",
+            f"template({source!r}): syntax error on line {error.lineno}:"
+            f" {(error.message or '').rstrip('.')}; fix the template",
             field="source",
+            hint=f"Besides jinja2's own filters, templates have: {', '.join(TEMPLATE_FILTERS)}." if unknown_filter else None,
         ) from None
+
+
+def _check_names(source: str, parsed: Any, environment: Any) -> None:
+    """Refuse names a run would not define, with a "did you mean"."""
+    import difflib  # noqa: PLC0415
+
+    from jinja2 import meta  # noqa: PLC0415
+
     known = set(TEMPLATE_VARIABLES) | set(environment.globals)
     for name in sorted(meta.find_undeclared_variables(parsed) - known):
-        import difflib  # noqa: PLC0415
-
         close = difflib.get_close_matches(name, TEMPLATE_VARIABLES + tuple(TEMPLATE_FUNCTIONS), n=1)
         raise DefinitionError(
             f"template({source!r}): unknown name {name!r}; a template can use"
@@ -202,8 +213,6 @@ def _check_template(source: str) -> None:
             field="source",
             hint=f"Did you mean {close[0]!r}?" if close else None,
         )
-    if "\0" in source:
-        raise DefinitionError(f"template({source!r}): contains a NUL byte; remove it", field="source")
 
 
 def template_variables(context: RunContext) -> dict[str, Any]:

@@ -35,7 +35,10 @@ def invocations(steps: list[dict[str, Any]], runtime: Any) -> list[Invocation]:
         from_function = "runs_from" in step
         runs = _parameter_sets(step_index, step, script, runtime) if from_function else step["runs"]
         if from_function and not runs:
-            runtime.note(f"{script}: no parameter sets this run ({step['runs_from']['callable']} returned none)")
+            runtime.note(
+                f"script {step_index + 1} ({script}) does not run this time: its parameter sets from"
+                f" {step['runs_from']['callable']} are an empty list"
+            )
         for run_index, run in enumerate(runs):
             where = f"script {script}" + (f" (parameter set {run_index + 1})" if len(runs) > 1 else "")
             found.append(_invocation(step_index, run_index, step, run, where, from_function, runtime))

@@ -421,6 +421,15 @@ def next_times(schedule: Schedule, after: datetime, count: int) -> list[datetime
     return [iterator.get_next(datetime) for _ in range(count)]
 
 
+def previous_time(schedule: Schedule, before: datetime) -> datetime | None:
+    """The last firing time strictly before `before` (aware), as croniter computes it."""
+    if schedule.reboot:
+        return None
+    from croniter import croniter  # noqa: PLC0415
+
+    return croniter(schedule.cron, before, implement_cron_bug=True).get_prev(datetime)
+
+
 def brute_force_times(schedule: Schedule, after: datetime, count: int) -> Iterator[datetime]:
     """Firing times found day by day with the daemon's rule (`matches`); the tests' oracle."""
     day = after.replace(hour=0, minute=0, second=0, microsecond=0)

@@ -192,12 +192,13 @@ def command_fails(argv: list[str], timeout: float = 10) -> Condition:
 
 
 def previous_failed() -> Condition:
-    """Skip the run when the task's previous run (skipped runs aside) failed or ended in error."""
+    """Skip the run when the task's previous run failed (or ended in error, timed out or was
+    killed); a skipped previous run did not fail."""
     return Condition("previous_failed", {})
 
 
 def previous_succeeded() -> Condition:
-    """Skip the run when the task's previous run (skipped runs aside) succeeded."""
+    """Skip the run when the task's previous run succeeded."""
     return Condition("previous_succeeded", {})
 
 
