@@ -19,13 +19,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import DefinitionError
+from .resolve import MASK
 
 if TYPE_CHECKING:
     from .context import RunContext
 
 PARAM_TYPES = (str, int, float, bool, Path)
 SUPPORTED = "str, int, float, bool or pathlib.Path"
-MASK = "***"
 NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 # What a template can use, besides jinja2's own names: documented in the README.

@@ -13,6 +13,7 @@ from typing import Any
 
 from .errors import RunError
 
+MASK = "***"  # how a secret is shown
 REPR_LIMIT = 60  # how much of a wrong value a message shows
 
 
@@ -49,8 +50,6 @@ def shown_parameters(shown: dict[str, str]) -> str:
     """Parameters as one line for people: name=value, quoted as a shell would need."""
     import shlex  # noqa: PLC0415
 
-    from .params import MASK  # noqa: PLC0415
-
     return " ".join(f"{key}={value if value == MASK else shlex.quote(value)}" for key, value in shown.items())
 
 
@@ -61,8 +60,6 @@ def _invocation(step_index: int, run_index: int, step: dict[str, Any], run: dict
         if isinstance(spec, str):  # a plain value: nothing to work out
             values[key] = shown[key] = spec
             continue
-        from .params import MASK  # noqa: PLC0415
-
         values[key], hidden = _resolve(step_index, run_index, key, spec, f"{where}: parameter '{key}'", runtime)
         shown[key] = MASK if hidden else values[key]
         dynamic = dynamic or "value" not in spec

@@ -10,6 +10,7 @@ from conftest import Project, read_crontab
 from orchestration.cli import main
 
 T = "task #1 ('* * * * *')"
+DYNAMIC = "from orchestration import skips, template, secret\no = Orchestrator()\n"
 CASES = [
     ("o = Orchestrator()\no.add_task('61 * * * *', 'bash')",
      "{file}:3: task #1 ('61 * * * *'): cron expression '61 * * * *' has the minute 61, which is"
@@ -82,6 +83,30 @@ CASES = [
      "{file}:2: importing the tasks file raised ModuleNotFoundError: No module named"
      " 'not_a_module_anywhere'; fix the file and try again"),
     ("def f(:\n    pass", "{file}:2: syntax error: invalid syntax; fix the file and try again"),
+    # Skip conditions and dynamic parameters: each builder is refused at its own line.
+    (f"{DYNAMIC}o.add_task('* * * * *', 'bash', name='x').add_script('record.sh')\\\n"
+     "    .add_skip(skips.outside_hours('9:00', '25:00'))",
+     "{file}:5: skips.outside_hours: end '25:00' is not a time of day; write it as 'HH:MM' (24-hour"
+     " clock), such as '09:00' or '17:30'"),
+    (f"{DYNAMIC}business = skips.any_of(skips.weekend(), lambda: True)",
+     "{file}:4: skips.any_of: condition 2 is a function; it combines conditions from"
+     " orchestration.skips only\nTo combine your own function with them, write one function and give"
+     " it to add_skip: task.add_skip(lambda ctx: is_holiday(ctx) or skips.weekend().evaluate(ctx))."),
+    (f"{DYNAMIC}o.add_task('* * * * *', 'bash').add_script('record.sh', {{'day': template('{{{{ yesterdy }}}}')}})",
+     "{file}:4: template('{{{{ yesterdy }}}}'): unknown name 'yesterdy'; a template can use"
+     " scheduled_time, now, today, yesterday, tomorrow, task, namespace, run_id, trigger, env and the"
+     " functions days, hours, minutes\nDid you mean 'yesterday'?"),
+    (f"{DYNAMIC}o.add_task('* * * * *', 'bash').add_script('record.sh', {{'key': secret(b'bytes')}})",
+     "{file}:4: secret(): the value must be a str, int, float, bool or pathlib.Path, a template('...')"
+     " or a function, not bytes"),
+    (f"{DYNAMIC}o.add_task('* * * * *', 'bash').add_repeat('record.sh', {{'a': 1}})",
+     f"{{file}}:4: {T}: add_repeat: script_parameters must be a list of dicts, one per run, or a"
+     " function that returns one at each run, not dict\nUse add_script for a single run:"
+     " task.add_script(path, {{'key': 'value'}})"),
+    (f"{DYNAMIC}o.add_task('* * * * *', 'bash').add_script('record.sh', {{'when': skips.weekend()}})",
+     f"{{file}}:4: {T}: add_script: parameter 'when' has a value of type Condition (<skip condition:"
+     " weekend (Saturday or Sunday)>); use str, int, float, bool or pathlib.Path, or work it out at"
+     " each run with template('...') or a function"),
 ]
 
 
