@@ -119,12 +119,13 @@ class Plan:
     def task(self, task_id: str) -> TaskPlan:
         return next(task for task in self.tasks if task.id == task_id)
 
-    def manifest(self, backend: str) -> dict[str, Any]:
+    def manifest(self, backend: str, scope: str = "user") -> dict[str, Any]:
         """The JSON the shim reads: parameter values live here, never in crontab or units."""
         return {
             "format": MANIFEST_FORMAT,
             "namespace": self.namespace,
             "backend": backend,
+            "scope": scope,
             "tasks_file": self.tasks_file,
             "tasks_file_sha256": self.tasks_file_sha256,
             "working_directory": self.working_directory,
