@@ -20,6 +20,18 @@ def skip_or_fail(reason: str) -> None:
     pytest.skip(reason)
 
 
+def wait_for(condition, timeout: float) -> bool:
+    """Poll `condition` every half second until it holds or `timeout` seconds pass."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.5)
+    return False
+
+
 @pytest.fixture
 def state_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A private ORCHESTRATION_HOME and HOME for one test."""

@@ -9,13 +9,12 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from conftest import Project, read_crontab, skip_or_fail
+from conftest import Project, read_crontab, skip_or_fail, wait_for
 from orchestration.backends.systemd import render_units
 from orchestration.cli import main
 from orchestration.installer import capture_environment, compile_file
@@ -28,15 +27,6 @@ GOLDEN_CASES = sorted((Path(__file__).parent / "golden" / "cases").glob("*.tasks
 
 def cli(*args: str):
     return CliRunner().invoke(main, list(args), catch_exceptions=False)
-
-
-def wait_for(condition, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.5)
-    return False
 
 
 def list_timers() -> str:
