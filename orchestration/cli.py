@@ -14,7 +14,7 @@ from typing import Any, Iterable
 
 import click
 
-from . import installer, operations, records
+from . import installer, manifest as manifests, operations, records
 from .errors import OrchestrationError
 from .follow import follow_runs, format_run
 from .installer import scope_state
@@ -96,14 +96,16 @@ def compile_command(tasks_file: str, target: str, scope: str, output: str | None
     plans = installer.compile_file(tasks_file, installer.capture_environment(scope_state(scope)))
     files = {}
     for plan in plans:
+        manifest = plan.manifest(target, scope)
+        path = str(manifests.versioned_path(plan.environment.state_dir, manifest))
         if target == "crontab":
             from .backends.crontab import render_block
 
-            files[f"{plan.namespace}.crontab"] = render_block(plan)
+            files[f"{plan.namespace}.crontab"] = render_block(manifest, path)
         else:
             from .backends.systemd import render_units
 
-            files.update(render_units(plan, scope))
+            files.update(render_units(manifest, path, scope))
     if output:
         _write_files(Path(output), files)
         return

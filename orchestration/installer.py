@@ -13,7 +13,9 @@ from typing import Any, Iterable
 
 from . import manifest as manifests
 from .backends import Backend, choose_backend, make_backend
-from .errors import DefinitionError, UsageError
+from .errors import DefinitionError, NotInstalledError, UsageError
+from .faults import checkpoint
+from .manifest import Installed
 from .loader import LoadedTasks, load_tasks_file
 from .plan import Environment, Plan, compile_plan
 from .schedule import croniter_disagreement
@@ -141,52 +143,89 @@ class _Stage:
     plan: Plan
     backend: Backend
     manifest: dict[str, Any]
+    path: Path  # the new manifest file, named by its content
     rendered: Any
     changes: NamespaceChanges
+    old: Installed | None
     previous: Backend | None  # where the namespace was installed before, if elsewhere
 
     def apply(self, state: Path) -> None:
-        """Write the manifest, then the entries; put the old manifest back if the entries fail."""
-        path = manifests.manifest_path(state, self.plan.namespace)
-        old_text = path.read_text(encoding="utf-8") if path.exists() else None
-        new_text = manifests.dumps(self.manifest)
-        if new_text != old_text:
-            write_private(path, new_text)
+        """New manifest file, then the entries, then the old backend and old files go. An error
+        puts the entries back and removes the new file; a kill at any point leaves the entries
+        with the manifest file they name."""
+        new_file = not self.path.exists()
+        if new_file:
+            write_private(self.path, manifests.dumps(self.manifest))
+        checkpoint("manifest-written")
         try:
             self.backend.apply(self.plan.namespace, self.rendered)
+            checkpoint("entries-applied")
+            if self.previous is not None:
+                self.previous.apply(self.plan.namespace, None)
+                checkpoint("previous-removed")
         except BaseException:
-            if old_text is None:
-                remove_file(path)
-            elif new_text != old_text:
-                write_private(path, old_text)
+            self._roll_back(new_file)
             raise
-        if self.previous is not None:
-            self.previous.apply(self.plan.namespace, None)
+        for path in manifests.candidates(state, self.plan.namespace):
+            if path != self.path:
+                remove_file(path)
+
+    def _roll_back(self, new_file: bool) -> None:
+        """Put the entries back as they were (best effort), and drop the new manifest file."""
+        try:
+            if self.previous is None:
+                old = self.backend.render(self.old.data, str(self.old.path)) if self.old else None
+                self.backend.apply(self.plan.namespace, old)
+            elif self.old is not None:
+                self.backend.apply(self.plan.namespace, None)
+                self.previous.apply(self.plan.namespace, self.previous.render(self.old.data, str(self.old.path)))
+        except Exception:  # noqa: BLE001 - the first error is the one to report
+            pass
+        finally:
+            if new_file:
+                remove_file(self.path)
 
 
 def _stage(plan: Plan, requested: str, scope: str, state: Path) -> _Stage:
-    old = manifests.read_namespace(state, plan.namespace)
-    _check_identity(plan, old)
+    old = current_manifest(state, plan.namespace)
+    _check_identity(plan, old.data if old else None)
     warnings = []
     if requested != "auto":
         name = requested
     elif old is not None:
-        name = old["backend"]  # `auto` leaves an installed namespace where it is
+        name = old.data["backend"]  # `auto` leaves an installed namespace where it is
     else:
         choice = choose_backend(scope)
         name = choice.name
         warnings += [choice.warning] if choice.warning else []
     backend = make_backend(name, scope)
     new = plan.manifest(backend.name, scope)
-    rendered = backend.render(plan)
-    changes = diff(old, new)
-    changes.warnings = warnings
+    path = manifests.versioned_path(state, new)
+    rendered = backend.render(new, str(path))
+    changes = diff(old.data if old else None, new)
     previous = None
-    if old is not None and (old["backend"], old.get("scope", "user")) != (name, scope):
-        previous = make_backend(old["backend"], old.get("scope", "user"))
-        changes.moved_from = old["backend"]
-    changes.rewritten = old != new or backend.installed(plan.namespace) != rendered
-    return _Stage(plan, backend, new, rendered, changes, previous)
+    if old is not None and (old.data["backend"], old.data.get("scope", "user")) != (name, scope):
+        previous = make_backend(old.data["backend"], old.data.get("scope", "user"))
+        changes.moved_from = old.data["backend"]
+    if old is not None:
+        warnings += hand_edits(previous or backend, old)
+    changes.warnings = warnings
+    installed = backend.installed(plan.namespace)  # also proves the scheduler can be reached
+    changes.rewritten = old is None or old.path != path or installed != rendered
+    return _Stage(plan, backend, new, path, rendered, changes, old, previous)
+
+
+def hand_edits(backend: Backend, old: Installed) -> list[str]:
+    """What a person changed in our entries since they were installed (they get replaced)."""
+    expected = backend.render(old.data, str(old.path))
+    actual = backend.installed(old.namespace)
+    if actual == expected:
+        return []
+    what = "are missing" if actual is None else "were edited by hand"
+    return [
+        f"the {backend.name} entries of namespace '{old.namespace}' {what}; they are replaced by"
+        f" what {old.data['tasks_file']} defines"
+    ]
 
 
 def _check_identity(plan: Plan, old: dict[str, Any] | None) -> None:
@@ -256,37 +295,82 @@ def uninstall(
     with locked(state / INSTALL_LOCK):
         targets = _uninstall_targets(state, tasks_file, namespace, everything)
         removed = []
-        for manifest in targets:
+        for installed in targets:
+            manifest = installed.data
             changes = NamespaceChanges(
                 namespace=manifest["namespace"],
                 backend=manifest["backend"],
                 tasks_file=manifest["tasks_file"],
                 removed=list(manifest["tasks"]),
             )
+            backend = make_backend(manifest["backend"], manifest.get("scope", "user"))
+            changes.warnings = hand_edits(backend, installed)
             if not dry_run:
-                backend = make_backend(manifest["backend"], manifest.get("scope", "user"))
                 backend.apply(manifest["namespace"], None)
-                remove_file(manifests.manifest_path(state, manifest["namespace"]))
+                for path in manifests.candidates(state, manifest["namespace"]):
+                    remove_file(path)
             removed.append(changes)
         return removed
 
 
-def _uninstall_targets(state: Path, tasks_file, namespace, everything) -> list[dict[str, Any]]:
+def _uninstall_targets(state: Path, tasks_file, namespace, everything) -> list[Installed]:
     chosen = sum(1 for given in (tasks_file, namespace, everything) if given)
     if chosen != 1:
         raise UsageError("give exactly one of TASKS_FILE, --name NAMESPACE or --all")
-    installed = list(manifests.installed(state))
+    installed = installed_manifests(state)
     if everything:
         return installed
     if namespace:
-        found = [m for m in installed if m["namespace"] == namespace]
+        found = [m for m in installed if m.namespace == namespace]
         if not found:
             raise UsageError(
                 f"namespace '{namespace}' is not installed; `orchestration list` shows what is"
             )
         return found
     path = os.path.abspath(os.path.expanduser(os.fspath(tasks_file)))
-    found = [m for m in installed if m["tasks_file"] == path]
+    found = [m for m in installed if m.data["tasks_file"] == path]
     if not found:
         raise UsageError(f"nothing is installed from {path}; `orchestration list` shows what is")
     return found
+
+
+# --- what is installed -----------------------------------------------------------------------------
+
+
+def current_manifest(state: Path, namespace: str) -> Installed | None:
+    """The manifest the namespace's entries run with. After an interrupted install there are two
+    files; the one the entries name is current (else the newer one)."""
+    paths = manifests.candidates(state, namespace)
+    if len(paths) <= 1:
+        return manifests.read(paths[0]) if paths else None
+    found = [manifests.read(path) for path in paths]
+    for candidate in found:
+        backend = make_backend(candidate.data["backend"], candidate.data.get("scope", "user"))
+        if str(candidate.path) in _text(backend.installed(namespace)):
+            return candidate
+    return max(found, key=lambda candidate: candidate.path.stat().st_mtime)
+
+
+def _text(rendered: Any) -> str:
+    if rendered is None:
+        return ""
+    return "".join(rendered.values()) if isinstance(rendered, dict) else str(rendered)
+
+
+def installed_manifests(state: Path) -> list[Installed]:
+    """Every installed namespace's current manifest, by name."""
+    return [m for m in (current_manifest(state, ns) for ns in manifests.namespaces(state)) if m]
+
+
+def find_task(state: Path, reference: str) -> tuple[Installed, str]:
+    """The manifest and task id of 'NAMESPACE/TASK'."""
+    namespace, task = manifests.split_reference(reference)
+    installed = current_manifest(state, namespace)
+    if installed is None:
+        raise NotInstalledError(
+            f"namespace '{namespace}' is not installed; `orchestration list` shows what is"
+        )
+    if task not in installed.data["tasks"]:
+        known = ", ".join(sorted(installed.data["tasks"]))
+        raise NotInstalledError(f"namespace '{namespace}' has no task '{task}'; its tasks: {known}")
+    return installed, task

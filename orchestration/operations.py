@@ -9,13 +9,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
-from . import manifest as manifests
 from .errors import ApplyError, UsageError
 from .installer import (
     capture_environment,
     compile_file,
     compile_loaded,
     describe_changes,
+    find_task,
     install_plans,
     program,
     scope_state,
@@ -63,8 +63,8 @@ def upcoming(target: str, *, count: int, after: datetime, scope: str = "user") -
         plans = compile_file(target)
         schedules = {f"{p.namespace}/{t.id}": t.schedule for p in plans for t in p.tasks}
     else:
-        manifest, task_id = manifests.find_task(scope_state(scope), target)
-        schedules = {target: parse_schedule(manifest["tasks"][task_id]["schedule"])}
+        installed, task_id = find_task(scope_state(scope), target)
+        schedules = {target: parse_schedule(installed.data["tasks"][task_id]["schedule"])}
     return {reference: next_times(schedule, after, count) for reference, schedule in schedules.items()}
 
 
@@ -107,9 +107,8 @@ def cron_environment() -> dict[str, str]:
 def run_now(reference: str, scope: str = "user") -> int:
     """Run an installed task now through orchestration-exec, as cron would; its exit code."""
     state = scope_state(scope)
-    manifest, task_id = manifests.find_task(state, reference)
-    path = manifests.manifest_path(state, manifest["namespace"])
-    argv = [manifest.get("exec") or program("orchestration-exec"), str(path), task_id, "--trigger", "manual"]
+    installed, task_id = find_task(state, reference)
+    argv = [installed.data["exec"], str(installed.path), task_id, "--trigger", "manual"]
     try:
         return subprocess.run(argv, env=cron_environment(), check=False).returncode
     except OSError as error:

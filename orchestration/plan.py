@@ -32,9 +32,6 @@ class Environment:
     home: str
     state_dir: Path
 
-    def manifest_path(self, namespace: str) -> Path:
-        return self.state_dir / "manifests" / f"{namespace}.json"
-
 
 @dataclass(frozen=True)
 class StepPlan:
@@ -112,10 +109,6 @@ class Plan:
     environment: Environment
     tasks: tuple[TaskPlan, ...]
 
-    @property
-    def manifest_path(self) -> Path:
-        return self.environment.manifest_path(self.namespace)
-
     def task(self, task_id: str) -> TaskPlan:
         return next(task for task in self.tasks if task.id == task_id)
 
@@ -130,6 +123,7 @@ class Plan:
             "tasks_file_sha256": self.tasks_file_sha256,
             "working_directory": self.working_directory,
             "exec": self.environment.exec_program,
+            "cli": self.environment.cli_program,
             "python": self.environment.python,
             "environment": {"PATH": self.environment.path, "HOME": self.environment.home},
             "tasks": {task.id: task.manifest() for task in self.tasks},

@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
-from . import manifest as manifests
+from .installer import installed_manifests
 from .journal import RunRecord, consecutive_failures
 from .records import history
 from .schedule import next_times, parse_schedule
@@ -64,7 +64,8 @@ def installed_status(
     """Every installed task's state, by namespace and task."""
     next_firing = next_firing or _next_from_schedule
     result = []
-    for manifest in manifests.installed(state):
+    for installed in installed_manifests(state):
+        manifest = installed.data
         namespace_problems = namespace_problems_of(manifest)
         for task_id, task in manifest["tasks"].items():
             runs = history(state, f"{manifest['namespace']}/{task_id}", limit=RECENT_RUNS)

@@ -20,6 +20,12 @@ def skip_or_fail(reason: str) -> None:
     pytest.skip(reason)
 
 
+def manifest_file(state: Path, namespace: str) -> Path:
+    """The one manifest file of an installed namespace (it is named by its content)."""
+    [path] = sorted((state / "manifests").glob(f"{namespace}.*.json"))
+    return path
+
+
 def wait_for(condition, timeout: float) -> bool:
     """Poll `condition` every half second until it holds or `timeout` seconds pass."""
     import time

@@ -5,6 +5,7 @@ UPDATE_GOLDEN=1 rewrites the expected files (then read the diff before committin
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from orchestration.backends.crontab import render_block
 from orchestration.backends.systemd import render_units
 from orchestration.installer import compile_loaded
 from orchestration.loader import load_tasks_file
+from orchestration.manifest import versioned_path
 from orchestration.plan import Environment
 
 CASES_DIR = Path(__file__).parent / "golden" / "cases"
@@ -29,11 +31,16 @@ ENVIRONMENT = Environment(
 
 
 def render(tasks_file: Path, target: str) -> str:
-    plans = compile_loaded(load_tasks_file(tasks_file), ENVIRONMENT)
-    if target == "crontab":
-        text = "".join(render_block(plan) for plan in plans)
-    else:
-        text = "".join(f"# --- {name} ---\n{unit}" for plan in plans for name, unit in render_units(plan).items())
+    text = ""
+    for plan in compile_loaded(load_tasks_file(tasks_file), ENVIRONMENT):
+        manifest = plan.manifest(target)
+        path = str(versioned_path(ENVIRONMENT.state_dir, manifest))
+        if target == "crontab":
+            text += render_block(manifest, path)
+        else:
+            text += "".join(f"# --- {name} ---\n{unit}" for name, unit in render_units(manifest, path).items())
+    # The manifest's name carries a hash of its content, which holds this checkout's paths.
+    text = re.sub(r"(manifests/[A-Za-z0-9_-]+)\.[0-9a-f]{12}\.json", r"\1.{HASH}.json", text)
     return text.replace(str(tasks_file.parent), "{GOLDEN}")
 
 

@@ -19,6 +19,7 @@ from orchestration.backends.systemd import render_units
 from orchestration.cli import main
 from orchestration.installer import capture_environment, compile_file
 from orchestration.journal import Journal
+from orchestration.manifest import versioned_path
 
 LITERAL = ["two words", "it's \"quoted\"", "100% done", "$(touch /tmp/pwned-by-systemd)", "a;b",
            "`id`", "$HOME", "naïve café ✓", "-n", "#hash", "x\\y"]
@@ -48,7 +49,8 @@ def test_every_unit_passes_systemd_analyze_verify_silently(tasks_file: Path, tmp
     folder = tmp_path / "units"
     folder.mkdir()
     for plan in compile_file(tasks_file, capture_environment(state_home)):
-        for name, text in render_units(plan).items():
+        manifest = plan.manifest("systemd")
+        for name, text in render_units(manifest, str(versioned_path(state_home, manifest))).items():
             (folder / name).write_text(text)
     units = sorted(str(path) for path in folder.iterdir())
     assert units

@@ -1,6 +1,6 @@
 """The systemd target: a `.service` and a `.timer` per task, rendered from templates/.
 
-`render_units(plan, scope)` returns file name -> text and is pure; `SystemdBackend.apply` writes
+`render_units(manifest, path, scope)` returns file name -> text and is pure; `SystemdBackend.apply` writes
 the files atomically, reloads the manager once, and enables, restarts or disables the timers. A
 unit is ours when its first lines carry the marker `# orchestration:NAMESPACE:TASK`; files
 without our marker are never touched.
@@ -16,7 +16,9 @@ from datetime import datetime
 from pathlib import Path
 
 from ..errors import ApplyError, FenceError, UsageError
-from ..plan import Plan, TaskPlan
+from ..faults import checkpoint
+from ..manifest import Manifest
+from ..schedule import parse_schedule
 from ..state import remove_file, write_private
 from .systemctl import Systemctl
 from .systemd_calendar import calendar_specs
@@ -51,41 +53,42 @@ def marker(namespace: str, task_id: str) -> str:
 # --- rendering --------------------------------------------------------------------------------
 
 
-def render_units(plan: Plan, scope: str = "user") -> Units:
-    """Every unit file of the namespace, by file name (pure)."""
+def render_units(manifest: Manifest, manifest_path: str, scope: str = "user") -> Units:
+    """Every unit file of the namespace, by file name (pure: everything comes from the manifest,
+    so the units installed before can be rendered again)."""
     units: Units = {}
-    for task in plan.tasks:
-        name = unit_name(plan.namespace, task.id)
-        header = _header(plan, task, scope)
-        description = _specifiers(f"orchestration {plan.namespace}/{task.id}: {task.schedule.describe()}"
-                                  f" ({task.schedule.expression.strip()})")
+    namespace = manifest["namespace"]
+    for task_id, task in manifest["tasks"].items():
+        name = unit_name(namespace, task_id)
+        header = _header(manifest, task_id, scope)
+        description = _specifiers(
+            f"orchestration {namespace}/{task_id}: {task['description']} ({task['schedule'].strip()})"
+        )
+        schedule = parse_schedule(task["cron"])
         units[f"{name}.service"] = _template("service.j2").render(
             header=header,
             description=description,
-            exec_start=" ".join(
-                systemd_quote(part)
-                for part in (plan.environment.exec_program, str(plan.manifest_path), task.id)
-            ),
+            exec_start=" ".join(systemd_quote(part) for part in (manifest["exec"], manifest_path, task_id)),
         )
         units[f"{name}.timer"] = _template("timer.j2").render(
             header=header,
             description=description,
-            calendars=() if task.schedule.reboot else calendar_specs(task.schedule),
-            on_boot=task.schedule.reboot,
+            calendars=() if schedule.reboot else calendar_specs(schedule),
+            on_boot=schedule.reboot,
             persistent="false",
             service=f"{name}.service",
         )
     return units
 
 
-def _header(plan: Plan, task: TaskPlan, scope: str) -> str:
-    cli = shlex.quote(plan.environment.cli_program)
+def _header(manifest: Manifest, task_id: str, scope: str) -> str:
+    cli = shlex.quote(manifest["cli"])
     scope_flag = "" if scope == "user" else " --scope system"
     return "\n".join([
-        f"# Installed by orchestration from {plan.tasks_file}; edit that file, not this one.",
-        f"# Update: {cli} install {shlex.quote(plan.tasks_file)} --backend systemd{scope_flag}",
-        f"# Remove: {cli} uninstall --name {plan.namespace}{scope_flag}",
-        marker(plan.namespace, task.id),
+        f"# Installed by orchestration from {manifest['tasks_file']}; edit that file, not this one.",
+        f"# Update: {cli} install {shlex.quote(manifest['tasks_file'])} --backend systemd{scope_flag}",
+        f"# Remove: {cli} uninstall --name {manifest['namespace']}{scope_flag}",
+        marker(manifest["namespace"], task_id),
     ])
 
 
@@ -190,8 +193,8 @@ class SystemdBackend:
         self.directory = UnitDirectory(unit_dir(scope))
         self.systemctl = systemctl or Systemctl(scope)
 
-    def render(self, plan: Plan) -> Units:
-        return render_units(plan, self.scope)
+    def render(self, manifest: Manifest, manifest_path: str) -> Units:
+        return render_units(manifest, manifest_path, self.scope)
 
     def installed(self, namespace: str) -> Units | None:
         return self.directory.owned(namespace) or None
@@ -211,11 +214,15 @@ class SystemdBackend:
                 write_private(self.directory.path / name, text)
             for name in removed:
                 remove_file(self.directory.path / name)
+            checkpoint("entries-written")
             self._activate(desired, written, current)
         except (OSError, ApplyError) as error:
             self._restore(current, desired)
             raise ApplyError(f"installing the systemd units of '{namespace}' failed: {error}; the"
                              " previous units were put back") from None
+        except BaseException:
+            self._restore(current, desired)
+            raise
         return True
 
     def _activate(self, desired: Units, written: Units, current: Units) -> None:
@@ -226,6 +233,7 @@ class SystemdBackend:
         changed = [name for name in timers if name in current]
         self.systemctl.enable(fresh)
         self.systemctl.daemon_reload()
+        checkpoint("manager-reloaded")
         self.systemctl.start(name for name in fresh if not _at_boot(desired[name]))
         self.systemctl.restart(name for name in changed if not _at_boot(desired[name]))
 
