@@ -14,15 +14,20 @@ from typing import Any, Iterable
 
 import click
 
-from . import operations, records
+from . import installer, manifest as manifests, operations, records
 from .errors import OrchestrationError
 from .follow import follow_runs, format_run
+from .installer import scope_state
 from .records import parse_since
 from .schedule import local_timezone
-from .state import state_dir
 
-BACKEND_CHOICES = click.Choice(["auto", "crontab"])
-TARGET_CHOICES = click.Choice(["crontab"])
+BACKEND_CHOICES = click.Choice(["auto", "crontab", "systemd"])
+TARGET_CHOICES = click.Choice(["crontab", "systemd"])
+scope_option = click.option(
+    "--scope", type=click.Choice(["user", "system"]), default="user", show_default=True,
+    help="user: your crontab or user manager and ~/.local/state; system: the system manager and"
+    " /var/lib/orchestration (root only).",
+)
 
 
 class Commands(click.Group):
@@ -45,12 +50,15 @@ def main() -> None:
 @main.command()
 @click.argument("tasks_file")
 @click.option("--backend", type=BACKEND_CHOICES, default="auto", show_default=True,
-              help="Where to install the tasks.")
+              help="Where to install: auto picks crontab when a cron daemon runs, else systemd.")
+@scope_option
 @click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
-def install(tasks_file: str, backend: str, dry_run: bool) -> None:
+def install(tasks_file: str, backend: str, scope: str, dry_run: bool) -> None:
     """Install (or update) the tasks of TASKS_FILE into the scheduler."""
-    for changes in operations.install(tasks_file, backend=backend, dry_run=dry_run):
-        _echo_lines(operations.describe_changes(changes, dry_run=dry_run))
+    for changes in installer.install(tasks_file, backend=backend, scope=scope, dry_run=dry_run):
+        for warning in changes.warnings:
+            click.echo(f"Warning: {warning}", err=True)
+        _echo_lines(installer.describe_changes(changes, dry_run=dry_run))
     if dry_run:
         click.echo("Dry run: nothing was written.")
 
@@ -59,11 +67,12 @@ def install(tasks_file: str, backend: str, dry_run: bool) -> None:
 @click.argument("tasks_file", required=False)
 @click.option("--name", "namespace", metavar="NAMESPACE", help="Remove this namespace.")
 @click.option("--all", "everything", is_flag=True, help="Remove every installed namespace.")
+@scope_option
 @click.option("--dry-run", is_flag=True, help="Show what would be removed; change nothing.")
-def uninstall(tasks_file: str | None, namespace: str | None, everything: bool, dry_run: bool) -> None:
+def uninstall(tasks_file: str | None, namespace: str | None, everything: bool, scope: str, dry_run: bool) -> None:
     """Remove the entries and manifests installed from TASKS_FILE (run records stay)."""
-    removed = operations.uninstall(
-        tasks_file=tasks_file, namespace=namespace, everything=everything, dry_run=dry_run
+    removed = installer.uninstall(
+        tasks_file=tasks_file, namespace=namespace, everything=everything, scope=scope, dry_run=dry_run
     )
     verb = "Would remove" if dry_run else "Removed"
     for changes in removed:
@@ -79,18 +88,47 @@ def uninstall(tasks_file: str | None, namespace: str | None, everything: bool, d
 @click.argument("tasks_file")
 @click.option("--target", type=TARGET_CHOICES, default="crontab", show_default=True,
               help="What to render.")
-def compile_command(tasks_file: str, target: str) -> None:
-    """Print what installing TASKS_FILE would write; touch nothing."""
-    backend = operations.backend_for(target)
-    for plan in operations.compile_file(tasks_file):
-        click.echo(backend.render(plan), nl=False)
+@scope_option
+@click.option("--output", type=click.Path(file_okay=False), metavar="DIR",
+              help="Write the files into DIR instead of printing them.")
+def compile_command(tasks_file: str, target: str, scope: str, output: str | None) -> None:
+    """Print (or write to DIR) what installing TASKS_FILE would write; touch nothing else."""
+    plans = installer.compile_file(tasks_file, installer.capture_environment(scope_state(scope)))
+    files = {}
+    for plan in plans:
+        manifest = plan.manifest(target, scope)
+        path = str(manifests.versioned_path(plan.environment.state_dir, manifest))
+        if target == "crontab":
+            from .backends.crontab import render_block
+
+            files[f"{plan.namespace}.crontab"] = render_block(manifest, path)
+        else:
+            from .backends.systemd import render_units
+
+            files.update(render_units(manifest, path, scope))
+    if output:
+        _write_files(Path(output), files)
+        return
+    for name, text in files.items():
+        if target == "systemd":
+            click.echo(f"# --- {name} ---")
+        click.echo(text, nl=False)
+
+
+def _write_files(directory: Path, files: dict[str, str]) -> None:
+    from .state import write_private
+
+    for name, text in files.items():
+        write_private(directory / name, text)
+        click.echo(f"Wrote {directory / name}")
 
 
 @main.command(name="list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def list_command(as_json: bool) -> None:
+@scope_option
+def list_command(as_json: bool, scope: str) -> None:
     """Show installed tasks: schedule, next firing time, last run, backend, tasks file."""
-    listings = operations.list_installed()
+    listings = operations.list_installed(scope)
     if as_json:
         click.echo(json.dumps([listing.to_json() for listing in listings], indent=2))
         return
@@ -116,9 +154,10 @@ def list_command(as_json: bool) -> None:
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def status(as_json: bool) -> None:
+@scope_option
+def status(as_json: bool, scope: str) -> None:
     """Per task: the last run, failures in a row, the next firing time, and drift or breakage."""
-    statuses = operations.list_installed()
+    statuses = operations.list_installed(scope)
     if as_json:
         click.echo(json.dumps([item.to_json() for item in statuses], indent=2, ensure_ascii=False))
         return
@@ -159,10 +198,11 @@ def _last_run(run) -> str:
               help="How many firing times.")
 @click.option("--from", "start", metavar="TIME", help="Start after TIME (ISO 8601) instead of now.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON: task to a list of ISO 8601 times.")
-def next_command(target: str, count: int, start: str | None, as_json: bool) -> None:
+@scope_option
+def next_command(target: str, count: int, start: str | None, as_json: bool, scope: str) -> None:
     """Print the next firing times, exactly as the cron daemon will use them."""
     after = operations.parse_time(start) if start else datetime.now(local_timezone())
-    upcoming = operations.upcoming(target, count=count, after=after)
+    upcoming = operations.upcoming(target, count=count, after=after, scope=scope)
     if as_json:
         click.echo(json.dumps({ref: [t.isoformat() for t in times] for ref, times in upcoming.items()}, indent=2))
         return
@@ -180,11 +220,12 @@ def next_command(target: str, count: int, start: str | None, as_json: bool) -> N
               help="Judge a run scheduled at WHEN (ISO 8601; local time without an offset)"
                    " instead of the next firing time.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def why(reference: str, at: str | None, as_json: bool) -> None:
+@scope_option
+def why(reference: str, at: str | None, as_json: bool, scope: str) -> None:
     """Say whether a task would run at a minute, and why not: its schedule and each skip condition."""
     from .why import explain  # noqa: PLC0415
 
-    explanation = explain(state_dir(), reference, operations.parse_time(at) if at else None)
+    explanation = explain(scope_state(scope), reference, operations.parse_time(at) if at else None)
     if as_json:
         click.echo(json.dumps(explanation.to_json(), indent=2, ensure_ascii=False))
     else:
@@ -193,10 +234,11 @@ def why(reference: str, at: str | None, as_json: bool) -> None:
 
 @main.command()
 @click.argument("reference", metavar="NAMESPACE/TASK")
-def run(reference: str) -> None:
+@scope_option
+def run(reference: str, scope: str) -> None:
     """Run an installed task now through orchestration-exec, as the scheduler would."""
     sys.stdout.flush()
-    code = operations.run_now(reference)
+    code = operations.run_now(reference, scope)
     sys.exit(code)
 
 
@@ -207,10 +249,11 @@ def run(reference: str) -> None:
 @click.option("--since", metavar="WHEN", help="Only runs started after WHEN: 30m, 2h, 7d or ISO 8601.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--follow", "-f", is_flag=True, help="Then print each run as it starts and finishes.")
+@scope_option
 def history(reference: str | None, limit: int, status: str | None, since: str | None, as_json: bool,
-            follow: bool) -> None:
+            follow: bool, scope: str) -> None:
     """Show recorded runs, newest first."""
-    state = state_dir()
+    state = scope_state(scope)
     since_time = parse_since(since) if since else None
     runs = records.history(state, reference, status=status, since=since_time, limit=limit)
     for warning in runs.warnings:
@@ -236,11 +279,12 @@ def history(reference: str | None, limit: int, status: str | None, since: str | 
 @click.argument("reference", metavar="NAMESPACE/TASK")
 @click.option("--run", "run_id", metavar="ID", help="This run instead of the newest.")
 @click.option("--follow", "-f", is_flag=True, help="Keep printing as the run (and later runs) write.")
-def logs(reference: str, run_id: str | None, follow: bool) -> None:
+@scope_option
+def logs(reference: str, run_id: str | None, follow: bool, scope: str) -> None:
     """Print the output of a task's newest run (or of run ID)."""
     out = sys.stdout.buffer
     try:
-        for chunk in records.log_chunks(state_dir(), reference, run_id, follow=follow):
+        for chunk in records.log_chunks(scope_state(scope), reference, run_id, follow=follow):
             out.write(chunk)
             out.flush()
     except KeyboardInterrupt:

@@ -75,7 +75,7 @@ class Runner:
         started = time.time()
         self.record = RunRecord(
             run_id=time.strftime("%Y%m%dT%H%M%S", time.gmtime(started)) + "-" + os.urandom(3).hex(),
-            namespace=os.path.basename(manifest_path).rsplit(".", 1)[0],
+            namespace=os.path.basename(manifest_path).split(".", 1)[0],
             task=task_id,
             trigger=trigger,
             started_at=started,

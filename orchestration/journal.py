@@ -324,13 +324,19 @@ def fallback_paths(state) -> list[str]:
     return [os.path.join(state, FALLBACK_NAME), spare]
 
 
+def _ensure_folder(path: str, spare: bool) -> None:
+    from .state import private_dir, private_tmp_dir  # noqa: PLC0415 - only on the fault path
+
+    private_tmp_dir() if spare else private_dir(path)
+
+
 def append_fallback(state, run: RunRecord) -> str:
     """Append the record to the first fallback file that can be written; its path."""
     line = (json.dumps(run.to_dict(), ensure_ascii=False) + "\n").encode()
     last_error: OSError | None = None
-    for path in fallback_paths(state):
+    for position, path in enumerate(fallback_paths(state)):
         try:
-            _safe_private_folder(os.path.dirname(path))
+            _ensure_folder(os.path.dirname(path), spare=position > 0)
             descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
             try:
                 fcntl.flock(descriptor, fcntl.LOCK_EX)
@@ -385,17 +391,6 @@ def fold_fallback(journal: Journal, state) -> int:
         finally:
             os.close(descriptor)
     return folded
-
-
-def _safe_private_folder(path: str) -> None:
-    """A folder only we can use (in /tmp, refuse one someone else made or opened up)."""
-    try:
-        os.mkdir(path, 0o700)
-    except FileExistsError:
-        pass
-    info = os.lstat(path)
-    if info.st_uid != os.getuid() or info.st_mode & 0o077 or not os.path.isdir(path):
-        raise OSError(f"{path} is not a private folder of this user")
 
 
 def quarantine(path) -> str:

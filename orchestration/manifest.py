@@ -1,22 +1,38 @@
-"""Reading and writing manifests: one JSON file per namespace, mode 0600, in STATE/manifests.
+"""Manifests: what was installed for a namespace, as JSON in STATE/manifests/, mode 0600.
+
+A manifest file is named by its content (`NAMESPACE.<hash>.json`) and never changes: crontab
+entries and units name the exact file they run with. An install writes the new file, switches
+the entries to it, then deletes the old one, so a crash at any point leaves the entries with the
+manifest they name. Two files for one namespace mean an install was interrupted; which one is
+current is then decided by the entries (see installer.current_manifest).
 
 Standard library only: the shim reads a manifest on every run.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-from .errors import NotInstalledError, UsageError
-from .state import manifests_dir, write_private
+from .errors import UsageError
+from .state import manifests_dir
 
 Manifest = dict[str, Any]
 
 
-def manifest_path(state: Path, namespace: str) -> Path:
-    return manifests_dir(state) / f"{namespace}.json"
+@dataclass(frozen=True)
+class Installed:
+    """A manifest and the file it was read from."""
+
+    path: Path
+    data: Manifest
+
+    @property
+    def namespace(self) -> str:
+        return self.data["namespace"]
 
 
 def dumps(manifest: Manifest) -> str:
@@ -24,53 +40,39 @@ def dumps(manifest: Manifest) -> str:
     return json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
 
 
-def read(path: Path) -> Manifest:
-    """The manifest at `path`; NotInstalledError if there is none."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise NotInstalledError(
-            f"no manifest at {path}; the namespace is not installed (see `orchestration list`)"
-        ) from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as error:
-        raise UsageError(
-            f"manifest {path} is damaged ({error}); reinstall with `orchestration install TASKS_FILE`"
-        ) from None
+def versioned_path(state: Path, manifest: Manifest) -> Path:
+    """Where this exact manifest lives: named by the namespace and a hash of its content."""
+    digest = hashlib.sha256(dumps(manifest).encode()).hexdigest()[:12]
+    return manifests_dir(state) / f"{manifest['namespace']}.{digest}.json"
 
 
-def read_namespace(state: Path, namespace: str) -> Manifest | None:
-    path = manifest_path(state, namespace)
-    return read(path) if path.exists() else None
+def candidates(state: Path, namespace: str) -> list[Path]:
+    """The manifest files of a namespace (one, or two after an interrupted install)."""
+    directory = manifests_dir(state)
+    return sorted(directory.glob(f"{namespace}.*.json")) if directory.is_dir() else []
 
 
-def write(state: Path, manifest: Manifest) -> Path:
-    path = manifest_path(state, manifest["namespace"])
-    write_private(path, dumps(manifest))
-    return path
-
-
-def installed(state: Path) -> Iterator[Manifest]:
-    """Every installed namespace's manifest, by name."""
+def namespaces(state: Path) -> list[str]:
+    """Every namespace that has a manifest."""
     directory = manifests_dir(state)
     if not directory.is_dir():
-        return
-    for path in sorted(directory.glob("*.json")):
-        yield read(path)
+        return []
+    return sorted({path.name.split(".", 1)[0] for path in directory.glob("*.*.json")})
 
 
-def find_task(state: Path, reference: str) -> tuple[Manifest, str]:
-    """The manifest and task id of 'NAMESPACE/TASK'."""
+def read(path: Path) -> Installed:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise UsageError(
+            f"manifest {path} cannot be read ({error}); reinstall with `orchestration install TASKS_FILE`"
+        ) from None
+    return Installed(path, data)
+
+
+def split_reference(reference: str) -> tuple[str, str]:
+    """'NAMESPACE/TASK' to its parts, or UsageError."""
     namespace, slash, task = reference.partition("/")
     if not slash or not namespace or not task:
         raise UsageError(f"'{reference}' is not NAMESPACE/TASK; `orchestration list` shows them")
-    manifest = read_namespace(state, namespace)
-    if manifest is None:
-        raise NotInstalledError(
-            f"namespace '{namespace}' is not installed; `orchestration list` shows what is"
-        )
-    if task not in manifest["tasks"]:
-        known = ", ".join(sorted(manifest["tasks"]))
-        raise NotInstalledError(f"namespace '{namespace}' has no task '{task}'; its tasks: {known}")
-    return manifest, task
+    return namespace, task

@@ -34,9 +34,6 @@ class Environment:
     home: str
     state_dir: Path
 
-    def manifest_path(self, namespace: str) -> Path:
-        return self.state_dir / "manifests" / f"{namespace}.json"
-
 
 @dataclass(frozen=True)
 class StepPlan:
@@ -133,23 +130,21 @@ class Plan:
     environment: Environment
     tasks: tuple[TaskPlan, ...]
 
-    @property
-    def manifest_path(self) -> Path:
-        return self.environment.manifest_path(self.namespace)
-
     def task(self, task_id: str) -> TaskPlan:
         return next(task for task in self.tasks if task.id == task_id)
 
-    def manifest(self, backend: str) -> dict[str, Any]:
+    def manifest(self, backend: str, scope: str = "user") -> dict[str, Any]:
         """The JSON the shim reads: parameter values live here, never in crontab or units."""
         return {
             "format": MANIFEST_FORMAT,
             "namespace": self.namespace,
             "backend": backend,
+            "scope": scope,
             "tasks_file": self.tasks_file,
             "tasks_file_sha256": self.tasks_file_sha256,
             "working_directory": self.working_directory,
             "exec": self.environment.exec_program,
+            "cli": self.environment.cli_program,
             "python": self.environment.python,
             "environment": {"PATH": self.environment.path, "HOME": self.environment.home},
             "tasks": {task.id: task.manifest() for task in self.tasks},

@@ -8,9 +8,9 @@ import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
-from . import manifest as manifests
+from .installer import installed_manifests
 from .journal import RunRecord, consecutive_failures
 from .records import history
 from .schedule import next_times, parse_schedule
@@ -56,14 +56,19 @@ class TaskStatus:
         }
 
 
-def installed_status(state: Path, now: datetime) -> list[TaskStatus]:
+def installed_status(
+    state: Path,
+    now: datetime,
+    next_firing: Callable[[dict[str, Any], str, datetime], datetime | None] | None = None,
+) -> list[TaskStatus]:
     """Every installed task's state, by namespace and task."""
+    next_firing = next_firing or _next_from_schedule
     result = []
-    for manifest in manifests.installed(state):
+    for installed in installed_manifests(state):
+        manifest = installed.data
         namespace_problems = namespace_problems_of(manifest)
         for task_id, task in manifest["tasks"].items():
             runs = history(state, f"{manifest['namespace']}/{task_id}", limit=RECENT_RUNS)
-            times = next_times(parse_schedule(task["schedule"]), now, 1)
             result.append(
                 TaskStatus(
                     namespace=manifest["namespace"],
@@ -72,7 +77,7 @@ def installed_status(state: Path, now: datetime) -> list[TaskStatus]:
                     description=task["description"],
                     backend=manifest.get("backend", "crontab"),
                     tasks_file=manifest["tasks_file"],
-                    next_time=times[0] if times else None,
+                    next_time=next_firing(manifest, task_id, now),
                     last_run=runs[0] if runs else None,
                     failures_in_a_row=consecutive_failures(runs),
                     namespace_problems=tuple(namespace_problems),
@@ -80,6 +85,11 @@ def installed_status(state: Path, now: datetime) -> list[TaskStatus]:
                 )
             )
     return result
+
+
+def _next_from_schedule(manifest: dict[str, Any], task_id: str, now: datetime) -> datetime | None:
+    times = next_times(parse_schedule(manifest["tasks"][task_id]["schedule"]), now, 1)
+    return times[0] if times else None
 
 
 def namespace_problems_of(manifest: dict[str, Any]) -> list[str]:

@@ -16,7 +16,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from . import manifest as manifests
 from .context import RunContext, history_of, run_environment
 from .errors import RunError
 from .journal import Journal, journal_path
@@ -149,7 +148,10 @@ def _verdict_text(verdict: Verdict, deciding: Verdict | None) -> str:
 
 def explain(state: Path, reference: str, at: datetime | None = None, now: datetime | None = None) -> Explanation:
     """Would the installed task `reference` run at `at` (default: its next firing time)?"""
-    manifest, task_id = manifests.find_task(state, reference)
+    from .installer import find_task  # noqa: PLC0415 - it loads the backends
+
+    installed, task_id = find_task(state, reference)
+    manifest = installed.data
     task = manifest["tasks"][task_id]
     schedule = parse_schedule(task["schedule"])
     now = (now or datetime.now(local_timezone())).astimezone(local_timezone())

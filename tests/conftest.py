@@ -20,6 +20,24 @@ def skip_or_fail(reason: str) -> None:
     pytest.skip(reason)
 
 
+def manifest_file(state: Path, namespace: str) -> Path:
+    """The one manifest file of an installed namespace (it is named by its content)."""
+    [path] = sorted((state / "manifests").glob(f"{namespace}.*.json"))
+    return path
+
+
+def wait_for(condition, timeout: float) -> bool:
+    """Poll `condition` every half second until it holds or `timeout` seconds pass."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.5)
+    return False
+
+
 @pytest.fixture
 def state_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A private ORCHESTRATION_HOME and HOME for one test."""
@@ -137,3 +155,42 @@ def real_crontab():
                 write_crontab(before.stdout)
             else:
                 subprocess.run(["crontab", "-r"], capture_output=True)
+
+
+# The HOME the test run started with: a systemd user manager started by
+# scripts/with-systemd-user.sh reads its units from there, whatever HOME a test sets later.
+MANAGER_HOME = os.environ.get("HOME", "/root")
+
+
+def user_manager_answers() -> bool:
+    import subprocess
+
+    try:
+        result = subprocess.run(["systemctl", "--user", "is-system-running"], capture_output=True,
+                                text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return result.stdout.strip() in ("running", "degraded")
+
+
+@pytest.fixture
+def systemd_user(state_home: Path, monkeypatch: pytest.MonkeyPatch):
+    """A real systemd user manager (the one scripts/with-systemd-user.sh started) and its unit
+    folder; our units left behind by a failing test are removed afterwards."""
+    import subprocess
+
+    if not user_manager_answers():
+        skip_or_fail("no systemd user manager answers; run the tests through scripts/test.sh,"
+                     " which starts one with scripts/with-systemd-user.sh")
+    monkeypatch.setenv("XDG_CONFIG_HOME", os.path.join(MANAGER_HOME, ".config"))
+    unit_dir = Path(MANAGER_HOME) / ".config" / "systemd" / "user"
+    before = set(unit_dir.glob("orchestration-*")) if unit_dir.is_dir() else set()
+    yield unit_dir
+    leftovers = [p for p in unit_dir.glob("orchestration-*") if p not in before] if unit_dir.is_dir() else []
+    timers = [p.name for p in leftovers if p.suffix == ".timer"]
+    if timers:
+        subprocess.run(["systemctl", "--user", "disable", "--now", *timers], capture_output=True)
+    for path in leftovers:
+        path.unlink()
+    if leftovers:
+        subprocess.run(["systemctl", "--user", "daemon-reload"], capture_output=True)

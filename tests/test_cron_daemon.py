@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from conftest import Project, read_crontab, skip_or_fail
+from conftest import Project, read_crontab, skip_or_fail, wait_for
 from orchestration.cli import main
 from orchestration.journal import Journal
 
@@ -47,15 +47,6 @@ def cron_daemon():
         skip_or_fail("the cron daemon did not start")
     yield
     subprocess.run(["pkill", "-x", "cron"])
-
-
-def wait_for(condition, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.5)
-    return False
 
 
 def test_cron_fires_the_task_with_literal_parameters(cron_daemon, real_crontab: str, project: Project, state_home: Path) -> None:

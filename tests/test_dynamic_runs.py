@@ -10,7 +10,7 @@ import sys
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from conftest import Project, read_crontab
+from conftest import Project, manifest_file, read_crontab
 from orchestration.journal import Journal
 from test_journal import cli, fire, install
 
@@ -253,7 +253,7 @@ def test_secrets_reach_the_script_and_are_shown_nowhere(real_crontab, project: P
     ]
     for secret_text in ("hunter2-static", "tok-from-function", "k-from-env", "key-of-db1", "leaked-through-repr"):
         assert not any(secret_text in text for text in shown), secret_text
-    manifest = state_home / "manifests" / "ns.json"
+    manifest = manifest_file(state_home, "ns")
     assert manifest.stat().st_mode & 0o777 == 0o600
     assert "hunter2-static" in manifest.read_text()  # the one place a secret is kept
 
@@ -341,7 +341,7 @@ def imported_by_a_run(state: Path, task: str) -> list:
     probe = (
         "import json, sys\n"
         "from orchestration.exec import main\n"
-        f"code = main([{str(state / 'manifests' / 'ns.json')!r}, {task!r}])\n"
+        f"code = main([{str(manifest_file(state, 'ns'))!r}, {task!r}])\n"
         "heavy = ['click', 'jinja2', 'croniter', 'crontab', 'orchestration.model', 'orchestration.loader',"
         " 'orchestration.plan', 'orchestration.usercode', 'orchestration.params']\n"
         "print(json.dumps([code, [m for m in heavy if m in sys.modules]]))\n"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from conftest import Project
+from conftest import Project, manifest_file
 from orchestration.cli import main
 from orchestration.journal import Journal
 
@@ -172,7 +172,7 @@ def test_static_task_imports_no_heavy_module(real_crontab, project: Project, sta
     probe = (
         "import json, sys\n"
         "from orchestration.exec import main\n"
-        f"code = main([{str(state_home / 'manifests' / 'ns.json')!r}, 'light'])\n"
+        f"code = main([{str(manifest_file(state_home, 'ns'))!r}, 'light'])\n"
         "heavy = ['click', 'jinja2', 'croniter', 'crontab', 'cron_descriptor', 'dateutil',"
         " 'orchestration.model', 'orchestration.loader']\n"
         "print(json.dumps([code, [m for m in heavy if m in sys.modules]]))\n"

@@ -1,21 +1,25 @@
-"""Rendered crontab blocks compared with files under tests/golden/. Each case is data: a
-`NAME.tasks.py` and the `NAME.crontab` it must render to. UPDATE_GOLDEN=1 rewrites the expected
-files (then read the diff before committing)."""
+"""Rendered crontab blocks and systemd units compared with files under tests/golden/cases/. Each
+case is data: a `NAME.tasks.py`, the `NAME.crontab` and `NAME.systemd` it must render to.
+UPDATE_GOLDEN=1 rewrites the expected files (then read the diff before committing)."""
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
 
 from orchestration.backends.crontab import render_block
+from orchestration.backends.systemd import render_units
+from orchestration.installer import compile_loaded
 from orchestration.loader import load_tasks_file
-from orchestration.operations import compile_loaded
+from orchestration.manifest import versioned_path
 from orchestration.plan import Environment
 
-GOLDEN = Path(__file__).parent / "golden"
-# Fixed programs and a state folder with a space and a '%', which cron would otherwise cut at.
+CASES_DIR = Path(__file__).parent / "golden" / "cases"
+# Fixed programs and a state folder with a space and a '%', which cron and systemd would
+# otherwise read as a separator or a specifier.
 ENVIRONMENT = Environment(
     exec_program="/opt/orchestration/bin/orchestration-exec",
     cli_program="/opt/orchestration/bin/orchestration",
@@ -26,19 +30,28 @@ ENVIRONMENT = Environment(
 )
 
 
-def render_case(tasks_file: Path) -> str:
-    plans = compile_loaded(load_tasks_file(tasks_file), ENVIRONMENT)
-    text = "".join(render_block(plan) for plan in plans)
+def render(tasks_file: Path, target: str) -> str:
+    text = ""
+    for plan in compile_loaded(load_tasks_file(tasks_file), ENVIRONMENT):
+        manifest = plan.manifest(target)
+        path = str(versioned_path(ENVIRONMENT.state_dir, manifest))
+        if target == "crontab":
+            text += render_block(manifest, path)
+        else:
+            text += "".join(f"# --- {name} ---\n{unit}" for name, unit in render_units(manifest, path).items())
+    # The manifest's name carries a hash of its content, which holds this checkout's paths.
+    text = re.sub(r"(manifests/[A-Za-z0-9_-]+)\.[0-9a-f]{12}\.json", r"\1.{HASH}.json", text)
     return text.replace(str(tasks_file.parent), "{GOLDEN}")
 
 
-CASES = sorted((GOLDEN / "crontab").glob("*.tasks.py"))
+CASES = sorted(CASES_DIR.glob("*.tasks.py"))
 
 
+@pytest.mark.parametrize("target", ["crontab", "systemd"])
 @pytest.mark.parametrize("tasks_file", CASES, ids=[case.name.split(".")[0] for case in CASES])
-def test_crontab_block_matches_golden_file(tasks_file: Path) -> None:
-    expected_file = tasks_file.with_name(tasks_file.name.replace(".tasks.py", ".crontab"))
-    rendered = render_case(tasks_file)
+def test_rendering_matches_golden_file(tasks_file: Path, target: str) -> None:
+    expected_file = tasks_file.with_name(tasks_file.name.replace(".tasks.py", f".{target}"))
+    rendered = render(tasks_file, target)
     if os.environ.get("UPDATE_GOLDEN") == "1":
         expected_file.write_text(rendered)
     assert rendered == expected_file.read_text()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from conftest import Project, read_crontab
+from conftest import Project, manifest_file, read_crontab
 from orchestration.backends.crontab import find_block
 from orchestration.cli import main
 
@@ -43,7 +43,7 @@ def test_install_writes_one_readable_block_and_keeps_every_foreign_line(real_cro
     assert lines[2].endswith(f"orchestration install {tasks}")
     assert lines[3].endswith("orchestration uninstall --name demo")
     assert lines[4] == "# Task fetch: every 5 minutes (*/5 * * * *)"
-    manifest = Path(project.root.parent / "state" / "manifests" / "demo.json")
+    manifest = manifest_file(project.root.parent / "state", "demo")
     assert lines[5].startswith("*/5 * * * * /")
     assert lines[5].endswith(f"/orchestration-exec {manifest} fetch # orchestration:demo:fetch")
     assert lines[-1] == "# END orchestration:demo"
@@ -56,7 +56,7 @@ def test_installing_the_same_file_again_changes_nothing(real_crontab: str, proje
     tasks = project.write(TWO_TASKS)
     invoke("install", str(tasks))
     before = read_crontab()
-    manifest = project.root.parent / "state" / "manifests" / "demo.json"
+    manifest = manifest_file(project.root.parent / "state", "demo")
     modified = manifest.stat().st_mtime_ns
     result = invoke("install", str(tasks))
     assert result.output == (
@@ -97,7 +97,7 @@ def test_dry_run_prints_the_changes_and_writes_nothing(real_crontab: str, projec
     assert result.output.startswith(f"Would install namespace 'demo' (crontab) from {tasks}:\n")
     assert result.output.endswith("Dry run: nothing was written.\n")
     assert read_crontab() == real_crontab
-    assert not (project.root.parent / "state" / "manifests" / "demo.json").exists()
+    assert not list((project.root.parent / "state" / "manifests").glob("demo.*"))
 
 
 def test_uninstall_restores_the_crontab_byte_for_byte(real_crontab: str, project: Project) -> None:
@@ -140,7 +140,7 @@ def test_a_namespace_belongs_to_the_file_it_was_installed_from(real_crontab: str
         "Uninstall it first (`orchestration uninstall --name demo`), or give this file its own"
         " namespace with Orchestrator(name='...').\n"
     )
-    manifest = json.loads((project.root.parent / "state" / "manifests" / "demo.json").read_text())
+    manifest = json.loads(manifest_file(project.root.parent / "state", "demo").read_text())
     assert manifest["tasks_file"] == str(first)  # the first install stays
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from conftest import Project, skip_or_fail
+from conftest import Project, manifest_file, skip_or_fail
 from orchestration.cli import main
 from orchestration.journal import Journal, RunRecord, fallback_paths
 
@@ -32,7 +32,7 @@ def install(project: Project, body: str, name: str = "tasks.py") -> Path:
 def fire(state: Path, namespace: str, task: str, env: dict | None = None) -> subprocess.CompletedProcess:
     """What cron does: call orchestration-exec with the manifest and the task."""
     return subprocess.run(
-        [EXEC, str(state / "manifests" / f"{namespace}.json"), task],
+        [EXEC, str(manifest_file(state, namespace)), task],
         capture_output=True, text=True, env={**os.environ, **(env or {})},
     )
 
@@ -196,7 +196,7 @@ def test_a_read_only_state_directory_still_records_the_run(real_crontab, project
         skip_or_fail("a read-only bind mount needs root and unshare")
     script = (
         f"mount --bind {state_home} {state_home} && mount -o remount,ro,bind {state_home} && "
-        f"exec {EXEC} {state_home}/manifests/ns.json good"
+        f"exec {EXEC} {manifest_file(state_home, 'ns')} good"
     )
     result = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script],
                             capture_output=True, text=True)
@@ -215,7 +215,7 @@ def test_a_read_only_state_directory_still_records_the_run(real_crontab, project
 def test_a_hundred_runs_finishing_together_leave_a_hundred_records(real_crontab, project: Project, state_home: Path) -> None:
     (project.root / "quick.sh").write_text("#!/bin/bash\nexit 0\n")
     install(project, "o = Orchestrator(name='burst', keep_runs=1000)\no.add_task('0 1 * * *', 'bash', name='quick').add_script('quick.sh')\n")
-    manifest = str(state_home / "manifests" / "burst.json")
+    manifest = str(manifest_file(state_home, "burst"))
     processes = [subprocess.Popen([EXEC, manifest, "quick"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
                  for _ in range(100)]
     errors = [p.communicate()[1] for p in processes]
@@ -259,7 +259,7 @@ def test_execute_tasks_installs_then_prints_runs_as_they_start_and_finish(
     try:
         _read_until(follower, "Following runs of live", timeout=20)
         started = time.monotonic()
-        runner = subprocess.Popen([EXEC, str(state_home / "manifests" / "live.json"), "slow"],
+        runner = subprocess.Popen([EXEC, str(manifest_file(state_home, "live")), "slow"],
                                   stdout=subprocess.DEVNULL)
         lines, seen_start = _read_until(follower, "live/slow  running", timeout=5)
         assert seen_start - started < 1.5  # printed while the script still runs

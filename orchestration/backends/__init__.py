@@ -1,0 +1,106 @@
+"""Targets a namespace can be installed into, and how `--backend auto` picks one.
+
+Every backend offers the same four calls: `render(plan)` (pure), `installed(namespace)`,
+`apply(namespace, rendered or None)` and `name`. Rendered output compares with `==`, so an
+install can tell "unchanged" without writing anything.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from ..errors import SchedulerUnavailableError, UsageError
+
+BACKENDS = ("crontab", "systemd")
+CRON_DAEMONS = ("cron", "crond")
+
+
+class Backend(Protocol):
+    name: str
+
+    def render(self, plan: Any) -> Any: ...
+
+    def installed(self, namespace: str) -> Any: ...
+
+    def apply(self, namespace: str, rendered: Any) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The backend `auto` picked, and a warning when the choice is doubtful."""
+
+    name: str
+    warning: str | None = None
+
+
+def make_backend(name: str, scope: str = "user") -> Backend:
+    """The backend called `name` ('crontab' or 'systemd') for `scope`."""
+    if name == "crontab":
+        if scope != "user":
+            raise UsageError(
+                "--scope system is for the systemd backend; a crontab belongs to the user who"
+                " installs it (as root, root's crontab); use --backend systemd --scope system"
+            )
+        from .crontab import CrontabBackend  # noqa: PLC0415
+
+        return CrontabBackend()
+    if name == "systemd":
+        from .systemd import SystemdBackend  # noqa: PLC0415
+
+        return SystemdBackend(scope)
+    raise UsageError(f"unknown backend '{name}'; use auto, {', '.join(BACKENDS)}")
+
+
+def choose_backend(scope: str = "user") -> Choice:
+    """crontab when a cron daemon runs; else the systemd manager when it answers; else crontab
+    with a warning when the crontab command exists; else an error naming both ways."""
+    if scope == "system":
+        return Choice("systemd")
+    if cron_daemon_running():
+        return Choice("crontab")
+    from .systemctl import Systemctl  # noqa: PLC0415
+
+    if Systemctl("user").answers():
+        return Choice("systemd")
+    if crontab_command():
+        return Choice(
+            "crontab",
+            "no cron daemon seems to run, so nothing will fire these entries until one starts"
+            " (Debian/Ubuntu: `service cron start`)",
+        )
+    raise SchedulerUnavailableError(
+        "no scheduler found: no cron daemon runs, no systemd user manager answers, and there is no"
+        " crontab command",
+        hint=(
+            "Either install and start cron (Debian/Ubuntu: `apt-get install cron && service cron"
+            " start`), or use a systemd user session (`loginctl enable-linger $USER`, then log in"
+            " again) with --backend systemd."
+        ),
+    )
+
+
+def cron_daemon_running() -> bool:
+    """Whether a process named cron or crond runs (read from /proc, no subprocess)."""
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return False
+    for entry in entries:
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/comm", encoding="utf-8") as stream:
+                    if stream.read().strip() in CRON_DAEMONS:
+                        return True
+            except OSError:
+                continue
+    return False
+
+
+def crontab_command() -> str | None:
+    import crontab  # noqa: PLC0415
+
+    command = crontab.CRON_COMMAND
+    return command if shutil.which(command) else None

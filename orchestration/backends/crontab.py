@@ -1,6 +1,6 @@
 """The crontab target: one fenced block per namespace in the user's crontab.
 
-`render_block(plan)` returns the block's text and `merge(crontab, namespace, block)` puts it in
+`render_block(manifest, path)` returns the block's text and `merge(crontab, namespace, block)` puts it in
 place; both are pure. Only `UserCrontab` reads and writes the crontab, through python-crontab.
 
 The block owns the lines from `# BEGIN orchestration:NS` to `# END orchestration:NS`. Every other
@@ -20,8 +20,10 @@ from typing import Iterator
 import crontab as python_crontab
 
 from ..errors import ApplyError, FenceError, SchedulerUnavailableError
-from ..plan import Plan, TaskPlan
-from ..schedule import Schedule, parse_schedule
+from ..faults import checkpoint
+from ..manifest import Manifest
+from ..state import locked, private_tmp_dir
+from ..schedule import REBOOT, Schedule, parse_schedule
 
 NAME = "crontab"
 INSTALL_CRON_HINT = (
@@ -45,36 +47,36 @@ def marker(namespace: str, task_id: str) -> str:
 # --- rendering --------------------------------------------------------------------------------
 
 
-def render_block(plan: Plan) -> str:
-    """The namespace's block: a header, then per task a comment in words and the entry."""
-    cli = shlex.quote(plan.environment.cli_program)
+def render_block(manifest: Manifest, manifest_path: str) -> str:
+    """The namespace's block: a header, then per task a comment in words and the entry (pure:
+    everything comes from the manifest, so the block installed before can be rendered again)."""
+    namespace, tasks_file = manifest["namespace"], manifest["tasks_file"]
+    cli = shlex.quote(manifest["cli"])
     lines = [
-        begin_line(plan.namespace),
-        f"# Installed by orchestration from {plan.tasks_file}; edit that file, not these lines.",
-        f"# Update: {cli} install {shlex.quote(plan.tasks_file)}",
-        f"# Remove: {cli} uninstall --name {plan.namespace}",
+        begin_line(namespace),
+        f"# Installed by orchestration from {tasks_file}; edit that file, not these lines.",
+        f"# Update: {cli} install {shlex.quote(tasks_file)}",
+        f"# Remove: {cli} uninstall --name {namespace}",
     ]
-    for task in plan.tasks:
-        lines.append(f"# Task {task.id}: {task.schedule.describe()} ({task.schedule.expression.strip()})")
-        lines.append(render_entry(plan, task))
-    lines.append(end_line(plan.namespace))
+    for task_id, task in manifest["tasks"].items():
+        lines.append(f"# Task {task_id}: {task['description']} ({task['schedule'].strip()})")
+        lines.append(render_entry(manifest, manifest_path, task_id))
+    lines.append(end_line(namespace))
     return "\n".join(lines) + "\n"
 
 
-def render_entry(plan: Plan, task: TaskPlan) -> str:
+def render_entry(manifest: Manifest, manifest_path: str, task_id: str) -> str:
     """The crontab line of one task, rendered by python-crontab (which escapes '%')."""
-    command = " ".join(
-        shlex.quote(part)
-        for part in (plan.environment.exec_program, str(plan.manifest_path), task.id)
-    )
-    item = python_crontab.CronItem(command=command, comment=marker(plan.namespace, task.id))
-    item.setall(task.schedule.cron)
-    if task.schedule.reboot:
+    cron = manifest["tasks"][task_id]["cron"]
+    command = " ".join(shlex.quote(part) for part in (manifest["exec"], manifest_path, task_id))
+    item = python_crontab.CronItem(command=command, comment=marker(manifest["namespace"], task_id))
+    item.setall(cron)
+    if cron == REBOOT:
         line = item.render()
     else:
         with _no_special_shortcuts(python_crontab):
             line = item.render()
-    _check_entry_reads_as_planned(line, task)
+    _check_entry_reads_as_planned(line, cron)
     return line
 
 
@@ -90,18 +92,16 @@ def _no_special_shortcuts(module) -> Iterator[None]:
         module.SPECIALS_CONVERSION = saved
 
 
-def _check_entry_reads_as_planned(line: str, task: TaskPlan) -> None:
-    fields = line.split(" ")[: 1 if task.schedule.reboot else 5]
-    reread = parse_schedule(" ".join(fields))
-    if (reread.cron if reread.reboot else _sets(reread)) != (
-        task.schedule.cron if task.schedule.reboot else _sets(task.schedule)
-    ):
-        raise ApplyError(f"internal error: crontab entry {line!r} does not read as {task.schedule.cron!r}")
+def _check_entry_reads_as_planned(line: str, cron: str) -> None:
+    planned = parse_schedule(cron)
+    fields = line.split(" ")[: 1 if planned.reboot else 5]
+    if _meaning(parse_schedule(" ".join(fields))) != _meaning(planned):
+        raise ApplyError(f"internal error: crontab entry {line!r} does not read as {cron!r}")
 
 
-def _sets(schedule: Schedule) -> tuple:
-    return (schedule.minutes, schedule.hours, schedule.days, schedule.months, schedule.weekdays,
-            schedule.days_star, schedule.weekdays_star)
+def _meaning(schedule: Schedule) -> tuple:
+    return (schedule.reboot, schedule.minutes, schedule.hours, schedule.days, schedule.months,
+            schedule.weekdays, schedule.days_star, schedule.weekdays_star)
 
 
 # --- the block in the crontab text --------------------------------------------------------------
@@ -236,17 +236,24 @@ class CrontabBackend:
     def __init__(self, crontab: UserCrontab | None = None) -> None:
         self.crontab = crontab or UserCrontab()
 
-    def render(self, plan: Plan) -> str:
-        return render_block(plan)
+    def render(self, manifest: Manifest, manifest_path: str) -> str:
+        return render_block(manifest, manifest_path)
 
     def installed(self, namespace: str) -> str | None:
         return find_block(self.crontab.read(), namespace)
 
     def apply(self, namespace: str, block: str | None) -> bool:
-        """Put `block` in place (None removes it); whether the crontab changed."""
-        text = self.crontab.read()
-        updated = merge(text, namespace, block)
-        if updated == text:
-            return False
-        self.crontab.write(updated)
-        return True
+        """Put `block` in place (None removes it); whether the crontab changed. One user has one
+        crontab whatever ORCHESTRATION_HOME says, so the read-modify-write holds a per-user lock."""
+        with locked(private_tmp_dir() / "crontab.lock"):
+            text = self.crontab.read()
+            updated = merge(text, namespace, block)
+            if updated == text:
+                return False
+            self.crontab.write(updated)
+            try:
+                checkpoint("entries-written")
+            except BaseException:
+                self.crontab.write(text)
+                raise
+            return True
