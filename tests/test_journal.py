@@ -240,10 +240,13 @@ def _read_until(process: subprocess.Popen, needle: str, timeout: float) -> tuple
     lines, deadline = [], time.monotonic() + timeout
     while time.monotonic() < deadline:
         if selector.select(timeout=0.1):
-            line = process.stdout.readline()
-            lines.append(line)
-            if needle in line:
-                return lines, time.monotonic()
+            # Read the pipe itself: a buffered readline() would keep lines that arrived together
+            # in its buffer, where select() no longer sees them.
+            chunk = os.read(process.stdout.fileno(), 65536).decode()
+            for line in chunk.splitlines(keepends=True):
+                lines.append(line)
+                if needle in line:
+                    return lines, time.monotonic()
     raise AssertionError(f"{needle!r} not printed within {timeout}s; got {lines}")
 
 
