@@ -190,10 +190,11 @@ class Runner:
         return self._user_code
 
     def note(self, message: str) -> None:
+        """Say something about the run (in the log and on stdout)."""
         self._say(message)
 
     def _earlier_runs(self):
-        """(status, start) of the previous run that was not skipped, and the last success's start."""
+        """(status, start) of the task's previous run, and the start of its last success."""
         from .context import history_of  # noqa: PLC0415
 
         record = self.record

@@ -259,11 +259,16 @@ def _encoded(params: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
 def task_signature(task: Task) -> dict[str, list[str]]:
     """The shape the shim relies on to find a task's functions again: the kinds of its skip
     conditions and of each parameter value, in order (not the values themselves)."""
-    skip_kinds = {bool: "True/False", Condition: "built-in"}
     return {
-        "skips": [next((w for t, w in skip_kinds.items() if isinstance(c, t)), "function") for c in task.skips],
+        "skips": [_skip_kind(condition) for condition in task.skips],
         "scripts": [_step_signature(step) for step in task.steps],
     }
+
+
+def _skip_kind(condition: Any) -> str:
+    if isinstance(condition, bool):
+        return "True/False"
+    return "built-in" if isinstance(condition, Condition) else "function"
 
 
 def _step_signature(step: Step) -> str:

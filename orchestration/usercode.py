@@ -28,7 +28,7 @@ def find_installed_task(manifest: dict[str, Any], task_id: str) -> Task:
     try:
         loaded = load_tasks_file(manifest["tasks_file"])
     except OrchestrationError as error:
-        raise RunError(f"the tasks file cannot be loaded: {error}; fix it, then {fix}") from None
+        raise RunError(f"the tasks file cannot be loaded: {error.message}; fix it, then {fix}") from None
     for orchestrator in loaded.orchestrators:
         if namespace_of(orchestrator) == manifest["namespace"]:
             for task, candidate in zip(orchestrator.tasks, task_ids(orchestrator)):

@@ -81,32 +81,3 @@ def test_cron_fires_the_task_with_literal_parameters(cron_daemon, real_crontab: 
     assert read_crontab() == installed
     assert runner.invoke(main, ["uninstall", str(tasks)]).exit_code == 0
     assert read_crontab() == real_crontab
-
-
-def test_cron_fires_tasks_with_conditions_and_dynamic_parameters(cron_daemon, real_crontab: str, project: Project, state_home: Path) -> None:
-    tasks = project.write(
-        "from orchestration import skips, template, secret\n"
-        "o = Orchestrator(name='dynamic')\n"
-        "o.add_task('* * * * *', 'bash', name='params').add_script('record.sh', {\n"
-        "    'minute': template(\"{{ scheduled_time | strftime('%H:%M') }}\"),\n"
-        "    'trigger': lambda context: context.trigger,\n"
-        "    'key': secret('cron-secret'),\n"
-        "}).add_skip(skips.file_exists('stop')).add_skip(skips.env_set('ORCHESTRATION_TEST_NEVER_SET'))\n"
-        "o.add_task('* * * * *', 'bash', name='stopped').add_script('record.sh').add_skip(skips.file_missing('go'))\n"
-    )
-    runner = CliRunner()
-    assert runner.invoke(main, ["install", str(tasks), "--backend", "crontab"]).exit_code == 0
-    assert "cron-secret" not in read_crontab()
-
-    assert wait_for(lambda: len(project.records()) >= 1, timeout=150), "cron did not fire within two minutes"
-    journal = Journal(state_home / "journal.sqlite3")
-    assert wait_for(lambda: {r.task for r in journal.runs() if r.status != "running"} >= {"params", "stopped"}, 30)
-    rows = {row.task: row for row in journal.runs()}
-    params, stopped = rows["params"], rows["stopped"]
-    assert (params.trigger, params.status) == ("cron", "ok")
-    scheduled = time.strftime("%H:%M", time.localtime(params.scheduled_time))
-    assert project.records()[0]["argv"] == [scheduled, "cron", "cron-secret"]
-    assert params.parameters[0]["parameters"] == {"minute": scheduled, "trigger": "cron", "key": "***"}
-    assert (stopped.status, stopped.reason) == ("skipped", f"skipped by file {project.root}/go is missing")
-    assert runner.invoke(main, ["uninstall", str(tasks)]).exit_code == 0
-    assert read_crontab() == real_crontab
