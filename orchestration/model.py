@@ -83,7 +83,8 @@ class Task:
         list a function given as `script_parameters` returns at each run."""
         path = self._script(script_path, "add_repeat")
         if is_dynamic(script_parameters) and not isinstance(script_parameters, Template):
-            self.steps.append(Step(path=path, parameter_sets=(), repeat=True, parameter_function=script_parameters))
+            step = Step(path=path, parameter_sets=(), repeat=True, parameter_function=script_parameters)
+            self.steps.append(step)
             return self
         if not isinstance(script_parameters, (list, tuple)):
             raise DefinitionError(

@@ -171,7 +171,9 @@ def _jinja() -> Any:
     if _environment is None:
         import jinja2  # noqa: PLC0415 - only tasks with template parameters pay for it
 
-        _environment = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
+        _environment = jinja2.Environment(
+            undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True
+        )
         _environment.globals.update(TEMPLATE_FUNCTIONS)
         _environment.filters.update(TEMPLATE_FILTERS)
     return _environment
@@ -189,12 +191,12 @@ def _check_template(source: str) -> None:
         _check_names(source, parsed, environment)
         environment.compile(parsed)
     except jinja2.TemplateSyntaxError as error:
-        unknown_filter = "filter" in (error.message or "")
+        message = error.message or ""
         raise DefinitionError(
-            f"template({source!r}): syntax error on line {error.lineno}:"
-            f" {(error.message or '').rstrip('.')}; fix the template",
+            f"template({source!r}): syntax error on line {error.lineno}: {message.rstrip('.')}; fix the template",
             field="source",
-            hint=f"Besides jinja2's own filters, templates have: {', '.join(TEMPLATE_FILTERS)}." if unknown_filter else None,
+            hint=f"Besides jinja2's own filters, templates have: {', '.join(TEMPLATE_FILTERS)}."
+            if "filter" in message else None,
         ) from None
 
 

@@ -59,6 +59,7 @@ class StepPlan:
 
     @property
     def uses_function(self) -> bool:
+        """Whether a run needs a function of the tasks file: for a value or the parameter sets."""
         return bool(self.runs_from) or any(
             isinstance(value, dict) and "callable" in value for run in self.runs for _, value in run
         )
@@ -100,7 +101,9 @@ class TaskPlan:
     @property
     def needs_tasks_file(self) -> bool:
         """Whether a run must import the tasks file (for callables)."""
-        return any(skip.kind == "callable" for skip in self.skips) or any(step.uses_function for step in self.steps)
+        return any(skip.kind == "callable" for skip in self.skips) or any(
+            step.uses_function for step in self.steps
+        )
 
     def manifest(self) -> dict[str, Any]:
         entry = {
@@ -274,5 +277,6 @@ def _skip_kind(condition: Any) -> str:
 def _step_signature(step: Step) -> str:
     if step.parameter_function is not None:
         return f"{step.path.name} (parameter sets from a function)"
-    sets = " | ".join(", ".join(f"{key}={kind_of(value)}" for key, value in params.items()) for params in step.parameter_sets)
-    return f"{step.path.name} ({sets})"
+    sets = (", ".join(f"{key}={kind_of(value)}" for key, value in params.items())
+            for params in step.parameter_sets)
+    return f"{step.path.name} ({' | '.join(sets)})"

@@ -66,7 +66,8 @@ def _invocation(step_index: int, run_index: int, step: dict[str, Any], run: dict
     return Invocation(step, values, shown, dynamic)
 
 
-def _resolve(step_index: int, run_index: int, key: str, spec: dict[str, Any], where: str, runtime: Any) -> tuple[str, bool]:
+def _resolve(step_index: int, run_index: int, key: str, spec: dict[str, Any], where: str,
+             runtime: Any) -> tuple[str, bool]:
     """The text of one template, function or secret value, and whether it is secret."""
     hidden = bool(spec.get("secret"))
     if "value" in spec:
@@ -77,7 +78,9 @@ def _resolve(step_index: int, run_index: int, key: str, spec: dict[str, Any], wh
         try:
             text = render(spec["template"], runtime.context())
         except Exception as error:  # noqa: BLE001 - undefined names, wrong filters, ...
-            raise RunError(f"{where}: template {spec['template']!r} raised {type(error).__name__}: {error}") from None
+            raise RunError(
+                f"{where}: template {spec['template']!r} raised {type(error).__name__}: {error}"
+            ) from None
         return _argument(f"{where}: template {spec['template']!r} gave", text, hidden)
     what = f"{where} from {spec['callable']}"
     result = runtime.user_code().parameter(step_index, run_index, key, what, runtime.context())
@@ -118,7 +121,9 @@ def _parameter_sets(step_index: int, step: dict[str, Any], script: str, runtime:
     sets = []
     for number, params in enumerate(result, start=1):
         if not isinstance(params, Mapping):
-            raise RunError(f"{what}: item {number} is {_shown_value(params, False)}, not a dict of parameter name to value")
+            raise RunError(
+                f"{what}: item {number} is {_shown_value(params, False)}, not a dict of parameter name to value"
+            )
         seen: dict[str, str] = {}
         entry: dict[str, Any] = {}
         for key, value in params.items():

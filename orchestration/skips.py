@@ -125,7 +125,9 @@ def on_dates(dates: Iterable[date | str]) -> Condition:
         )
     found = [_date_text(call, f"dates[{index}]", value) for index, value in enumerate(dates)]
     if not found:
-        raise DefinitionError(f"{call}: dates is an empty list, so it would never skip; give at least one date", field="dates")
+        raise DefinitionError(
+            f"{call}: dates is an empty list, so it would never skip; give at least one date", field="dates"
+        )
     return Condition("on_dates", {"dates": sorted(set(found))})
 
 
@@ -258,7 +260,9 @@ def _date_text(call: str, where: str, value: Any) -> str:
 
 def _path(call: str, path: Any) -> str:
     if not isinstance(path, (str, os.PathLike)) or not os.fspath(path).strip():
-        raise DefinitionError(f"{call}: path must be a file path such as '/data/in.csv', not {path!r}", field="path")
+        raise DefinitionError(
+            f"{call}: path must be a file path such as '/data/in.csv', not {path!r}", field="path"
+        )
     text = os.fspath(path)
     if "\0" in text:
         raise DefinitionError(f"{call}: path {text!r} contains a NUL byte; remove it", field="path")
@@ -338,7 +342,9 @@ def _parts(call: str, conditions: tuple[Any, ...]) -> list[dict[str, Any]]:
     if len(conditions) == 1 and isinstance(conditions[0], (list, tuple)):
         conditions = tuple(conditions[0])  # any_of([a, b]) reads as any_of(a, b)
     if not conditions:
-        raise DefinitionError(f"{call}: give at least one condition, such as {call}(skips.weekend())", field="conditions")
+        raise DefinitionError(
+            f"{call}: give at least one condition, such as {call}(skips.weekend())", field="conditions"
+        )
     for position, condition in enumerate(conditions, start=1):
         if not isinstance(condition, Condition):
             what = "a function" if callable(condition) else f"{type(condition).__name__} {condition!r}"

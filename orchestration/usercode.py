@@ -107,7 +107,9 @@ class UserCode:
         except (IndexError, KeyError, AttributeError):
             found = None
         if not callable(found):
-            raise RunError(f"{what} of task '{self.task_id}' is no longer in {self.manifest['tasks_file']}; {self.fix}")
+            raise RunError(
+                f"{what} of task '{self.task_id}' is no longer in {self.manifest['tasks_file']}; {self.fix}"
+            )
         return found
 
     def _check_shape(self, task: Task) -> None:

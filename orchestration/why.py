@@ -76,7 +76,9 @@ class Explanation:
     def reason(self) -> str | None:
         """Why the run would not go ahead, as the journal would say it (None if it would)."""
         if not self.fires:
-            return "the task runs only at boot (@reboot)" if self.reboot else "the schedule does not fire at this minute"
+            if self.reboot:
+                return "the task runs only at boot (@reboot)"
+            return "the schedule does not fire at this minute"
         deciding = self.deciding
         if deciding is None:
             return None
@@ -181,7 +183,9 @@ def _verdicts(entries: list[dict[str, Any]], runtime: _Moment) -> tuple[Verdict,
             verdict, error = ("skip" if evaluate_entry(entry, runtime) else "run"), None
         except RunError as failure:
             verdict, error = "error", failure.message
-        verdicts.append(Verdict(position, entry["kind"], entry["description"], verdict, error, reached=not decided))
+        verdicts.append(
+            Verdict(position, entry["kind"], entry["description"], verdict, error, reached=not decided)
+        )
         decided = decided or verdict != "run"
     return tuple(verdicts)
 
