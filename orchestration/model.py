@@ -114,6 +114,13 @@ class Task:
         if isinstance(condition, Condition):
             self.skips.append(condition.bound(self.base_dir))
             return self
+        if callable(condition) and getattr(condition, "__module__", None) == Condition.__module__:
+            raise DefinitionError(
+                f"add_skip: skips.{condition.__name__} makes a condition; call it:"
+                f" add_skip(skips.{condition.__name__}(...))",
+                task=self.label,
+                field="condition",
+            )
         if not (isinstance(condition, bool) or callable(condition)):
             raise DefinitionError(
                 f"add_skip: condition must be True/False, a condition from orchestration.skips or"

@@ -108,8 +108,10 @@ def argument_text(value: Any) -> str:
 
 
 def function_name(function: Any) -> str:
-    """How messages name a function of the tasks file: 'name()'."""
-    return f"{getattr(function, '__qualname__', None) or repr(function)}()"
+    """How messages name a function of the tasks file: 'name()'. Stable from one install to the
+    next (no addresses), since it is part of the manifest."""
+    name = getattr(function, "__qualname__", None) or getattr(getattr(function, "func", None), "__qualname__", None)
+    return f"{name or type(function).__qualname__}()"
 
 
 def encode(value: Any) -> str | dict[str, Any]:

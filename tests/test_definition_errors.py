@@ -88,6 +88,8 @@ CASES = [
      "    .add_skip(skips.outside_hours('9:00', '25:00'))",
      "{file}:5: skips.outside_hours: end '25:00' is not a time of day; write it as 'HH:MM' (24-hour"
      " clock), such as '09:00' or '17:30'"),
+    (f"{DYNAMIC}o.add_task('* * * * *', 'bash').add_skip(skips.weekend)",
+     f"{{file}}:4: {T}: add_skip: skips.weekend makes a condition; call it: add_skip(skips.weekend(...))"),
     (f"{DYNAMIC}business = skips.any_of(skips.weekend(), lambda: True)",
      "{file}:4: skips.any_of: condition 2 is a function; it combines conditions from"
      " orchestration.skips only\nTo combine your own function with them, write one function and give"
