@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from . import manifest as manifests
-from .backends import Backend, choose_backend, make_backend
+from .backends import Backend, check_scope, choose_backend, make_backend
 from .errors import DefinitionError, NotInstalledError, UsageError
 from .faults import checkpoint
 from .manifest import Installed
@@ -118,6 +118,7 @@ def install(
     tasks_file: str | os.PathLike[str], *, backend: str = "auto", scope: str = "user", dry_run: bool = False
 ) -> list[NamespaceChanges]:
     """Install every Orchestrator of a tasks file; what changed per namespace."""
+    check_scope(scope)
     environment = capture_environment(scope_state(scope))
     plans = compile_loaded(load_tasks_file(tasks_file), environment)
     if scope == "system":
