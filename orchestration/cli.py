@@ -76,6 +76,8 @@ def uninstall(tasks_file: str | None, namespace: str | None, everything: bool, s
     )
     verb = "Would remove" if dry_run else "Removed"
     for changes in removed:
+        for warning in changes.warnings:
+            click.echo(f"Warning: {warning}", err=True)
         click.echo(
             f"{verb} namespace '{changes.namespace}' ({changes.backend}):"
             f" {len(changes.removed)} task(s) {', '.join(changes.removed)}"

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from . import manifest as manifests
-from .backends import Backend, choose_backend, make_backend
+from .backends import Backend, check_scope, choose_backend, make_backend
 from .errors import DefinitionError, NotInstalledError, UsageError
 from .faults import checkpoint
 from .manifest import Installed
@@ -118,9 +118,41 @@ def install(
     tasks_file: str | os.PathLike[str], *, backend: str = "auto", scope: str = "user", dry_run: bool = False
 ) -> list[NamespaceChanges]:
     """Install every Orchestrator of a tasks file; what changed per namespace."""
+    check_scope(scope)
     environment = capture_environment(scope_state(scope))
     plans = compile_loaded(load_tasks_file(tasks_file), environment)
+    if scope == "system":
+        for plan in plans:
+            refuse_files_others_can_write(plan)
     return install_plans(plans, backend=backend, scope=scope, dry_run=dry_run)
+
+
+def refuse_files_others_can_write(plan: Plan) -> None:
+    """System-scope tasks run as root: a tasks file or script that another user can change
+    (or whose folder they can change) would let them run code as root."""
+    files = [Path(plan.tasks_file)] + [Path(step.script) for task in plan.tasks for step in task.steps]
+    for path in dict.fromkeys(files):
+        for candidate in (path, path.parent):
+            problem = _writable_by_others(candidate)
+            if problem:
+                raise UsageError(
+                    f"--scope system runs tasks as root, but {candidate} {problem}, which would let"
+                    " another user run code as root",
+                    hint=f"Make it owned by root and not writable by group or others: chown root"
+                    f" {candidate} && chmod go-w {candidate}",
+                )
+
+
+def _writable_by_others(path: Path) -> str | None:
+    import stat  # noqa: PLC0415
+
+    info = path.stat()
+    if info.st_uid != 0:
+        return f"is owned by uid {info.st_uid}, not root"
+    sticky_folder = stat.S_ISDIR(info.st_mode) and info.st_mode & stat.S_ISVTX
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH) and not sticky_folder:
+        return f"is writable by group or others (mode {stat.filemode(info.st_mode)})"
+    return None
 
 
 def install_plans(
@@ -154,10 +186,10 @@ class _Stage:
         puts the entries back and removes the new file; a kill at any point leaves the entries
         with the manifest file they name."""
         new_file = not self.path.exists()
-        if new_file:
-            write_private(self.path, manifests.dumps(self.manifest))
-        checkpoint("manifest-written")
         try:
+            if new_file:
+                write_private(self.path, manifests.dumps(self.manifest))
+            checkpoint("manifest-written")
             self.backend.apply(self.plan.namespace, self.rendered)
             checkpoint("entries-applied")
             if self.previous is not None:
@@ -221,11 +253,25 @@ def hand_edits(backend: Backend, old: Installed) -> list[str]:
     actual = backend.installed(old.namespace)
     if actual == expected:
         return []
-    what = "are missing" if actual is None else "were edited by hand"
     return [
-        f"the {backend.name} entries of namespace '{old.namespace}' {what}; they are replaced by"
-        f" what {old.data['tasks_file']} defines"
+        f"the {backend.name} entries of namespace '{old.namespace}' were changed by hand"
+        f" ({_what_changed(expected, actual)}); they are replaced by what {old.data['tasks_file']} defines"
     ]
+
+
+def _what_changed(expected: Any, actual: Any) -> str:
+    """'deleted: ...; edited: ...' by unit file, or by crontab line."""
+    if isinstance(expected, dict):
+        actual = actual or {}
+        deleted = [name for name in expected if name not in actual]
+        edited = [name for name in expected if name in actual and actual[name] != expected[name]]
+    else:
+        actual_lines = set((actual or "").splitlines())
+        deleted = [line for line in expected.splitlines() if line not in actual_lines]
+        edited = []
+    parts = [f"deleted: {', '.join(deleted)}"] if deleted else []
+    parts += [f"edited: {', '.join(edited)}"] if edited else []
+    return "; ".join(parts) or "lines added"
 
 
 def _check_identity(plan: Plan, old: dict[str, Any] | None) -> None:

@@ -199,7 +199,7 @@ class Orchestrator:
         if name is not None:
             check_name(name, "Orchestrator(name=...)", "namespace")
         self.name = name
-        self.python = os.fspath(python) if python is not None else None
+        self.python = _interpreter(python) if python is not None else None
         self.retention = Retention(
             keep_runs=_positive(keep_runs, "keep_runs", "runs to keep per task", integer=True),
             keep_days=_positive(keep_days, "keep_days", "days to keep runs and logs"),
@@ -278,6 +278,20 @@ def check_name(name: Any, call: str, what: str, task: str | None = None) -> str:
             field="name",
         )
     return name
+
+
+def _interpreter(python: Any) -> str:
+    if not isinstance(python, (str, os.PathLike)):
+        raise DefinitionError(f"Orchestrator(python=...): {python!r} is not a path to a Python interpreter",
+                              field="python")
+    path = os.path.abspath(os.path.expanduser(os.fspath(python)))
+    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+        raise DefinitionError(
+            f"Orchestrator(python=...): {path} is not an executable file; give the path of the"
+            " interpreter that python scripts should run with",
+            field="python",
+        )
+    return path
 
 
 def _positive(value: Any, name: str, what: str, *, integer: bool = False) -> Any:

@@ -99,8 +99,8 @@ def find_run(state: Path, reference: str, run_id: str | None = None) -> RunRecor
     if run_id:
         runs = [run for run in runs if run.run_id == run_id]
     if not runs:
-        which = f"run '{run_id}' of {reference}" if run_id else f"a run of {reference}"
-        raise UsageError(f"there is no {which}; `orchestration history {reference}` lists its runs")
+        what = f"has no run '{run_id}'" if run_id else "has no runs yet"
+        raise UsageError(f"{reference} {what}; `orchestration history {reference}` lists its runs")
     return runs[0]
 
 

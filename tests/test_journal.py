@@ -96,7 +96,7 @@ def test_logs_show_the_newest_run_or_a_chosen_one(real_crontab, project: Project
     assert "failing with 5" in cli("logs", "ns/bad", "--run", first).stdout
     missing = CliRunner().invoke(main, ["logs", "ns/good"])
     assert missing.exit_code == 2
-    assert missing.stderr == "Error: there is no a run of ns/good; `orchestration history ns/good` lists its runs\n"
+    assert missing.stderr == "Error: ns/good has no runs yet; `orchestration history ns/good` lists its runs\n"
 
 
 def test_status_shows_last_run_failures_next_time_and_drift(real_crontab, project: Project, state_home: Path) -> None:

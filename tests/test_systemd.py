@@ -223,3 +223,20 @@ def test_system_scope_needs_root(tmp_path: Path) -> None:
         " --scope user (the default)\n"
     )
     assert result.returncode == 2
+
+
+def test_system_scope_refuses_files_another_user_can_write(project: Project, tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        skip_or_fail("system scope is for root")
+    tasks = project.write("o = Orchestrator(name='sys')\no.add_task('0 1 * * *', 'bash', name='t').add_script('record.sh')\n")
+    script = project.root / "record.sh"
+    script.chmod(0o666)
+    result = CliRunner().invoke(main, ["install", str(tasks), "--backend", "systemd", "--scope", "system"])
+    assert result.exit_code == 2
+    assert result.output == (
+        f"Error: --scope system runs tasks as root, but {script} is writable by group or others"
+        " (mode -rw-rw-rw-), which would let another user run code as root\n"
+        f"Make it owned by root and not writable by group or others: chown root {script} &&"
+        f" chmod go-w {script}\n"
+    )
+    assert not (Path("/etc/systemd/system") / "orchestration-sys-t.timer").exists()

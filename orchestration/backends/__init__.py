@@ -36,6 +36,17 @@ class Choice:
     warning: str | None = None
 
 
+def check_scope(scope: str) -> None:
+    """System scope writes to /etc/systemd/system and runs tasks as root: only root may."""
+    if scope not in ("user", "system"):
+        raise UsageError(f"unknown scope '{scope}'; use user or system")
+    if scope == "system" and os.geteuid() != 0:
+        raise UsageError(
+            "--scope system writes to /etc/systemd/system and needs root; run it with sudo,"
+            " or use --scope user (the default)"
+        )
+
+
 def make_backend(name: str, scope: str = "user") -> Backend:
     """The backend called `name` ('crontab' or 'systemd') for `scope`."""
     if name == "crontab":

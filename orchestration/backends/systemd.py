@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from ..errors import ApplyError, FenceError, UsageError
+from ..errors import ApplyError, FenceError
+from . import check_scope
 from ..faults import checkpoint
 from ..manifest import Manifest
 from ..schedule import parse_schedule
@@ -24,7 +25,6 @@ from .systemctl import Systemctl
 from .systemd_calendar import calendar_specs
 
 NAME = "systemd"
-SCOPES = ("user", "system")
 SYSTEM_UNIT_DIR = Path("/etc/systemd/system")
 _MARKER = re.compile(r"^# orchestration:([A-Za-z0-9_-]+):([A-Za-z0-9_-]+)$", re.MULTILINE)
 
@@ -182,13 +182,7 @@ class SystemdBackend:
     name = NAME
 
     def __init__(self, scope: str = "user", systemctl: Systemctl | None = None) -> None:
-        if scope not in SCOPES:
-            raise UsageError(f"unknown scope '{scope}'; use user or system")
-        if scope == "system" and os.geteuid() != 0:
-            raise UsageError(
-                "--scope system writes to /etc/systemd/system and needs root; run it with sudo,"
-                " or use --scope user (the default)"
-            )
+        check_scope(scope)
         self.scope = scope
         self.directory = UnitDirectory(unit_dir(scope))
         self.systemctl = systemctl or Systemctl(scope)
