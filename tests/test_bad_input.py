@@ -111,7 +111,8 @@ DEFINITIONS = [
     ("o = Orchestrator()\no.add_task('* * * * *', 'bash').add_script(None)",
      f"{{file}}:3: {T}: add_script: script_path must be a path to a script file, not None"),
     ("o = Orchestrator()\no.add_task('* * * * *', 'bash').add_repeat('record.sh', {'a': 1})",
-     f"{{file}}:3: {T}: add_repeat: script_parameters must be a list of dicts, one per run, not dict\n"
+     f"{{file}}:3: {T}: add_repeat: script_parameters must be a list of dicts, one per run, or a"
+     " function that returns one at each run, not dict\n"
      "Use add_script for a single run: task.add_script(path, {{'key': 'value'}})"),
     ("o = Orchestrator()\no.add_task('* * * * *', 'bash').add_script('record.sh', {'a': 1, 'A': 2})",
      f"{{file}}:3: {T}: add_script: parameter names 'a' and 'A' in script_parameters both become"
