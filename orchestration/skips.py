@@ -40,7 +40,6 @@ __all__ = [
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _LISTED_DATES = 3  # on_dates describes up to this many dates one by one
 
 
@@ -224,6 +223,12 @@ def all_of(*conditions: Condition) -> Condition:
 
 def not_(condition: Condition) -> Condition:
     """Skip when `condition` says run, and run when it says skip."""
+    if isinstance(condition, (list, tuple)):
+        raise DefinitionError(
+            "skips.not_: give one condition, not a list; to negate several, combine them first:"
+            " skips.not_(skips.any_of(a, b))",
+            field="condition",
+        )
     return Condition("not", {"conditions": _parts("skips.not_", (condition,))})
 
 

@@ -22,8 +22,6 @@ from .journal import Journal, journal_path
 from .schedule import local_timezone, next_times, parse_schedule, previous_time
 from .skips import evaluate_entry
 
-OUTCOMES = ("run", "skipped", "error", "not scheduled")
-
 
 @dataclass(frozen=True)
 class Verdict:

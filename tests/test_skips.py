@@ -263,6 +263,9 @@ def test_descriptions(condition: Condition, description: str) -> None:
          "skips.all_of: condition 2 is a function; it combines conditions from orchestration.skips only\n"
          "To combine your own function with them, write one function and give it to add_skip:"
          " task.add_skip(lambda ctx: is_holiday(ctx) or skips.weekend().evaluate(ctx))."),
+        (lambda: skips.not_([skips.weekend(), skips.weekdays()]),
+         "skips.not_: give one condition, not a list; to negate several, combine them first:"
+         " skips.not_(skips.any_of(a, b))"),
         (lambda: skips.not_(True),
          "skips.not_: condition 1 is bool True; it combines conditions from orchestration.skips only\n"
          "To combine your own function with them, write one function and give it to add_skip:"
