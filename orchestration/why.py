@@ -204,6 +204,7 @@ class _Moment:
                 run_id="why",
                 scheduled_time=self.at,
                 now=self.now,
+                trigger="systemd" if self.manifest.get("backend") == "systemd" else "cron",
                 environ=run_environment(self.manifest, os.environ),
                 history=self._earlier_runs,
             )
