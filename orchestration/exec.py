@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import time
 
@@ -30,12 +29,14 @@ from .journal import (
     journal_path,
     quarantine,
 )
+from .overlap import TaskLock, missed_firings, overlap_reason
+from .process import Guard, Interrupted, Outcome, run_script
 
 USAGE = "usage: orchestration-exec MANIFEST TASK [--trigger cron|systemd|manual]"
 TRIGGERS = ("cron", "systemd", "manual")
 EXIT_ERROR = 1
 EXIT_USAGE = 2
-READ_CHUNK = 65536
+EXIT_TIMEOUT = 124  # as timeout(1) exits
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,7 +46,16 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:
         print(f"orchestration-exec: {error}\n{USAGE}", file=sys.stderr)
         return EXIT_USAGE
-    return Runner(os.path.abspath(manifest_path), task_id, trigger).run()
+    guard = Guard()
+    guard.install()
+    runner = Runner(os.path.abspath(manifest_path), task_id, trigger, guard)
+    code = runner.run()
+    queued = list(runner.queued)
+    while queued and guard.received is None:  # systemd dropped these firings while we ran
+        runner = Runner(runner.manifest_path, task_id, trigger, guard, scheduled=queued.pop(0))
+        code = runner.run()
+        queued += runner.queued
+    return code
 
 
 def _arguments(argv: list[str]) -> tuple[str, str, str]:
@@ -67,27 +77,26 @@ def _arguments(argv: list[str]) -> tuple[str, str, str]:
 class Runner:
     """One run of one task."""
 
-    def __init__(self, manifest_path: str, task_id: str, trigger: str) -> None:
+    def __init__(self, manifest_path: str, task_id: str, trigger: str, guard: Guard,
+                 scheduled: float | None = None) -> None:
         self.manifest_path = manifest_path
         self.task_id = task_id
+        self.guard = guard
         # A manifest sits in STATE/manifests/, so the journal and logs of its runs sit in STATE.
         self.state = os.path.dirname(os.path.dirname(manifest_path))
         started = time.time()
-        self.record = RunRecord(
-            run_id=time.strftime("%Y%m%dT%H%M%S", time.gmtime(started)) + "-" + os.urandom(3).hex(),
-            namespace=os.path.basename(manifest_path).split(".", 1)[0],
-            task=task_id,
-            trigger=trigger,
-            started_at=started,
+        if scheduled is None:
             # cron and systemd fire on the minute; a late start still belongs to that minute.
-            scheduled_time=started if trigger == "manual" else started - started % 60,
-            pid=os.getpid(),
-        )
+            scheduled = started if trigger == "manual" else started - started % 60
+        self.record = _new_record(os.path.basename(manifest_path).split(".", 1)[0], task_id, trigger,
+                                  started, scheduled, attempt=1)
+        self.queued: list[float] = []  # firings systemd dropped during this run, to run now
         self.journal = Journal(journal_path(self.state))
         self.journal_ok = True
         self.log = None
         self.log_room = 0
         self.retention: dict = {}
+        self.policy: dict = {}
         self.manifest: dict = {}
         self._context = None
         self._user_code = None
@@ -95,17 +104,26 @@ class Runner:
     # --- the run ---------------------------------------------------------------------------
 
     def run(self) -> int:
+        lock = None
         try:
             manifest = self.manifest = self._read_manifest()
             task = manifest["tasks"][self.task_id]
             self.retention = task.get("retention", {})
+            self.policy = task.get("policy", {})
             self._open_log()
             self._record_start()
             self._check_drift(manifest)
+            lock, holder = self._take_turn()
+            if holder is not None:
+                return self._finish("overlap", 0, overlap_reason(holder))
             reason = self._skip_reason(task)
             if reason is not None:
                 return self._finish("skipped", 0, f"skipped by {reason}")
-            return self._run_steps(manifest, task)
+            code = self._attempts(manifest, task)
+            self._after_run(task)
+            return code
+        except Interrupted as interruption:
+            return self._finish("killed", 128 + interruption.signum, _stopped_by(interruption.signum))
         except RunError as error:
             return self._finish("error", EXIT_ERROR, str(error))
         except Exception as error:  # noqa: BLE001 - a bug must still leave a record
@@ -113,6 +131,62 @@ class Runner:
 
             traceback.print_exc()
             return self._finish("error", EXIT_ERROR, f"internal error: {type(error).__name__}: {error}")
+        finally:
+            if lock is not None:
+                lock.release()
+
+    def _take_turn(self) -> tuple[TaskLock | None, str | None]:
+        """The task's lock per its overlap policy: (lock, None) to go on, (None, holder) to skip."""
+        overlap = self.policy.get("overlap", "skip")
+        if overlap == "allow":
+            return None, None
+        lock = TaskLock(self.state, self.record.namespace, self.task_id)
+        holder = lock.acquire(wait=overlap == "queue", guard=self.guard)
+        if holder is not None:
+            return None, holder
+        lock.note_holder(self.record.run_id)
+        return lock, None
+
+    def _after_run(self, task: dict) -> None:
+        """On systemd, firings this run outlived were dropped: record them, or queue them."""
+        overlap = self.policy.get("overlap", "skip")
+        if self.record.trigger != "systemd" or overlap == "allow" or self.guard.received is not None:
+            return
+        missed = missed_firings(task["cron"], self.record.scheduled_time, time.time())
+        if overlap == "queue":
+            self.queued = missed
+        elif missed:
+            self._record_overlaps(missed)
+
+    def _record_overlaps(self, missed: list[float]) -> None:
+        reason = overlap_reason(f"run {self.record.run_id} (pid {os.getpid()})")
+        records = []
+        for moment in missed:
+            record = _new_record(self.record.namespace, self.task_id, "systemd", moment, moment, attempt=1)
+            record.finished_at, record.status, record.exit_code, record.reason = moment, "overlap", 0, reason
+            records.append(record)
+        try:
+            self._journal_call(lambda: self.journal.fold(records))
+        except JournalUnavailable:
+            for record in records:
+                append_fallback(self.state, record)
+        finally:
+            self.journal.close()
+
+    def _attempts(self, manifest: dict, task: dict) -> int:
+        """The run, and up to `retries` more attempts while it fails or times out."""
+        code = self._run_steps(manifest, task)
+        while self.record.status in ("failed", "timeout") and self.record.attempt <= self.policy.get("retries", 0):
+            self.guard.sleep(self.policy.get("retry_delay", 0))
+            previous = self.record
+            self.record = _new_record(previous.namespace, self.task_id, previous.trigger, time.time(),
+                                      previous.scheduled_time, attempt=previous.attempt + 1)
+            self._open_log()
+            self._record_start()
+            self._say(f"attempt {self.record.attempt} of {self.policy['retries'] + 1} after"
+                      f" {previous.status} run {previous.run_id}")
+            code = self._run_steps(manifest, task)
+        return code
 
     def _read_manifest(self) -> dict:
         try:
@@ -211,16 +285,23 @@ class Runner:
         from .resolve import invocations as resolve  # noqa: PLC0415
 
         invocations = resolve(task["steps"], self)
+        timeout = self.policy.get("timeout")
+        deadline = time.monotonic() + timeout if timeout else None
         for position, invocation in enumerate(invocations, start=1):
             if position > 1 and task["interval"]:
-                time.sleep(task["interval"])
-            code = self._run_script(manifest, invocation, position, len(invocations))
-            if code != 0:
-                script = os.path.basename(invocation.step["script"])
-                return self._finish("failed", code, f"{script} exited {code}")
+                self.guard.sleep(task["interval"])
+            outcome = self._run_script(manifest, invocation, position, len(invocations), deadline)
+            script = os.path.basename(invocation.step["script"])
+            if self.guard.received is not None:
+                return self._finish("killed", 128 + self.guard.received,
+                                    f"{_stopped_by(self.guard.received)} while {script} ran")
+            if outcome.timed_out:
+                return self._finish("timeout", EXIT_TIMEOUT, f"timed out after {timeout:g}s; {script} was stopped")
+            if outcome.code != 0:
+                return self._finish("failed", outcome.code, f"{script} exited {outcome.code}")
         return self._finish("ok", 0, None)
 
-    def _run_script(self, manifest: dict, invocation, position: int, count: int) -> int:
+    def _run_script(self, manifest: dict, invocation, position: int, count: int, deadline: float | None) -> Outcome:
         step, values = invocation.step, invocation.values
         argv = [*step["command"], *values.values()]
         name = f"{os.path.basename(step['script'])} [{position}/{count}]"
@@ -231,27 +312,30 @@ class Runner:
         record = StepRecord(position=position, script=step["script"], started_at=time.time())
         self.record.steps.append(record)
         self.record.parameters.append({"script": step["script"], "parameters": invocation.shown})
+        self._check_programs(step)
         try:
-            process = subprocess.Popen(
-                argv,
-                cwd=manifest["working_directory"],
-                env=self._script_environment(manifest, values),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-            )
+            outcome = run_script(argv, cwd=manifest["working_directory"],
+                                 env=self._script_environment(manifest, values),
+                                 write=self._copy_output, deadline=deadline, guard=self.guard)
         except OSError as error:
             record.finished_at, record.status, record.exit_code = time.time(), "error", 127
-            self._say(f"{name} could not start: {error}")
-            return 127
-        self._copy_output(process)
-        code = process.wait()
-        code = 128 - code if code < 0 else code  # killed by signal N: the shell's 128+N
-        record.finished_at, record.exit_code = time.time(), code
-        record.status = "ok" if code == 0 else "failed"
-        outcome = "ok" if code == 0 else f"failed with exit code {code}"
-        self._say(f"{name} {outcome} ({record.finished_at - record.started_at:.2f}s)")
-        return code
+            raise RunError(f"{name} could not start: {error}") from None
+        record.finished_at, record.exit_code = time.time(), outcome.code
+        record.status = "timeout" if outcome.timed_out else "ok" if outcome.code == 0 else "failed"
+        outcome_text = {"ok": "ok", "timeout": "stopped: time is up"}.get(
+            record.status, f"failed with exit code {outcome.code}")
+        self._say(f"{name} {outcome_text} ({record.finished_at - record.started_at:.2f}s)")
+        return outcome
+
+    def _check_programs(self, step: dict) -> None:
+        """A script or interpreter that left after install: say which, and how to fix it."""
+        for program in step["command"]:
+            if not os.path.exists(program):
+                what = "script" if program == step["script"] else "interpreter"
+                raise RunError(
+                    f"the {what} {program} is gone since the install; restore it, or fix the tasks"
+                    f" file and run `orchestration install {self.manifest['tasks_file']}`"
+                )
 
     def _script_environment(self, manifest: dict, values: dict) -> dict:
         from .context import run_environment  # noqa: PLC0415 - small, standard library only
@@ -266,17 +350,11 @@ class Runner:
         environment.update({f"ORCHESTRATION_PARAM_{key.upper()}": value for key, value in values.items()})
         return environment
 
-    def _copy_output(self, process: subprocess.Popen) -> None:
-        descriptor = process.stdout.fileno()
+    def _copy_output(self, chunk: bytes) -> None:
         out = sys.stdout.buffer
-        while True:
-            chunk = os.read(descriptor, READ_CHUNK)
-            if not chunk:
-                break
-            out.write(chunk)
-            out.flush()
-            self._log_bytes(chunk)
-        process.stdout.close()
+        out.write(chunk)
+        out.flush()
+        self._log_bytes(chunk)
 
     # --- the log -----------------------------------------------------------------------------
 
@@ -325,14 +403,15 @@ class Runner:
     def _finish(self, status: str, code: int, reason: str | None) -> int:
         record = self.record
         record.finished_at, record.status, record.exit_code, record.reason = time.time(), status, code, reason
-        if status in ("skipped", "error"):
-            self._say(f"error: {reason}" if status == "error" else str(reason))
+        if status != "ok" and status != "failed":
+            self._say(f"{status}: {reason}" if status != "skipped" else str(reason))
         try:
             self._save(record)
         finally:
             self.journal.close()
             if self.log is not None:
                 self.log.close()
+                self.log = None
         return code
 
     def _save(self, record: RunRecord) -> None:
@@ -387,6 +466,26 @@ class Runner:
         line = f"orchestration {self.record.namespace}/{self.task_id}: {message}"
         print(line, flush=True)
         self._log_bytes((line + "\n").encode())
+
+
+def _new_record(namespace: str, task_id: str, trigger: str, started: float, scheduled: float,
+                attempt: int) -> RunRecord:
+    return RunRecord(
+        run_id=time.strftime("%Y%m%dT%H%M%S", time.gmtime(started)) + "-" + os.urandom(3).hex(),
+        namespace=namespace,
+        task=task_id,
+        trigger=trigger,
+        started_at=started,
+        scheduled_time=scheduled,
+        pid=os.getpid(),
+        attempt=attempt,
+    )
+
+
+def _stopped_by(signum: int) -> str:
+    import signal  # noqa: PLC0415 - already loaded by process
+
+    return f"stopped by {signal.Signals(signum).name}"
 
 
 def _iso_local(timestamp: float) -> str:

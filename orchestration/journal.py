@@ -56,12 +56,16 @@ MIGRATIONS = (
         PRIMARY KEY (run_id, position)
     )
     """,
+    # 2: retries record each attempt of a run as a run of its own.
+    """
+    ALTER TABLE runs ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
 RUN_FIELDS = (
     "run_id", "namespace", "task", "trigger", "scheduled_time", "started_at", "finished_at",
-    "status", "exit_code", "reason", "log_path", "parameters", "warnings", "pid",
+    "status", "exit_code", "reason", "log_path", "parameters", "warnings", "pid", "attempt",
 )
 STEP_FIELDS = ("position", "script", "started_at", "finished_at", "status", "exit_code")
 _JSON_FIELDS = ("parameters", "warnings")
@@ -87,11 +91,11 @@ class RunRecord:
 
     def __init__(self, run_id, namespace, task, trigger, started_at, status="running",
                  scheduled_time=None, finished_at=None, exit_code=None, reason=None,
-                 log_path=None, parameters=None, warnings=None, pid=None, steps=None):
+                 log_path=None, parameters=None, warnings=None, pid=None, steps=None, attempt=1):
         self.run_id, self.namespace, self.task, self.trigger = run_id, namespace, task, trigger
         self.started_at, self.status, self.scheduled_time = started_at, status, scheduled_time
         self.finished_at, self.exit_code, self.reason = finished_at, exit_code, reason
-        self.log_path, self.pid = log_path, pid
+        self.log_path, self.pid, self.attempt = log_path, pid, attempt
         self.parameters = parameters if parameters is not None else []
         self.warnings = warnings if warnings is not None else []
         self.steps = steps if steps is not None else []

@@ -47,6 +47,19 @@ class Retention:
     max_log_bytes: int
 
 
+OVERLAP_POLICIES = ("skip", "queue", "allow")
+
+
+@dataclass(frozen=True)
+class RunPolicy:
+    """How runs of a task are bounded: time limit, overlapping firings, retries."""
+
+    timeout: float | None = None
+    overlap: str = "skip"
+    retries: int = 0
+    retry_delay: float = 0
+
+
 @dataclass
 class Task:
     """A cron schedule and the scripts it runs in order, `interval` seconds apart."""
@@ -59,6 +72,7 @@ class Task:
     base_dir: Path
     number: int  # 1-based position in its Orchestrator, for messages about unnamed tasks
     defined_at: str = ""  # "tasks.py:12", where add_task was called
+    policy: RunPolicy = field(default_factory=RunPolicy)
     steps: list[Step] = field(default_factory=list)
     skips: list[SkipCondition] = field(default_factory=list)
 
@@ -220,8 +234,18 @@ class Orchestrator:
         interval: float = 1,
         *,
         name: str | None = None,
+        timeout: float | None = None,
+        overlap: str = "skip",
+        retries: int = 0,
+        retry_delay: float = 0,
     ) -> Task:
-        """A task that runs on `cron_expression` with scripts of `script_type` ('bash' or 'python')."""
+        """A task that runs on `cron_expression` with scripts of `script_type` ('bash' or 'python').
+
+        `timeout`: seconds a run may take before its scripts are stopped (None: no limit).
+        `overlap`: what a firing does while the previous run still runs: 'skip' it (recorded as
+        'overlap'), 'queue' it until the previous run ends, or 'allow' both to run.
+        `retries`, `retry_delay`: run a failed or timed-out run again, up to `retries` times.
+        """
         number = len(self.tasks) + 1
         label = f"task '{name}'" if isinstance(name, str) else f"task #{number} ('{cron_expression}')"
         if name is not None:
@@ -243,6 +267,7 @@ class Orchestrator:
             base_dir=self.base_dir,
             number=number,
             defined_at=self._caller_location(),
+            policy=_run_policy(timeout, overlap, retries, retry_delay, label),
         )
         self.tasks.append(task)
         return task
@@ -303,6 +328,37 @@ def _positive(value: Any, name: str, what: str, *, integer: bool = False) -> Any
             field=name,
         )
     return value
+
+
+def _run_policy(timeout: Any, overlap: Any, retries: Any, retry_delay: Any, label: str) -> RunPolicy:
+    if timeout is not None and not _seconds(timeout, minimum_exclusive=True):
+        raise DefinitionError(
+            f"add_task: timeout {timeout!r} must be a number of seconds above 0, or None for no limit",
+            task=label, field="timeout",
+        )
+    if overlap not in OVERLAP_POLICIES:
+        raise DefinitionError(
+            f"add_task: overlap {overlap!r} must be one of {', '.join(repr(p) for p in OVERLAP_POLICIES)}"
+            " (skip a firing while the previous run still runs, queue it, or allow both)",
+            task=label, field="overlap",
+        )
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        raise DefinitionError(
+            f"add_task: retries {retries!r} must be a whole number of extra attempts, 0 or more",
+            task=label, field="retries",
+        )
+    if not _seconds(retry_delay, minimum_exclusive=False):
+        raise DefinitionError(
+            f"add_task: retry_delay {retry_delay!r} must be a number of seconds, 0 or more",
+            task=label, field="retry_delay",
+        )
+    return RunPolicy(timeout=timeout, overlap=overlap, retries=retries, retry_delay=retry_delay)
+
+
+def _seconds(value: Any, *, minimum_exclusive: bool) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return False
+    return value > 0 if minimum_exclusive else value >= 0
 
 
 def _script_type(script_type: Any, label: str) -> str:

@@ -4,6 +4,7 @@ execute_tasks(). Installing and uninstalling live in `installer`."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 from datetime import datetime
 from pathlib import Path
@@ -109,10 +110,14 @@ def run_now(reference: str, scope: str = "user") -> int:
     state = scope_state(scope)
     installed, task_id = find_task(state, reference)
     argv = [installed.data["exec"], str(installed.path), task_id, "--trigger", "manual"]
+    # Like a shell: Ctrl-C goes to the shim, which passes it to the script and records the run.
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         return subprocess.run(argv, env=cron_environment(), check=False).returncode
     except OSError as error:
         raise ApplyError(f"could not start {argv[0]}: {error}; reinstall the tasks file") from None
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def execute(

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .errors import DefinitionError
-from .model import Orchestrator, Retention, Step, Task
+from .model import Orchestrator, Retention, RunPolicy, Step, Task
 from .params import encode, function_name, kind_of
 from .schedule import Schedule
 from .skips import Condition
@@ -97,6 +97,7 @@ class TaskPlan:
     skips: tuple[SkipPlan, ...]
     retention: Retention
     signature: dict[str, list[str]]
+    policy: RunPolicy
 
     @property
     def needs_tasks_file(self) -> bool:
@@ -114,6 +115,7 @@ class TaskPlan:
             "interval": self.interval,
             "needs_tasks_file": self.needs_tasks_file,
             "retention": asdict(self.retention),
+            "policy": asdict(self.policy),
             "skips": [skip.manifest() for skip in self.skips],
             "steps": [step.manifest() for step in self.steps],
         }
@@ -244,6 +246,7 @@ def _compile_task(task: Task, task_id: str, python: str, retention: Retention) -
         skips=skips,
         retention=retention,
         signature=task_signature(task),
+        policy=task.policy,
     )
 
 

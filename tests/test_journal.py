@@ -214,7 +214,7 @@ def test_a_read_only_state_directory_still_records_the_run(real_crontab, project
 
 def test_a_hundred_runs_finishing_together_leave_a_hundred_records(real_crontab, project: Project, state_home: Path) -> None:
     (project.root / "quick.sh").write_text("#!/bin/bash\nexit 0\n")
-    install(project, "o = Orchestrator(name='burst', keep_runs=1000)\no.add_task('0 1 * * *', 'bash', name='quick').add_script('quick.sh')\n")
+    install(project, "o = Orchestrator(name='burst', keep_runs=1000)\no.add_task('0 1 * * *', 'bash', name='quick', overlap='allow').add_script('quick.sh')\n")
     manifest = str(manifest_file(state_home, "burst"))
     processes = [subprocess.Popen([EXEC, manifest, "quick"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
                  for _ in range(100)]

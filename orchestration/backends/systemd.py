@@ -26,6 +26,7 @@ from .systemd_calendar import calendar_specs
 
 NAME = "systemd"
 SYSTEM_UNIT_DIR = Path("/etc/systemd/system")
+SYSTEMD_RUN = "/usr/bin/systemd-run"
 _MARKER = re.compile(r"^# orchestration:([A-Za-z0-9_-]+):([A-Za-z0-9_-]+)$", re.MULTILINE)
 
 Units = dict[str, str]  # file name -> text
@@ -65,10 +66,13 @@ def render_units(manifest: Manifest, manifest_path: str, scope: str = "user") ->
             f"orchestration {namespace}/{task_id}: {task['description']} ({task['schedule'].strip()})"
         )
         schedule = parse_schedule(task["cron"])
+        command = [manifest["exec"], manifest_path, task_id]
+        if task.get("policy", {}).get("overlap") == "allow":
+            command = _in_own_unit(command, f"orchestration {namespace}/{task_id} run", scope)
         units[f"{name}.service"] = _template("service.j2").render(
             header=header,
             description=description,
-            exec_start=" ".join(systemd_quote(part) for part in (manifest["exec"], manifest_path, task_id)),
+            exec_start=" ".join(systemd_quote(part) for part in command),
         )
         units[f"{name}.timer"] = _template("timer.j2").render(
             header=header,
@@ -79,6 +83,14 @@ def render_units(manifest: Manifest, manifest_path: str, scope: str = "user") ->
             service=f"{name}.service",
         )
     return units
+
+
+def _in_own_unit(command: list[str], description: str, scope: str) -> list[str]:
+    """systemd starts no unit that is still active, so runs that may overlap each get a
+    transient unit of their own: the timer's service only launches it and ends."""
+    scope_flag = ["--user"] if scope == "user" else []
+    return [SYSTEMD_RUN, *scope_flag, "--no-block", "--collect", "--quiet",
+            f"--description={description}", "--", *command]
 
 
 def _header(manifest: Manifest, task_id: str, scope: str) -> str:

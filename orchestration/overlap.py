@@ -1,0 +1,83 @@
+"""What a firing does while the previous run of its task still runs: 'skip' (recorded as
+'overlap'), 'queue' (wait for it), or 'allow'. A lock file per task holds the running run.
+
+systemd never starts a unit that is still active: a timer elapse during a run is dropped without
+a word. So a run started by systemd looks, when it ends, for firings it outlived, and records
+them as 'overlap' (skip) or runs them now (queue): the journal reads the same on both schedulers.
+Standard library only: the shim uses it.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+
+from .process import Guard
+
+
+class TaskLock:
+    """An exclusive lock per task, naming the run that holds it."""
+
+    def __init__(self, state: str, namespace: str, task: str) -> None:
+        name = f"{namespace}.{task}.lock"
+        self.path = os.path.join(state, "locks", name)
+        # Where the state folder is read-only, every run of the task meets at the same spare.
+        key = "".join(c if c.isalnum() else "_" for c in os.path.abspath(state))[-80:]
+        self.spare = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"orchestration-{os.getuid()}", f"{key}.{name}")
+        self.descriptor: int | None = None
+
+    def acquire(self, *, wait: bool, guard: Guard) -> str | None:
+        """Take the lock; None when taken, else who holds it (only when not waiting)."""
+        self.descriptor = self._open()
+        try:
+            fcntl.flock(self.descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if not wait:
+                holder = os.pread(self.descriptor, 200, 0).decode(errors="replace").strip()
+                self.release()
+                return holder or "another run"
+            guard.interruptible = True
+            try:
+                fcntl.flock(self.descriptor, fcntl.LOCK_EX)
+            finally:
+                guard.interruptible = False
+        return None
+
+    def _open(self) -> int:
+        from .state import private_dir, private_tmp_dir  # noqa: PLC0415 - small; paths only
+
+        try:
+            if not os.path.isdir(os.path.dirname(self.path)):
+                private_dir(os.path.dirname(self.path))
+            return os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError:
+            private_tmp_dir()
+            return os.open(self.spare, os.O_RDWR | os.O_CREAT, 0o600)
+
+    def note_holder(self, run_id: str) -> None:
+        """Write who holds the lock, for the message of a firing that finds it taken."""
+        os.ftruncate(self.descriptor, 0)
+        os.pwrite(self.descriptor, f"run {run_id} (pid {os.getpid()})".encode(), 0)
+
+    def release(self) -> None:
+        if self.descriptor is not None:
+            os.close(self.descriptor)
+            self.descriptor = None
+
+
+def missed_firings(cron: str, scheduled: float, finished: float) -> list[float]:
+    """Firing times after `scheduled` up to `finished` (minute starts, local time)."""
+    first = scheduled - scheduled % 60 + 60
+    if cron == "@reboot" or finished < first:
+        return []
+    from datetime import datetime  # noqa: PLC0415 - only runs that outlived a minute
+
+    from .schedule import parse_schedule  # noqa: PLC0415
+
+    schedule = parse_schedule(cron)
+    minutes = range(int(first), int(finished) + 1, 60)
+    return [float(t) for t in minutes if schedule.matches(datetime.fromtimestamp(t))]
+
+
+def overlap_reason(holder: str) -> str:
+    return f"the previous run is still running ({holder}); this firing was skipped"

@@ -1,0 +1,256 @@
+"""Runs under faults: time limits stop the whole process group, overlapping firings are skipped,
+queued or allowed, failed runs are retried with each attempt recorded, and signals to the shim
+reach the script and end the run as 'killed'. On systemd: timer elapses dropped during a run are
+recorded, overlapping runs get units of their own, and stopping the unit records 'killed'."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import Project, manifest_file, wait_for
+from orchestration.cli import main
+from orchestration.journal import Journal
+
+EXEC = str(Path(sys.executable).with_name("orchestration-exec"))
+PROGRAM = str(Path(sys.executable).with_name("orchestration"))
+
+SCRIPTS = {
+    # Forks two children into its process group and waits for them.
+    "hang.sh": "#!/bin/bash\nsleep 3001 & sleep 3002 & wait\n",
+    # Ignores SIGTERM, and so do its children: only SIGKILL ends it.
+    "stubborn.sh": "#!/bin/bash\ntrap '' TERM\nsleep 3003 & wait\n",
+    # Runs until the file 'release' appears; notes when it started and ended.
+    "hold.sh": "#!/bin/bash\necho start $(date +%s.%N) >> times\nwhile [ ! -e release ]; do sleep 0.05; done\n"
+               "echo end $(date +%s.%N) >> times\n",
+    # Fails until its third attempt.
+    "flaky.sh": "#!/bin/bash\necho x >> attempts\n[ $(wc -l < attempts) -ge 3 ]\n",
+    # Says which signal reached it, then stops.
+    "trap.sh": "#!/bin/bash\ntrap 'echo TERM > got; exit 143' TERM\ntrap 'echo INT > got; exit 130' INT\n"
+               "touch ready\nwhile true; do sleep 0.05; done\n",
+}
+
+
+@pytest.fixture
+def scripts(project: Project) -> Project:
+    for name, text in SCRIPTS.items():
+        (project.root / name).write_text(text)
+    return project
+
+
+def install(project: Project, body: str, backend: str = "crontab") -> None:
+    tasks = project.write("o = Orchestrator(name='runs')\n" + body)
+    result = CliRunner().invoke(main, ["install", str(tasks), "--backend", backend], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+
+
+def start(state: Path, task: str, **env: str) -> subprocess.Popen:
+    return subprocess.Popen([EXEC, str(manifest_file(state, "runs")), task], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, **env})
+
+
+def runs(state: Path, task: str) -> list:
+    return list(reversed(Journal(state / "journal.sqlite3").runs(task=task)))
+
+
+def alive(pattern: str) -> bool:
+    return subprocess.run(["pgrep", "-f", pattern], capture_output=True).returncode == 0
+
+
+def test_a_timeout_stops_the_whole_process_group(real_crontab, scripts: Project, state_home: Path) -> None:
+    install(scripts, "o.add_task('0 1 * * *', 'bash', name='hang', timeout=1).add_script('hang.sh')\n")
+    began = time.monotonic()
+    shim = start(state_home, "hang")
+    out, _ = shim.communicate(timeout=30)
+    assert shim.returncode == 124
+    assert time.monotonic() - began < 10
+    assert not alive("sleep 300[12]")
+    [run] = runs(state_home, "hang")
+    assert (run.status, run.exit_code, run.reason) == ("timeout", 124, "timed out after 1s; hang.sh was stopped")
+    assert run.steps[0].status == "timeout"
+    assert "orchestration runs/hang: timeout: timed out after 1s; hang.sh was stopped" in out
+
+
+def test_a_script_that_ignores_sigterm_is_killed_after_the_grace_period(real_crontab, scripts: Project, state_home: Path) -> None:
+    install(scripts, "o.add_task('0 1 * * *', 'bash', name='stubborn', timeout=1).add_script('stubborn.sh')\n")
+    shim = start(state_home, "stubborn", ORCHESTRATION_KILL_GRACE="1")
+    shim.communicate(timeout=30)
+    assert shim.returncode == 124
+    assert not alive("sleep 3003")
+    assert runs(state_home, "stubborn")[0].status == "timeout"
+
+
+def test_overlap_skip_records_the_firing_and_names_the_running_run(real_crontab, scripts: Project, state_home: Path) -> None:
+    install(scripts, "o.add_task('0 1 * * *', 'bash', name='hold').add_script('hold.sh')\n")
+    first = start(state_home, "hold")
+    assert wait_for(lambda: (scripts.root / "times").exists(), 10)
+    second = start(state_home, "hold")
+    out, _ = second.communicate(timeout=30)
+    assert second.returncode == 0
+    (scripts.root / "release").touch()
+    first.communicate(timeout=30)
+    ok, overlap = sorted(runs(state_home, "hold"), key=lambda r: r.status != "ok")
+    assert ok.status == "ok"
+    assert overlap.status == "overlap"
+    assert overlap.reason == (f"the previous run is still running (run {ok.run_id} (pid {first.pid}));"
+                              " this firing was skipped")
+    assert f"overlap: {overlap.reason}" in out
+    assert (scripts.root / "times").read_text().count("start") == 1
+
+
+def test_overlap_queue_waits_for_the_previous_run(real_crontab, scripts: Project, state_home: Path) -> None:
+    install(scripts, "o.add_task('0 1 * * *', 'bash', name='hold', overlap='queue').add_script('hold.sh')\n")
+    first = start(state_home, "hold")
+    assert wait_for(lambda: (scripts.root / "times").exists(), 10)
+    second = start(state_home, "hold")
+    time.sleep(1)
+    assert second.poll() is None  # waiting its turn
+    assert (scripts.root / "times").read_text().count("start") == 1
+    (scripts.root / "release").touch()
+    first.communicate(timeout=30)
+    second.communicate(timeout=30)
+    times = [line.split() for line in (scripts.root / "times").read_text().splitlines()]
+    assert [kind for kind, _ in times] == ["start", "end", "start", "end"]
+    assert [r.status for r in runs(state_home, "hold")] == ["ok", "ok"]
+
+
+def test_overlap_allow_runs_both_at_once(real_crontab, scripts: Project, state_home: Path) -> None:
+    install(scripts, "o.add_task('0 1 * * *', 'bash', name='hold', overlap='allow').add_script('hold.sh')\n")
+    first = start(state_home, "hold")
+    second = start(state_home, "hold")
+    assert wait_for(lambda: (scripts.root / "times").exists()
+                    and (scripts.root / "times").read_text().count("start") == 2, 10)
+    (scripts.root / "release").touch()
+    first.communicate(timeout=30)
+    second.communicate(timeout=30)
+    assert [r.status for r in runs(state_home, "hold")] == ["ok", "ok"]
+
+
+def test_a_failed_run_is_retried_and_every_attempt_recorded(real_crontab, scripts: Project, state_home: Path) -> None:
+    install(scripts, "o.add_task('0 1 * * *', 'bash', name='flaky', retries=3, retry_delay=0.5).add_script('flaky.sh')\n")
+    shim = start(state_home, "flaky")
+    out, _ = shim.communicate(timeout=30)
+    assert shim.returncode == 0
+    attempts = runs(state_home, "flaky")
+    assert [(r.attempt, r.status, r.exit_code) for r in attempts] == [(1, "failed", 1), (2, "failed", 1), (3, "ok", 0)]
+    assert len({r.run_id for r in attempts}) == 3
+    assert len({r.scheduled_time for r in attempts}) == 1
+    assert all(b.started_at - a.finished_at >= 0.5 for a, b in zip(attempts, attempts[1:]))
+    assert "orchestration runs/flaky: attempt 2 of 4 after failed run" in out
+    history = json.loads(CliRunner().invoke(main, ["history", "runs/flaky", "--json"]).output)
+    assert [run["attempt"] for run in history] == [3, 2, 1]
+
+
+def test_retries_stop_when_they_run_out(real_crontab, scripts: Project, state_home: Path) -> None:
+    install(scripts, "o.add_task('0 1 * * *', 'bash', name='flaky', retries=1).add_script('flaky.sh')\n")
+    shim = start(state_home, "flaky")
+    shim.communicate(timeout=30)
+    assert shim.returncode == 1
+    assert [(r.attempt, r.status) for r in runs(state_home, "flaky")] == [(1, "failed"), (2, "failed")]
+
+
+def test_sigterm_to_the_shim_reaches_the_script_and_records_killed(real_crontab, scripts: Project, state_home: Path) -> None:
+    install(scripts, "o.add_task('0 1 * * *', 'bash', name='trap', retries=2).add_script('trap.sh')\n")
+    shim = start(state_home, "trap")
+    assert wait_for(lambda: (scripts.root / "ready").exists(), 10)
+    shim.send_signal(signal.SIGTERM)
+    shim.communicate(timeout=30)
+    assert shim.returncode == 143
+    assert (scripts.root / "got").read_text() == "TERM\n"
+    [run] = runs(state_home, "trap")  # killed runs are not retried
+    assert (run.status, run.exit_code, run.reason) == ("killed", 143, "stopped by SIGTERM while trap.sh ran")
+
+
+def test_ctrl_c_on_orchestration_run_is_recorded_as_killed(real_crontab, scripts: Project, state_home: Path) -> None:
+    install(scripts, "o.add_task('0 1 * * *', 'bash', name='trap').add_script('trap.sh')\n")
+    # As a terminal does: SIGINT to the whole foreground process group.
+    person = subprocess.Popen([PROGRAM, "run", "runs/trap"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, start_new_session=True)
+    assert wait_for(lambda: (scripts.root / "ready").exists(), 10)
+    os.killpg(person.pid, signal.SIGINT)
+    person.communicate(timeout=30)
+    assert person.returncode == 130
+    assert (scripts.root / "got").read_text() == "INT\n"
+    [run] = runs(state_home, "trap")
+    assert (run.trigger, run.status, run.exit_code) == ("manual", "killed", 130)
+
+
+def test_a_signal_between_scripts_ends_the_run(real_crontab, scripts: Project, state_home: Path) -> None:
+    (scripts.root / "quick.sh").write_text("#!/bin/bash\necho quick >> quick\n")
+    install(scripts, "t = o.add_task('0 1 * * *', 'bash', name='two', interval=30)\n"
+                     "t.add_script('quick.sh').add_script('quick.sh')\n")
+    shim = start(state_home, "two")
+    assert wait_for(lambda: (scripts.root / "quick").exists(), 10)
+    time.sleep(0.5)
+    shim.send_signal(signal.SIGTERM)
+    shim.communicate(timeout=10)
+    assert shim.returncode == 143
+    assert (scripts.root / "quick").read_text() == "quick\n"
+    assert runs(state_home, "two")[0].status == "killed"
+
+
+def test_a_script_removed_after_install_fails_the_run_with_the_fix(real_crontab, scripts: Project, state_home: Path) -> None:
+    install(scripts, "o.add_task('0 1 * * *', 'bash', name='gone').add_script('hold.sh')\n")
+    (scripts.root / "hold.sh").unlink()
+    shim = start(state_home, "gone")
+    out, _ = shim.communicate(timeout=30)
+    assert shim.returncode == 1
+    [run] = runs(state_home, "gone")
+    assert run.status == "error"
+    assert run.reason == (f"the script {scripts.root}/hold.sh is gone since the install; restore it, or fix"
+                          f" the tasks file and run `orchestration install {scripts.tasks_file}`")
+    status = json.loads(CliRunner().invoke(main, ["status", "--json"]).output)[0]
+    assert status["problems"] == [f"{scripts.root}/hold.sh is gone; runs of this task fail until it is back or reinstalled"]
+
+
+def test_systemd_drops_elapses_during_a_run_which_are_recorded_or_given_units_of_their_own(
+    systemd_user: Path, scripts: Project, state_home: Path
+) -> None:
+    # Each script's first run lasts past the next minute; later runs end at once.
+    for name in ("skip", "allow"):
+        (scripts.root / f"{name}.sh").write_text(
+            f"#!/bin/bash\necho $(date +%s) >> {name}.starts\n"
+            f"[ $(wc -l < {name}.starts) -eq 1 ] && sleep 75\nexit 0\n")
+    install(scripts, "o.add_task('* * * * *', 'bash', name='skip').add_script('skip.sh')\n"
+                     "o.add_task('* * * * *', 'bash', name='allow', overlap='allow').add_script('allow.sh')\n",
+            backend="systemd")
+    service = (systemd_user / "orchestration-runs-allow.service").read_text()
+    assert "ExecStart=/usr/bin/systemd-run --user --no-block --collect --quiet" in service
+
+    def settled() -> bool:
+        skip, allow = runs(state_home, "skip"), runs(state_home, "allow")
+        return (any(r.status == "overlap" for r in skip) and any(r.status == "ok" for r in skip)
+                and sum(r.status == "ok" for r in allow) >= 2)
+
+    assert wait_for(settled, timeout=210), (runs(state_home, "skip"), runs(state_home, "allow"))
+    skip = runs(state_home, "skip")
+    first_ok = next(r for r in skip if r.status == "ok")
+    overlap = next(r for r in skip if r.status == "overlap")
+    assert overlap.scheduled_time == first_ok.scheduled_time + 60
+    assert overlap.trigger == "systemd"
+    assert f"run {first_ok.run_id}" in overlap.reason
+    allow = [r for r in runs(state_home, "allow") if r.status == "ok"]
+    assert allow[1].started_at < allow[0].finished_at  # the second ran while the first still did
+    assert (scripts.root / "skip.starts").read_text().count("\n") >= 1
+    CliRunner().invoke(main, ["uninstall", "--name", "runs"])
+
+
+def test_stopping_the_unit_records_killed(systemd_user: Path, scripts: Project, state_home: Path) -> None:
+    install(scripts, "o.add_task('0 1 * * *', 'bash', name='trap').add_script('trap.sh')\n", backend="systemd")
+    unit = "orchestration-runs-trap.service"
+    subprocess.run(["systemctl", "--user", "start", "--no-block", unit], check=True)
+    assert wait_for(lambda: (scripts.root / "ready").exists(), 20)
+    subprocess.run(["systemctl", "--user", "stop", unit], check=True)
+    assert wait_for(lambda: runs(state_home, "trap") and runs(state_home, "trap")[0].status != "running", 20)
+    [run] = runs(state_home, "trap")
+    assert (run.trigger, run.status, run.exit_code) == ("systemd", "killed", 143)
+    assert (scripts.root / "got").read_text() == "TERM\n"
+    CliRunner().invoke(main, ["uninstall", "--name", "runs"])
