@@ -1,0 +1,49 @@
+"""Files we create are readable by their owner only: manifests, the journal (and SQLite's side
+files), logs, locks, fallback files, and the folders that hold them."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from conftest import Project, manifest_file
+from orchestration.cli import main
+from orchestration.state import private_tmp_dir
+
+EXEC = str(Path(sys.executable).with_name("orchestration-exec"))
+
+
+def test_every_file_we_create_is_private(real_crontab, project: Project, state_home: Path, tmp_path: Path) -> None:
+    os.umask(0o022)  # a usual umask: what we create must not depend on it
+    tasks = project.write(
+        "from orchestration import secret\n"
+        "o = Orchestrator(name='private')\n"
+        "o.add_task('0 1 * * *', 'bash', name='t').add_script('record.sh', {'token': secret('hunter2')})\n"
+    )
+    assert CliRunner().invoke(main, ["install", str(tasks), "--backend", "crontab"]).exit_code == 0
+    manifest = str(manifest_file(state_home, "private"))
+    assert subprocess.run([EXEC, manifest, "t"], capture_output=True).returncode == 0
+    # A run while the journal is locked leaves a fallback file; the next run folds it in.
+    holder = sqlite3.connect(state_home / "journal.sqlite3", isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    subprocess.run([EXEC, manifest, "t"], capture_output=True, env={**os.environ, "ORCHESTRATION_JOURNAL_TIMEOUT": "0.2"})
+    holder.execute("ROLLBACK")
+    holder.close()
+    out = tmp_path / "units"
+    assert CliRunner().invoke(main, ["compile", str(tasks), "--target", "systemd", "--output", str(out)]).exit_code == 0
+
+    created = [state_home, *state_home.rglob("*"), out, *out.iterdir(), private_tmp_dir(),
+               *private_tmp_dir().iterdir()]
+    kinds = {path.suffix or path.name for path in created}
+    assert {".json", ".sqlite3", ".log", ".lock", ".jsonl", ".service", ".timer"} <= kinds
+    loose = [f"{path} {stat.filemode(path.stat().st_mode)}" for path in created if path.stat().st_mode & 0o077]
+    assert loose == []
+    assert "hunter2" not in subprocess.run(["crontab", "-l"], capture_output=True, text=True).stdout
+    assert not any("hunter2" in path.read_text(errors="replace") for path in created
+                   if path.is_file() and path.suffix in (".log", ".service", ".timer", ".sqlite3", ".jsonl"))
