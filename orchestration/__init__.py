@@ -14,7 +14,9 @@ the names below are loaded on first use.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+TYPE_CHECKING = False  # typing itself costs start-up time on every firing
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "Orchestrator", "Task", "RunContext", "OrchestrationError", "DefinitionError", "template", "secret",

@@ -6,8 +6,7 @@ or a dynamic parameter, and start-up cost is paid on every firing.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+TYPE_CHECKING = False  # typing itself costs start-up time on every firing
 if TYPE_CHECKING:
     from datetime import datetime
     from typing import Callable, Mapping

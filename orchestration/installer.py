@@ -183,12 +183,13 @@ class _Stage:
 
     def apply(self, state: Path) -> None:
         """New manifest file, then the entries, then the old backend and old files go. An error
-        puts the entries back and removes the new file; a kill at any point leaves the entries
-        with the manifest file they name."""
-        new_file = not self.path.exists()
+        puts the entries back and the manifest files as they were; a kill at any point leaves the
+        entries with the manifest file they name."""
+        text = manifests.dumps(self.manifest)
+        before = self.path.read_text(encoding="utf-8") if self.path.exists() else None
         try:
-            if new_file:
-                write_private(self.path, manifests.dumps(self.manifest))
+            if text != before:
+                write_private(self.path, text)
             checkpoint("manifest-written")
             self.backend.apply(self.plan.namespace, self.rendered)
             checkpoint("entries-applied")
@@ -196,14 +197,14 @@ class _Stage:
                 self.previous.apply(self.plan.namespace, None)
                 checkpoint("previous-removed")
         except BaseException:
-            self._roll_back(new_file)
+            self._roll_back(before)
             raise
         for path in manifests.candidates(state, self.plan.namespace):
             if path != self.path:
                 remove_file(path)
 
-    def _roll_back(self, new_file: bool) -> None:
-        """Put the entries back as they were (best effort), and drop the new manifest file."""
+    def _roll_back(self, before: str | None) -> None:
+        """Put the entries back as they were (best effort), and the manifest file too."""
         try:
             if self.previous is None:
                 old = self.backend.render(self.old.data, str(self.old.path)) if self.old else None
@@ -214,8 +215,10 @@ class _Stage:
         except Exception:  # noqa: BLE001 - the first error is the one to report
             pass
         finally:
-            if new_file:
+            if before is None:
                 remove_file(self.path)
+            elif self.path.read_text(encoding="utf-8") != before:
+                write_private(self.path, before)
 
 
 def _stage(plan: Plan, requested: str, scope: str, state: Path) -> _Stage:

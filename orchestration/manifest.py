@@ -36,14 +36,27 @@ class Installed:
 
 
 def dumps(manifest: Manifest) -> str:
-    """Stable text: same input, same bytes (insertion order is the parameters' order)."""
-    return json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
+    """Stable text: same input, same bytes (insertion order is the parameters' order). One line:
+    json's fast encoder only writes without indentation (`python -m json.tool` reads it)."""
+    return json.dumps(manifest, ensure_ascii=False) + "\n"
 
 
 def versioned_path(state: Path, manifest: Manifest) -> Path:
-    """Where this exact manifest lives: named by the namespace and a hash of its content."""
-    digest = hashlib.sha256(dumps(manifest).encode()).hexdigest()[:12]
+    """Where this manifest lives: named by the namespace and a hash of its content. Secret values
+    are left out of the hash, since the name is seen in `ps` and unit files; a change of a secret
+    alone rewrites the file in place."""
+    digest = hashlib.sha256(dumps(_masked(manifest)).encode()).hexdigest()[:12]
     return manifests_dir(state) / f"{manifest['namespace']}.{digest}.json"
+
+
+def _masked(value: Any) -> Any:
+    if isinstance(value, dict):
+        if value.get("secret") is True:
+            return {key: "***" if key in ("value", "template") else item for key, item in value.items()}
+        return {key: _masked(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_masked(item) for item in value]
+    return value
 
 
 def candidates(state: Path, namespace: str) -> list[Path]:

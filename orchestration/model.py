@@ -220,6 +220,7 @@ class Orchestrator:
             max_log_bytes=_positive(max_log_bytes, "max_log_bytes", "bytes kept of each run's log", integer=True),
         )
         self.tasks: list[Task] = []
+        self._names: set[str | None] = set()  # task names in use, for a quick uniqueness check
         self.tasks_file = _defining_file()
         _register(self)
 
@@ -250,7 +251,7 @@ class Orchestrator:
         label = f"task '{name}'" if isinstance(name, str) else f"task #{number} ('{cron_expression}')"
         if name is not None:
             check_name(name, "add_task(name=...)", "task name", label)
-            if any(task.name == name for task in self.tasks):
+            if name in self._names:
                 raise DefinitionError(
                     f"add_task: the name {name!r} is already used by another task of this"
                     " Orchestrator; task names must be unique",
@@ -270,6 +271,7 @@ class Orchestrator:
             policy=_run_policy(timeout, overlap, retries, retry_delay, label),
         )
         self.tasks.append(task)
+        self._names.add(name)
         return task
 
     def _caller_location(self) -> str:

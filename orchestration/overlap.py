@@ -44,15 +44,25 @@ class TaskLock:
         return None
 
     def _open(self) -> int:
-        from .state import private_dir, private_tmp_dir  # noqa: PLC0415 - small; paths only
+        try:
+            return os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        except FileNotFoundError:
+            pass
+        except OSError:
+            return self._open_spare()
+        from .state import private_dir  # noqa: PLC0415 - only the first run makes the folder
 
         try:
-            if not os.path.isdir(os.path.dirname(self.path)):
-                private_dir(os.path.dirname(self.path))
+            private_dir(os.path.dirname(self.path))
             return os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError:
-            private_tmp_dir()
-            return os.open(self.spare, os.O_RDWR | os.O_CREAT, 0o600)
+            return self._open_spare()
+
+    def _open_spare(self) -> int:
+        from .state import private_tmp_dir  # noqa: PLC0415 - only when the state folder is read-only
+
+        private_tmp_dir()
+        return os.open(self.spare, os.O_RDWR | os.O_CREAT, 0o600)
 
     def note_holder(self, run_id: str) -> None:
         """Write who holds the lock, for the message of a firing that finds it taken."""

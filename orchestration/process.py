@@ -9,7 +9,9 @@ import select
 import signal
 import subprocess
 import time
-from typing import Callable
+TYPE_CHECKING = False  # typing itself costs start-up time on every firing
+if TYPE_CHECKING:
+    from typing import Callable
 
 KILL_GRACE_SECONDS = float(os.environ.get("ORCHESTRATION_KILL_GRACE", "5"))
 READ_CHUNK = 65536

@@ -9,7 +9,9 @@ runs that have them. Every problem is a RunError naming the script and the param
 from __future__ import annotations
 
 import os
-from typing import Any
+TYPE_CHECKING = False  # typing itself costs start-up time on every firing
+if TYPE_CHECKING:
+    from typing import Any
 
 from .errors import RunError
 

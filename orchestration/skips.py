@@ -21,7 +21,9 @@ from __future__ import annotations
 import os
 import re
 from datetime import date, datetime, time
-from typing import TYPE_CHECKING, Any
+TYPE_CHECKING = False  # typing itself costs start-up time on every firing
+if TYPE_CHECKING:
+    from typing import Any
 
 from .errors import DefinitionError, RunError
 

@@ -178,3 +178,20 @@ def test_compile_prints_the_block_and_touches_nothing(real_crontab: str, project
     assert result.output.endswith("# END orchestration:demo\n")
     assert read_crontab() == real_crontab
     assert not (project.root.parent / "state").exists()
+
+
+def test_a_new_secret_keeps_the_manifest_name_and_reaches_the_next_run(real_crontab, project: Project, monkeypatch) -> None:
+    state = project.root.parent / "state"
+    tasks = project.write("import os\nfrom orchestration import secret\no = Orchestrator(name='sec')\n"
+                          "o.add_task('0 1 * * *', 'bash', name='t').add_script('record.sh', {'token': secret(os.environ['TOKEN'])})\n")
+    monkeypatch.setenv("TOKEN", "first-secret")
+    invoke("install", str(tasks))
+    name = manifest_file(state, "sec").name
+    monkeypatch.setenv("TOKEN", "second-secret")
+    result = invoke("install", str(tasks))
+    assert "  ~ t  0 1 * * *" in result.output
+    assert manifest_file(state, "sec").name == name  # the name, seen in `ps`, owes nothing to the secret
+    assert "second-secret" in manifest_file(state, "sec").read_text()
+    assert "first-secret" not in manifest_file(state, "sec").read_text()
+    assert invoke("run", "sec/t").exit_code == 0
+    assert project.records()[-1]["argv"] == ["second-secret"]

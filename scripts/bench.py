@@ -1,0 +1,432 @@
+#!/usr/bin/env python3
+"""Measure what orchestration costs, against baselines measured in the same run.
+
+    .venv/bin/python scripts/bench.py                # the full table (about three minutes)
+    .venv/bin/python scripts/bench.py --json out.json
+    .venv/bin/python scripts/bench.py --quick        # fewer runs and sizes, 10 s idle: a smoke test
+
+1. Shim overhead: orchestration-exec running a no-op script, against the script run directly and
+   `python -c pass` on the same interpreter; median and spread; peak memory of the shim.
+2. What the shim imports for a task with static parameters and built-in conditions.
+3. Compile and install time for growing numbers of tasks, crontab and systemd (the systemd figure
+   without daemon-reload, which belongs to systemd).
+4. Idle cost between firings: ours (no process at all) against a resident loop scheduler doing
+   the same job (the original package's design: a Python loop checking croniter every second).
+5. A burst of runs started at the same moment: total time, overhead p50/p95, records written.
+
+Figures, not pass/fail: the budgets are printed next to them. It installs into your crontab
+(saved first and put back) and uses a temporary state directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+HEAVY = ("click", "jinja2", "croniter", "crontab", "cron_descriptor", "dateutil")
+BIN = Path(sys.executable).parent
+EXEC = str(BIN / "orchestration-exec")
+
+
+def main() -> None:
+    options = _options()
+    root = Path(tempfile.mkdtemp(prefix="orchestration-bench-"))
+    os.environ["ORCHESTRATION_HOME"] = str(root / "state")
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)  # let the shim's bytecode be cached, as in use
+    saved_crontab = _read_crontab()
+    try:
+        results = {"machine": _machine()}
+        manifest = _static_task(root)
+        results["shim"] = shim_overhead(manifest, root, options.runs)
+        results["imports"] = shim_imports(manifest)
+        results["install"] = install_costs(root, options.sizes)
+        results["idle"] = idle_cost(options.idle)
+        results["burst"] = burst(root, options.burst, results["shim"])
+    finally:
+        _write_crontab(saved_crontab)
+        shutil.rmtree(root, ignore_errors=True)
+    _print(results)
+    if options.json:
+        Path(options.json).write_text(json.dumps(results, indent=2) + "\n")
+        print(f"\nwrote {options.json}")
+
+
+def _options() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=40, help="runs per measurement (at least 30)")
+    parser.add_argument("--sizes", default="10,100,1000,10000", help="task counts to install")
+    parser.add_argument("--idle", type=float, default=60, help="seconds of idle measurement")
+    parser.add_argument("--burst", type=int, default=200, help="runs started at the same moment")
+    parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    parser.add_argument("--quick", action="store_true", help="a fast smoke run with smaller figures")
+    options = parser.parse_args()
+    options.sizes = [int(size) for size in options.sizes.split(",")]
+    if options.quick:
+        options.runs, options.sizes, options.idle, options.burst = 10, [10, 100], 10, 20
+    return options
+
+
+# --- 1. shim overhead ---------------------------------------------------------------------------
+
+
+def _static_task(root: Path) -> Path:
+    """A manifest with one task: a no-op bash script, static parameters, a built-in condition."""
+    from orchestration.installer import capture_environment, compile_file
+    from orchestration.manifest import dumps, versioned_path
+    from orchestration.state import write_private
+
+    project = root / "project"
+    project.mkdir()
+    (project / "noop.sh").write_text("#!/bin/bash\nexit 0\n")
+    (project / "tasks.py").write_text(textwrap.dedent("""\
+        from orchestration import Orchestrator, skips
+        o = Orchestrator(name="bench")
+        task = o.add_task("0 1 * * *", "bash", name="noop", overlap="allow")
+        task.add_script("noop.sh", {"mode": "fast", "count": 3})
+        task.add_skip(skips.file_exists("/nonexistent/stop-file"))
+    """))
+    environment = capture_environment(root / "state")
+    plan = compile_file(project / "tasks.py", environment)[0]
+    manifest = plan.manifest("crontab")
+    path = versioned_path(environment.state_dir, manifest)
+    write_private(path, dumps(manifest))
+    return path
+
+
+def _timed(argv: list[str], runs: int) -> list[float]:
+    """Wall seconds of each of `runs` runs (after two warm-ups)."""
+    times = []
+    for index in range(runs + 2):
+        began = time.perf_counter()
+        code = subprocess.call(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        elapsed = time.perf_counter() - began
+        if code != 0:
+            raise SystemExit(f"{argv} exited {code}")
+        if index >= 2:
+            times.append(elapsed)
+    return times
+
+
+def _cpu_ms(argv: list[str], runs: int) -> float:
+    """Median CPU time (user + system, with children) of `argv`."""
+    used = []
+    for _ in range(runs):
+        process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _, _, usage = os.wait4(process.pid, 0)
+        used.append((usage.ru_utime + usage.ru_stime) * 1000)
+    return statistics.median(used)
+
+
+def _peak_rss_mib(argv: list[str]) -> float | None:
+    """Peak resident memory of `argv`, measured by GNU time. (A process forked from this big
+    one and then exec'd would report this one's size: Linux carries the high-water mark over.)"""
+    if not os.path.exists("/usr/bin/time"):
+        return None
+    with tempfile.NamedTemporaryFile("r") as out:
+        subprocess.call(["/usr/bin/time", "-f", "%M", "-o", out.name, *argv],
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return int(out.read().split()[-1]) / 1024
+
+
+def _summary(times: list[float]) -> dict[str, float]:
+    ordered = sorted(times)
+    return {
+        "median_ms": statistics.median(ordered) * 1000,
+        "p10_ms": ordered[len(ordered) // 10] * 1000,
+        "p90_ms": ordered[len(ordered) * 9 // 10] * 1000,
+    }
+
+
+def shim_overhead(manifest: Path, root: Path, runs: int) -> dict:
+    python = _timed([sys.executable, "-c", "pass"], runs)
+    direct = _timed(["/bin/bash", str(root / "project" / "noop.sh"), "fast", "3"], runs)
+    shim = _timed([EXEC, str(manifest), "noop"], runs)
+    direct_cpu = _cpu_ms(["/bin/bash", str(root / "project" / "noop.sh"), "fast", "3"], runs)
+    shim_cpu = _cpu_ms([EXEC, str(manifest), "noop"], runs)
+    python_ms = statistics.median(python) * 1000
+    direct_ms = statistics.median(direct) * 1000
+    shim_stats = _summary(shim)
+    overhead = shim_stats["median_ms"] - direct_ms
+    return {
+        "runs": runs,
+        "python_c_pass": _summary(python),
+        "script_direct": _summary(direct),
+        "shim": shim_stats,
+        "direct_median_ms": direct_ms,
+        "direct_cpu_ms": direct_cpu,
+        "shim_cpu_ms": shim_cpu,
+        "cpu_overhead_ms": shim_cpu - direct_cpu,
+        "overhead_ms": overhead,
+        "overhead_vs_python_c_pass": overhead / python_ms,
+        "shim_peak_rss_mib": max(_peak_rss_mib([EXEC, str(manifest), "noop"]) or 0 for _ in range(5)),
+        "python_c_pass_peak_rss_mib": _peak_rss_mib([sys.executable, "-c", "pass"]),
+    }
+
+
+# --- 2. imports ----------------------------------------------------------------------------------
+
+
+def shim_imports(manifest: Path) -> dict:
+    probe = "import sys\nfrom orchestration.exec import main\nsys.exit(main(sys.argv[1:]))"
+    result = subprocess.run([sys.executable, "-X", "importtime", "-c", probe, str(manifest), "noop"],
+                            capture_output=True, text=True)
+    modules = [line.split("|")[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")]
+    modules = [name for name in modules if name and name != "package"]
+    ours = [name for name in modules if name.startswith("orchestration")]
+    heavy = sorted({name.split(".")[0] for name in modules} & set(HEAVY))
+    return {"modules": len(modules), "orchestration_modules": ours, "heavy_modules": heavy}
+
+
+# --- 3. compile and install ---------------------------------------------------------------------------
+
+
+def install_costs(root: Path, sizes: list[int]) -> list[dict]:
+    from orchestration.backends import systemd
+    from orchestration.backends.systemctl import Systemctl
+    from orchestration.errors import ApplyError
+    from orchestration.installer import capture_environment, compile_loaded, install_plans
+    from orchestration.loader import load_tasks_file
+
+    class NoReload(Systemctl):
+        """systemctl that does nothing: the figure is ours, without systemd's reload."""
+
+        def run(self, *arguments: str) -> str:
+            return ""
+
+    rows = []
+    for size in sizes:
+        refused = None
+        tasks = _many_tasks(root, size)
+        os.environ["XDG_CONFIG_HOME"] = str(root / f"config-{size}")
+        environment = capture_environment(root / "state")
+        began = time.perf_counter()
+        plans = compile_loaded(load_tasks_file(tasks), environment)
+        compiled = time.perf_counter() - began
+        began = time.perf_counter()
+        try:
+            install_plans(plans, backend="crontab")
+            crontab_seconds = time.perf_counter() - began
+        except ApplyError as error:  # Debian's crontab takes at most 10,000 lines
+            crontab_seconds, refused = None, str(error)
+        subprocess.run([str(BIN / "orchestration"), "uninstall", "--name", f"many{size}"], capture_output=True)
+        original = systemd.Systemctl
+        systemd.Systemctl = NoReload
+        try:
+            began = time.perf_counter()
+            install_plans(plans, backend="systemd")
+            systemd_seconds = time.perf_counter() - began
+        finally:
+            systemd.Systemctl = original
+        rows.append({"tasks": size, "compile_s": compiled, "crontab_install_s": crontab_seconds,
+                     "systemd_install_s": systemd_seconds, "crontab_refused": refused})
+    return rows
+
+
+def _many_tasks(root: Path, size: int) -> Path:
+    path = root / "project" / f"many{size}.py"
+    path.write_text(textwrap.dedent(f"""\
+        from orchestration import Orchestrator
+        o = Orchestrator(name="many{size}")
+        for n in range({size}):
+            o.add_task(f"{{n % 60}} {{n // 60 % 24}} * * *", "bash", name=f"t{{n}}").add_script("noop.sh", {{"n": n}})
+    """))
+    return path
+
+
+# --- 4. idle --------------------------------------------------------------------------------------------
+
+LOOP_SCHEDULER = """
+import subprocess, time
+from datetime import datetime
+from croniter import croniter
+tasks = [croniter(f"{n % 60} {n // 60 % 24} * * *", datetime.now()) for n in range(10)]
+due = [t.get_next(datetime) for t in tasks]
+while True:  # the original package's design: check every schedule, sleep `interval` (1 s)
+    now = datetime.now()
+    for index, when in enumerate(due):
+        if when <= now:
+            subprocess.run(["/bin/true"])
+            due[index] = tasks[index].get_next(datetime)
+    time.sleep(1)
+"""
+
+
+def idle_cost(seconds: float) -> dict:
+    loop = subprocess.Popen([sys.executable, "-c", LOOP_SCHEDULER])
+    ours_seen = 0
+    deadline = time.monotonic() + seconds
+    peak_kib = 0
+    while time.monotonic() < deadline:
+        ours_seen += len(_our_processes())
+        peak_kib = max(peak_kib, _rss_kib(loop.pid))
+        time.sleep(1)
+    cpu = _cpu_seconds(loop.pid)
+    loop.terminate()
+    loop.wait()
+    return {
+        "seconds": seconds,
+        "ours_processes_seen": ours_seen,
+        "ours_cpu_s": 0.0,
+        "ours_rss_mib": 0.0,
+        "loop_cpu_s": cpu,
+        "loop_rss_mib": peak_kib / 1024,
+    }
+
+
+def _our_processes() -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                command = Path(f"/proc/{entry}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"orchestration-exec" in command:
+                found.append(int(entry))
+    return found
+
+
+def _rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# --- 5. burst -------------------------------------------------------------------------------------------
+
+
+def burst(root: Path, count: int, single: dict) -> dict:
+    """`count` shims started at once, against `count` bare interpreters started at once (on a
+    machine with few cores both queue for the CPU; the difference is ours)."""
+    from orchestration.journal import Journal
+
+    manifest = next((root / "state" / "manifests").glob("bench.*.json"))
+    before = {run.run_id for run in Journal(root / "state" / "journal.sqlite3").runs(namespace="bench")}
+    baseline = _all_at_once([sys.executable, "-c", "pass"], count)
+    shims = _all_at_once([EXEC, str(manifest), "noop"], count)
+    runs = [run for run in Journal(root / "state" / "journal.sqlite3").runs(namespace="bench")
+            if run.run_id not in before]
+    inside = sorted((run.finished_at - run.started_at) * 1000 for run in runs)
+    return {
+        "runs": count,
+        "records_written": len(runs),
+        "python_c_pass_total_s": baseline["total_s"],
+        "total_s": shims["total_s"],
+        "latency_p50_ms": shims["p50_ms"],
+        "latency_p95_ms": shims["p95_ms"],
+        "python_c_pass_latency_p95_ms": baseline["p95_ms"],
+        "cpu_overhead_p50_ms": shims["cpu_p50_ms"] - single["direct_cpu_ms"],
+        "cpu_overhead_p95_ms": shims["cpu_p95_ms"] - single["direct_cpu_ms"],
+        "in_shim_p50_ms": _percentile(inside, 50),
+        "in_shim_p95_ms": _percentile(inside, 95),
+    }
+
+
+def _all_at_once(argv: list[str], count: int) -> dict:
+    """Start `count` processes as fast as possible; wall latency and CPU time of each."""
+    started, latencies, cpu = {}, [], []
+    began = time.perf_counter()
+    for _ in range(count):
+        process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        started[process.pid] = (time.perf_counter(), process)  # kept, so subprocess does not reap it
+    while started:
+        pid, status, usage = os.wait4(-1, 0)
+        if pid in started:
+            at, process = started.pop(pid)
+            process.returncode = os.waitstatus_to_exitcode(status)
+            latencies.append((time.perf_counter() - at) * 1000)
+            cpu.append((usage.ru_utime + usage.ru_stime) * 1000)
+    latencies.sort()
+    cpu.sort()
+    return {"total_s": time.perf_counter() - began, "p50_ms": _percentile(latencies, 50),
+            "p95_ms": _percentile(latencies, 95), "cpu_p50_ms": _percentile(cpu, 50),
+            "cpu_p95_ms": _percentile(cpu, 95)}
+
+
+def _percentile(ordered: list[float], percent: int) -> float:
+    return ordered[min(len(ordered) - 1, max(0, round(len(ordered) * percent / 100) - 1))] if ordered else 0.0
+
+
+# --- output ---------------------------------------------------------------------------------------------
+
+
+def _machine() -> dict:
+    return {
+        "python": platform.python_version(),
+        "system": f"{platform.system()} {platform.release()}",
+        "cpus": os.cpu_count(),
+        "processor": platform.machine(),
+    }
+
+
+def _print(results: dict) -> None:
+    machine, shim, imports = results["machine"], results["shim"], results["imports"]
+    print(f"Machine: Python {machine['python']}, {machine['system']}, {machine['cpus']} CPUs ({machine['processor']})\n")
+    print(f"1. Shim overhead ({shim['runs']} runs each; median [p10-p90])")
+    for label, key in (("python -c pass", "python_c_pass"), ("no-op script, direct", "script_direct"),
+                       ("orchestration-exec + script", "shim")):
+        row = shim[key]
+        print(f"   {label:30} {row['median_ms']:7.1f} ms  [{row['p10_ms']:.1f}-{row['p90_ms']:.1f}]")
+    print(f"   CPU time: shim + script {shim['shim_cpu_ms']:.1f} ms, script alone {shim['direct_cpu_ms']:.1f} ms")
+    print(f"   overhead (shim - direct)        {shim['overhead_ms']:7.1f} ms"
+          f" = {shim['overhead_vs_python_c_pass']:.2f} x python -c pass   (budget: <= 3, aim 2)")
+    print(f"   shim peak memory               {shim['shim_peak_rss_mib']:7.1f} MiB"
+          f" (python -c pass: {shim['python_c_pass_peak_rss_mib']:.1f})   (budget: <= 25)")
+    print(f"\n2. Shim imports: {imports['modules']} modules; ours: {', '.join(imports['orchestration_modules'])}")
+    print(f"   heavy modules imported: {', '.join(imports['heavy_modules']) or 'none'}"
+          f"   (none of {', '.join(HEAVY)})")
+    print("\n3. Compile and install (seconds)")
+    print(f"   {'tasks':>7} {'compile':>9} {'crontab':>9} {'systemd*':>9}   per task (crontab)")
+    for row in results["install"]:
+        crontab = row["crontab_install_s"]
+        per_task = f"{crontab / row['tasks'] * 1000:.2f} ms" if crontab else "crontab refused: too many lines"
+        print(f"   {row['tasks']:>7} {row['compile_s']:9.3f} {crontab if crontab else float('nan'):9.3f}"
+              f" {row['systemd_install_s']:9.3f}   {per_task}")
+    print("   * without daemon-reload.   budget: 1,000 tasks into a crontab (compile + install) < 2 s")
+    idle = results["idle"]
+    print(f"\n4. Idle for {idle['seconds']:.0f} s between firings")
+    print(f"   orchestration: {idle['ours_processes_seen']} processes seen, {idle['ours_cpu_s']:.2f} CPU s,"
+          f" {idle['ours_rss_mib']:.1f} MiB")
+    print(f"   resident loop scheduler: {idle['loop_cpu_s']:.2f} CPU s, {idle['loop_rss_mib']:.1f} MiB")
+    row = results["burst"]
+    print(f"\n5. Burst: {row['runs']} runs started at the same moment; {row['records_written']} records written")
+    print(f"   all done in {row['total_s']:.2f} s ({row['runs']} x python -c pass at once: {row['python_c_pass_total_s']:.2f} s)")
+    print(f"   CPU overhead per run: p50 {row['cpu_overhead_p50_ms']:.0f} ms, p95 {row['cpu_overhead_p95_ms']:.0f} ms"
+          f" = {row['cpu_overhead_p95_ms'] / shim['cpu_overhead_ms']:.1f} x the single run's {shim['cpu_overhead_ms']:.0f} ms"
+          "   (budget: p95 < 10 x)")
+    print(f"   time inside the shim (journal included): p50 {row['in_shim_p50_ms']:.0f} ms, p95 {row['in_shim_p95_ms']:.0f} ms")
+    print(f"   wall latency from start to exit: p50 {row['latency_p50_ms']:.0f} ms, p95 {row['latency_p95_ms']:.0f} ms"
+          f" ({row['runs']} x python -c pass: p95 {row['python_c_pass_latency_p95_ms']:.0f} ms; with"
+          f" {results['machine']['cpus']} CPUs every process queues)")
+
+
+def _read_crontab() -> str | None:
+    result = subprocess.run(["crontab", "-l"], capture_output=True, text=True)
+    return result.stdout if result.returncode == 0 else None
+
+
+def _write_crontab(text: str | None) -> None:
+    if text is None:
+        subprocess.run(["crontab", "-r"], capture_output=True)
+    else:
+        subprocess.run(["crontab", "-"], input=text, text=True, check=True)
+
+
+if __name__ == "__main__":
+    main()
