@@ -189,7 +189,7 @@ class _Stage:
         before = self.path.read_text(encoding="utf-8") if self.path.exists() else None
         try:
             if text != before:
-                write_private(self.path, text)
+                manifests.write(self.path, self.manifest, text)
             checkpoint("manifest-written")
             self.backend.apply(self.plan.namespace, self.rendered)
             checkpoint("entries-applied")
@@ -201,7 +201,7 @@ class _Stage:
             raise
         for path in manifests.candidates(state, self.plan.namespace):
             if path != self.path:
-                remove_file(path)
+                manifests.remove(path)
 
     def _roll_back(self, before: str | None) -> None:
         """Put the entries back as they were (best effort), and the manifest file too."""
@@ -216,9 +216,9 @@ class _Stage:
             pass
         finally:
             if before is None:
-                remove_file(self.path)
+                manifests.remove(self.path)
             elif self.path.read_text(encoding="utf-8") != before:
-                write_private(self.path, before)
+                manifests.write(self.path, manifests.loads(before), before)
 
 
 def _stage(plan: Plan, requested: str, scope: str, state: Path) -> _Stage:
@@ -357,7 +357,7 @@ def uninstall(
             if not dry_run:
                 backend.apply(manifest["namespace"], None)
                 for path in manifests.candidates(state, manifest["namespace"]):
-                    remove_file(path)
+                    manifests.remove(path)
             removed.append(changes)
         return removed
 

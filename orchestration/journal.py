@@ -14,7 +14,6 @@ Standard library only, and no dataclasses or pathlib: the shim imports this on e
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import sqlite3
 import time
@@ -128,6 +127,33 @@ class RunRecord:
                     record[key] = _iso(record[key])
         data["duration"] = self.duration
         return data
+
+
+def json_text(value) -> str:
+    """JSON for the journal's text columns and the fallback file: strings, numbers, booleans,
+    None, lists and dicts. Written here because importing json (and re with it) costs the shim
+    milliseconds on every firing; reading it back is json.loads, off the shim's path."""
+    if isinstance(value, str):
+        return '"' + value.translate(_JSON_ESCAPES) + '"'
+    if value is None or isinstance(value, bool):
+        return "null" if value is None else "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value) if value == value and value not in (float("inf"), float("-inf")) else "null"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{json_text(str(key))}: {json_text(item)}" for key, item in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(json_text(item) for item in value) + "]"
+    return json_text(str(value))
+
+
+_JSON_ESCAPES = {i: f"\\u{i:04x}" for i in range(32)} | {ord('"'): '\\"', ord("\\"): "\\\\",
+                                                          8: "\\b", 9: "\\t", 10: "\\n", 12: "\\f", 13: "\\r"}
+
+
+def _loads(text):
+    import json  # noqa: PLC0415 - only readers need it
+
+    return json.loads(text)
 
 
 def _iso(timestamp: float) -> str:
@@ -264,7 +290,7 @@ def _migrate(connection: sqlite3.Connection) -> None:
 def _insert_run(connection: sqlite3.Connection, run: RunRecord) -> None:
     values = [getattr(run, name) for name in RUN_FIELDS]
     for name in _JSON_FIELDS:
-        values[RUN_FIELDS.index(name)] = json.dumps(getattr(run, name), ensure_ascii=False)
+        values[RUN_FIELDS.index(name)] = json_text(getattr(run, name))
     marks = ", ".join("?" * len(RUN_FIELDS))
     connection.execute(f"INSERT INTO runs ({', '.join(RUN_FIELDS)}) VALUES ({marks})", values)
 
@@ -292,7 +318,7 @@ def _prune(connection: sqlite3.Connection, run: RunRecord, keep_runs: int, keep_
 def _run_from_row(row) -> RunRecord:
     data = dict(zip(RUN_FIELDS, row))
     for name in _JSON_FIELDS:
-        data[name] = json.loads(data[name]) if data[name] else []
+        data[name] = _loads(data[name]) if data[name] else []
     return RunRecord(**data)
 
 
@@ -336,7 +362,7 @@ def _ensure_folder(path: str, spare: bool) -> None:
 
 def append_fallback(state, run: RunRecord) -> str:
     """Append the record to the first fallback file that can be written; its path."""
-    line = (json.dumps(run.to_dict(), ensure_ascii=False) + "\n").encode()
+    line = (json_text(run.to_dict()) + "\n").encode()
     last_error: OSError | None = None
     for position, path in enumerate(fallback_paths(state)):
         try:
@@ -361,7 +387,7 @@ def read_fallback(state) -> list[RunRecord]:
             with open(path, "rb") as stream:
                 for line in stream:
                     try:
-                        run = RunRecord.from_dict(json.loads(line))
+                        run = RunRecord.from_dict(_loads(line))
                     except (ValueError, TypeError):
                         continue  # a line cut short by a crash
                     found[run.run_id] = run
@@ -386,7 +412,7 @@ def fold_fallback(journal: Journal, state) -> int:
                 runs = []
                 for line in stream:
                     try:
-                        runs.append(RunRecord.from_dict(json.loads(line)))
+                        runs.append(RunRecord.from_dict(_loads(line)))
                     except (ValueError, TypeError):
                         continue
             journal.fold(runs)

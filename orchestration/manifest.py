@@ -1,6 +1,7 @@
 """Manifests: what was installed for a namespace, as JSON in STATE/manifests/, mode 0600.
 
-A manifest file is named by its content (`NAMESPACE.<hash>.json`) and never changes: crontab
+A manifest file is named by its content (`NAMESPACE.<hash>.json`, with a marshal copy beside it
+for the shim, `.bin`) and does not change: crontab
 entries and units name the exact file they run with. An install writes the new file, switches
 the entries to it, then deletes the old one, so a crash at any point leaves the entries with the
 manifest they name. Two files for one namespace mean an install was interrupted; which one is
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import UsageError
-from .state import manifests_dir
+from .state import manifests_dir, remove_file, write_private, write_private_bytes
 
 Manifest = dict[str, Any]
 
@@ -41,6 +42,10 @@ def dumps(manifest: Manifest) -> str:
     return json.dumps(manifest, ensure_ascii=False) + "\n"
 
 
+def loads(text: str) -> Manifest:
+    return json.loads(text)
+
+
 def versioned_path(state: Path, manifest: Manifest) -> Path:
     """Where this manifest lives: named by the namespace and a hash of its content. Secret values
     are left out of the hash, since the name is seen in `ps` and unit files; a change of a secret
@@ -57,6 +62,25 @@ def _masked(value: Any) -> Any:
     if isinstance(value, list):
         return [_masked(item) for item in value]
     return value
+
+
+def fast_copy(path: Path) -> Path:
+    """The manifest's marshal copy, which the shim reads without importing json (and re)."""
+    return path.with_suffix(".bin")
+
+
+def write(path: Path, manifest: Manifest, text: str | None = None) -> None:
+    """Write the manifest (JSON, the record people and tools read) and its fast copy first."""
+    import marshal  # noqa: PLC0415
+
+    write_private_bytes(fast_copy(path), marshal.dumps(manifest))
+    write_private(path, text if text is not None else dumps(manifest))
+
+
+def remove(path: Path) -> None:
+    """Delete a manifest file and its fast copy."""
+    remove_file(fast_copy(path))
+    remove_file(path)
 
 
 def candidates(state: Path, namespace: str) -> list[Path]:

@@ -19,7 +19,6 @@ Standard library only: the shim imports this module for every task that has skip
 from __future__ import annotations
 
 import os
-import re
 from datetime import date, datetime, time
 TYPE_CHECKING = False  # typing itself costs start-up time on every firing
 if TYPE_CHECKING:
@@ -39,9 +38,15 @@ __all__ = [
     "all_of", "not_",
 ]
 
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
+_CLOCK = r"^([01]?\d|2[0-3]):([0-5]\d)$"
+_ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
+def _match(pattern: str, text: str):
+    import re  # noqa: PLC0415 - re costs the shim start-up time; only some conditions need it
+
+    return re.match(pattern, text)
 _LISTED_DATES = 3  # on_dates describes up to this many dates one by one
 
 
@@ -253,7 +258,7 @@ def _date_text(call: str, where: str, value: Any) -> str:
         )
     if isinstance(value, date):
         return value.isoformat()
-    if isinstance(value, str) and _ISO_DATE.match(value.strip()):
+    if isinstance(value, str) and _match(_ISO_DATE, value.strip()):
         try:
             return date.fromisoformat(value.strip()).isoformat()
         except ValueError:
@@ -285,7 +290,7 @@ def _clock(call: str, name: str, value: Any) -> str:
                 field=name,
             )
         return f"{value:%H:%M}"
-    match = _CLOCK.match(value.strip()) if isinstance(value, str) else None
+    match = _match(_CLOCK, value.strip()) if isinstance(value, str) else None
     if not match:
         raise DefinitionError(
             f"{call}: {name} {value!r} is not a time of day; write it as 'HH:MM' (24-hour clock),"
@@ -307,7 +312,7 @@ def _window(call: str, start: Any, end: Any) -> dict[str, str]:
 
 
 def _env_name(call: str, name: Any) -> str:
-    if not isinstance(name, str) or not _ENV_NAME.match(name):
+    if not isinstance(name, str) or not _match(_ENV_NAME, name):
         raise DefinitionError(
             f"{call}: name {name!r} is not an environment variable name; use letters, digits and"
             " '_', not starting with a digit, such as 'MAINTENANCE'",
@@ -412,7 +417,7 @@ def read_dates_file(path: str) -> set[str]:
         if not text:
             continue
         try:
-            if not _ISO_DATE.match(text):
+            if not _match(_ISO_DATE, text):
                 raise ValueError
             found.add(date.fromisoformat(text).isoformat())
         except ValueError:

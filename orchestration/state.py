@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -54,11 +53,18 @@ def private_dir(path: str | os.PathLike[str]) -> Path:
 
 def write_private(path: Path, text: str) -> None:
     """Write `text` to `path` atomically (temporary file, fsync, rename), mode 0600."""
+    write_private_bytes(path, text.encode("utf-8"))
+
+
+def write_private_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to `path` atomically (temporary file, fsync, rename), mode 0600."""
+    import tempfile  # noqa: PLC0415 - installs only; the shim never writes this way
+
     private_dir(path.parent)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(temporary, path)

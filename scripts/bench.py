@@ -82,8 +82,7 @@ def _options() -> argparse.Namespace:
 def _static_task(root: Path) -> Path:
     """A manifest with one task: a no-op bash script, static parameters, a built-in condition."""
     from orchestration.installer import capture_environment, compile_file
-    from orchestration.manifest import dumps, versioned_path
-    from orchestration.state import write_private
+    from orchestration.manifest import versioned_path, write
 
     project = root / "project"
     project.mkdir()
@@ -99,7 +98,7 @@ def _static_task(root: Path) -> Path:
     plan = compile_file(project / "tasks.py", environment)[0]
     manifest = plan.manifest("crontab")
     path = versioned_path(environment.state_dir, manifest)
-    write_private(path, dumps(manifest))
+    write(path, manifest)
     return path
 
 
