@@ -89,7 +89,7 @@ def _static_task(root: Path) -> Path:
     (project / "noop.sh").write_text("#!/bin/bash\nexit 0\n")
     (project / "tasks.py").write_text(textwrap.dedent("""\
         from orchestration import Orchestrator, skips
-        o = Orchestrator(name="bench")
+        o = Orchestrator(name="bench", keep_runs=100000)
         task = o.add_task("0 1 * * *", "bash", name="noop", overlap="allow")
         task.add_script("noop.sh", {"mode": "fast", "count": 3})
         task.add_skip(skips.file_exists("/nonexistent/stop-file"))
