@@ -19,7 +19,7 @@ from .manifest import Installed
 from .loader import LoadedTasks, load_tasks_file
 from .plan import Environment, Plan, compile_plan
 from .schedule import croniter_disagreement
-from .state import locked, remove_file, state_dir, write_private
+from .state import locked, state_dir
 
 INSTALL_LOCK = "locks/install.lock"
 

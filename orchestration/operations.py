@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 from datetime import datetime
-from pathlib import Path
 from typing import Any, Callable
 
 from .errors import ApplyError, UsageError
@@ -18,7 +17,6 @@ from .installer import (
     describe_changes,
     find_task,
     install_plans,
-    program,
     scope_state,
 )
 from .loader import LoadedTasks, file_sha256

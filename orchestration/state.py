@@ -31,11 +31,6 @@ def manifests_dir(state: Path) -> Path:
     return state / "manifests"
 
 
-def state_of_manifest(manifest_path: Path) -> Path:
-    """A manifest sits in STATE/manifests/, so the journal and logs of its runs sit in STATE."""
-    return manifest_path.parent.parent
-
-
 def private_dir(path: str | os.PathLike[str]) -> Path:
     """Create `path` and any missing parents, each readable by the owner only."""
     path = Path(path)

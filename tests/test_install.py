@@ -4,7 +4,6 @@ idempotence, edits, dry runs, uninstall, identity, and the listing."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from click.testing import CliRunner
 

@@ -120,11 +120,6 @@ def find_block(text: str, namespace: str) -> str | None:
     return "".join(lines[span.start : span.end + 1]) if span else None
 
 
-def installed_namespaces(text: str) -> list[str]:
-    """Namespaces that have a block in `text`."""
-    return re.findall(r"^# BEGIN orchestration:([A-Za-z0-9_-]+)$", text, flags=re.MULTILINE)
-
-
 def merge(text: str, namespace: str, block: str | None) -> str:
     """`text` with the namespace's block replaced by `block` (added at the end; removed if None)."""
     lines = text.splitlines(keepends=True)
