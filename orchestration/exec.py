@@ -30,7 +30,7 @@ from .journal import (
     quarantine,
 )
 from .overlap import TaskLock, missed_firings, overlap_reason
-from .process import Guard, Interrupted, Outcome, run_script, signal_name
+from .process import Guard, Interrupted, Outcome, SpawnError, run_script, signal_name
 
 USAGE = "usage: orchestration-exec MANIFEST TASK [--trigger cron|systemd|manual]"
 TRIGGERS = ("cron", "systemd", "manual")
@@ -64,8 +64,10 @@ def _main(argv: list[str]) -> int:
     code = runner.run()
     queued = list(runner.queued)
     while queued and guard.received is None:  # systemd dropped these firings while we ran
-        runner = Runner(runner.manifest_path, task_id, trigger, guard, scheduled=queued.pop(0))
-        code = runner.run()
+        runner = Runner(runner.manifest_path, task_id, trigger, guard, scheduled=queued.pop(0),
+                        covered=queued[-1] if queued else None)
+        later = runner.run()
+        code = code or later  # the first failure is the one systemd shows
         queued += runner.queued
     return code
 
@@ -90,7 +92,7 @@ class Runner:
     """One run of one task."""
 
     def __init__(self, manifest_path: str, task_id: str, trigger: str, guard: Guard,
-                 scheduled: float | None = None) -> None:
+                 scheduled: float | None = None, covered: float | None = None) -> None:
         self.manifest_path = manifest_path
         self.task_id = task_id
         self.guard = guard
@@ -103,10 +105,12 @@ class Runner:
         self.record = _new_record(os.path.basename(manifest_path).split(".", 1)[0], task_id, trigger,
                                   started, scheduled, attempt=1)
         self.queued: list[float] = []  # firings systemd dropped during this run, to run now
+        self.covered = max(scheduled, covered or scheduled)  # firings up to here are taken care of
         self.journal = Journal(journal_path(self.state))
-        self.journal_ok = True
         self.log = None
         self.log_room = 0
+        self.stdout_broken = False
+        self.sole = False  # holds the task's lock: no other run of the task runs now
         self.retention: dict = {}
         self.policy: dict = {}
         self.manifest: dict = {}
@@ -132,20 +136,24 @@ class Runner:
             if reason is not None:
                 return self._finish("skipped", 0, f"skipped by {reason}")
             code = self._attempts(manifest, task)
-            self._after_run(task)
-            return code
         except Interrupted as interruption:
             return self._finish("killed", 128 + interruption.signum, _stopped_by(interruption.signum))
         except RunError as error:
             return self._finish("error", EXIT_ERROR, str(error))
         except Exception as error:  # noqa: BLE001 - a bug must still leave a record
-            import traceback  # noqa: PLC0415
-
-            traceback.print_exc()
-            return self._finish("error", EXIT_ERROR, f"internal error: {type(error).__name__}: {error}")
+            return self._internal_error(error)
+        else:
+            self._after_run(task)
+            return code
         finally:
             if lock is not None:
                 lock.release()
+
+    def _internal_error(self, error: Exception) -> int:
+        import traceback  # noqa: PLC0415
+
+        traceback.print_exc()
+        return self._finish("error", EXIT_ERROR, f"internal error: {type(error).__name__}: {error}")
 
     def _take_turn(self) -> tuple[TaskLock | None, str | None]:
         """The task's lock per its overlap policy: (lock, None) to go on, (None, holder) to skip."""
@@ -157,18 +165,23 @@ class Runner:
         if holder is not None:
             return None, holder
         lock.note_holder(self.record.run_id)
+        self.sole = True
         return lock, None
 
     def _after_run(self, task: dict) -> None:
-        """On systemd, firings this run outlived were dropped: record them, or queue them."""
+        """On systemd, firings this run outlived were dropped: record them, or queue them. The
+        run itself is saved by now: a problem here is a warning, never a new outcome."""
         overlap = self.policy.get("overlap", "skip")
         if self.record.trigger != "systemd" or overlap == "allow" or self.guard.received is not None:
             return
-        missed = missed_firings(task["cron"], self.record.scheduled_time, time.time())
-        if overlap == "queue":
-            self.queued = missed
-        elif missed:
-            self._record_overlaps(missed)
+        try:
+            missed = missed_firings(task["cron"], self.covered, time.time())
+            if overlap == "queue":
+                self.queued = missed
+            elif missed:
+                self._record_overlaps(missed)
+        except Exception as error:  # noqa: BLE001
+            print(f"orchestration-exec: firings missed during the run were not recorded: {error}", file=sys.stderr)
 
     def _record_overlaps(self, missed: list[float]) -> None:
         reason = overlap_reason(f"run {self.record.run_id} (pid {os.getpid()})")
@@ -189,7 +202,10 @@ class Runner:
         """The run, and up to `retries` more attempts while it fails or times out."""
         code = self._run_steps(manifest, task)
         while self.record.status in ("failed", "timeout") and self.record.attempt <= self.policy.get("retries", 0):
-            self.guard.sleep(self.policy.get("retry_delay", 0))
+            try:
+                self.guard.sleep(self.policy.get("retry_delay", 0))
+            except Interrupted:
+                return code  # stopped between attempts: the last one stands as recorded
             previous = self.record
             self.record = _new_record(previous.namespace, self.task_id, previous.trigger, time.time(),
                                       previous.scheduled_time, attempt=previous.attempt + 1)
@@ -295,12 +311,17 @@ class Runner:
     def _run_steps(self, manifest: dict, task: dict) -> int:
         from .resolve import invocations as resolve  # noqa: PLC0415
 
-        invocations = resolve(task["steps"], self)
         timeout = self.policy.get("timeout")
         deadline = time.monotonic() + timeout if timeout else None
+        invocations = resolve(task["steps"], self)
         for position, invocation in enumerate(invocations, start=1):
             if position > 1 and task["interval"]:
-                self.guard.sleep(task["interval"])
+                left = None if deadline is None else deadline - time.monotonic()
+                self.guard.sleep(task["interval"] if left is None else max(0.0, min(task["interval"], left)))
+            self.guard.raise_if_received()
+            if deadline is not None and time.monotonic() >= deadline:
+                script = os.path.basename(invocation.step["script"])
+                return self._finish("timeout", EXIT_TIMEOUT, f"timed out after {timeout:g}s, before {script} started")
             outcome = self._run_script(manifest, invocation, position, len(invocations), deadline)
             script = os.path.basename(invocation.step["script"])
             if self.guard.received is not None:
@@ -320,15 +341,15 @@ class Runner:
             from .resolve import shown_parameters  # noqa: PLC0415
 
             self._say(f"{name} parameters: {shown_parameters(invocation.shown)}")
+        self._check_programs(step)
         record = StepRecord(position=position, script=step["script"], started_at=time.time())
         self.record.steps.append(record)
         self.record.parameters.append({"script": step["script"], "parameters": invocation.shown})
-        self._check_programs(step)
         try:
             outcome = run_script(argv, cwd=manifest["working_directory"],
                                  env=self._script_environment(manifest, values),
                                  write=self._copy_output, deadline=deadline, guard=self.guard)
-        except OSError as error:
+        except SpawnError as error:
             record.finished_at, record.status, record.exit_code = time.time(), "error", 127
             raise RunError(f"{name} could not start: {error}") from None
         record.finished_at, record.exit_code = time.time(), outcome.code
@@ -362,10 +383,19 @@ class Runner:
         return environment
 
     def _copy_output(self, chunk: bytes) -> None:
-        out = sys.stdout.buffer
-        out.write(chunk)
-        out.flush()
+        self._to_stdout(chunk)
         self._log_bytes(chunk)
+
+    def _to_stdout(self, data: bytes) -> None:
+        """Copy to our stdout (cron's mail); if it is gone, the run goes on with the log only."""
+        if self.stdout_broken:
+            return
+        try:
+            sys.stdout.buffer.write(data)
+            sys.stdout.buffer.flush()
+        except OSError as error:
+            self.stdout_broken = True
+            self.record.warnings.append(f"stdout could not be written ({error}); output went to the log only")
 
     # --- the log -----------------------------------------------------------------------------
 
@@ -396,7 +426,11 @@ class Runner:
             self.log_room = 0
         else:
             self.log_room -= len(chunk)
-        self.log.write(chunk)
+        try:
+            self.log.write(chunk)
+        except OSError as error:  # a full disk: the run goes on, with stdout only
+            self.log_room = 0
+            self.record.warnings.append(f"the log could not be written ({error}); it ends here")
 
     # --- records -----------------------------------------------------------------------------
 
@@ -404,7 +438,6 @@ class Runner:
         try:
             self._journal_call(self._fold_then_start)
         except JournalUnavailable as error:
-            self.journal_ok = False
             self._warn(f"the run journal cannot be written ({error}); this run is kept in a fallback file")
 
     def _fold_then_start(self) -> None:
@@ -414,9 +447,9 @@ class Runner:
     def _finish(self, status: str, code: int, reason: str | None) -> int:
         record = self.record
         record.finished_at, record.status, record.exit_code, record.reason = time.time(), status, code, reason
-        if status != "ok" and status != "failed":
-            self._say(f"{status}: {reason}" if status != "skipped" else str(reason))
         try:
+            if status != "ok" and status != "failed":
+                self._say(f"{status}: {reason}" if status != "skipped" else str(reason))
             self._save(record)
         finally:
             self.journal.close()
@@ -428,7 +461,8 @@ class Runner:
     def _save(self, record: RunRecord) -> None:
         keep_runs, keep_days = self.retention.get("keep_runs"), self.retention.get("keep_days")
         try:
-            old_logs = self._journal_call(lambda: self.journal.record_finish(record, keep_runs, keep_days))
+            old_logs = self._journal_call(
+                lambda: self.journal.record_finish(record, keep_runs, keep_days, sole=self.sole))
         except JournalUnavailable as error:
             try:
                 path = append_fallback(self.state, record)
@@ -471,28 +505,32 @@ class Runner:
 
     def _warn(self, message: str) -> None:
         self.record.warnings.append(message)
-        print(f"orchestration {self.record.namespace}/{self.task_id}: warning: {message}", file=sys.stderr, flush=True)
+        try:
+            print(f"orchestration {self.record.namespace}/{self.task_id}: warning: {message}", file=sys.stderr, flush=True)
+        except OSError:
+            pass  # the warning is in the record
 
     def _say(self, message: str) -> None:
-        line = f"orchestration {self.record.namespace}/{self.task_id}: {message}"
-        print(line, flush=True)
-        self._log_bytes((line + "\n").encode())
+        line = (f"orchestration {self.record.namespace}/{self.task_id}: {message}\n").encode()
+        self._to_stdout(line)
+        self._log_bytes(line)
 
 
 def _load_manifest(path: str) -> dict:
-    """The manifest, from its marshal copy when it has one (json, and re with it, cost
-    milliseconds to import), else from the JSON itself."""
+    """The manifest, from its marshal copy when that was made from this very JSON (json, and re
+    with it, cost milliseconds to import), else from the JSON itself."""
+    with open(path, "rb") as stream:
+        raw = stream.read()
     try:
         with open(path[: -len(".json")] + ".bin", "rb") as stream:
-            manifest = marshal.load(stream)
-        if isinstance(manifest, dict) and "tasks" in manifest:
-            return manifest
+            copy = marshal.load(stream)
+        if isinstance(copy, dict) and copy.get("json_sha256") == _sha256(raw):
+            return copy["manifest"]
     except (OSError, EOFError, ValueError, TypeError):
         pass
     import json  # noqa: PLC0415 - no usable copy
 
-    with open(path, encoding="utf-8") as stream:
-        return json.load(stream)
+    return json.loads(raw)
 
 
 def _new_record(namespace: str, task_id: str, trigger: str, started: float, scheduled: float,

@@ -128,11 +128,16 @@ def install(
 
 
 def refuse_files_others_can_write(plan: Plan) -> None:
-    """System-scope tasks run as root: a tasks file or script that another user can change
-    (or whose folder they can change) would let them run code as root."""
-    files = [Path(plan.tasks_file)] + [Path(step.script) for task in plan.tasks for step in task.steps]
-    for path in dict.fromkeys(files):
-        for candidate in (path, path.parent):
+    """System-scope tasks run as root: a tasks file, script, interpreter or orchestration-exec
+    that another user can change (or whose folders they can change) would let them run code as
+    root. Each is checked by its real path, folder by folder up to /."""
+    programs = [plan.tasks_file, plan.environment.exec_program]
+    for task in plan.tasks:
+        for step in task.steps:
+            programs += list(step.command)
+    for program in dict.fromkeys(programs):
+        real = Path(os.path.realpath(program))
+        for candidate in (real, *real.parents):
             problem = _writable_by_others(candidate)
             if problem:
                 raise UsageError(
@@ -165,9 +170,23 @@ def install_plans(
     with locked(state / INSTALL_LOCK):
         staged = [_stage(plan, backend, scope, state) for plan in plans]
         if not dry_run:
-            for stage in staged:
-                stage.apply(state)
+            _apply_all(staged, state)
         return [stage.changes for stage in staged]
+
+
+def _apply_all(staged: list[_Stage], state: Path) -> None:
+    """Apply every namespace of the file, or none: a failure puts back the ones applied."""
+    applied: list[_Stage] = []
+    try:
+        for stage in staged:
+            stage.apply()
+            applied.append(stage)
+    except BaseException:
+        for stage in reversed(applied):
+            stage.roll_back()
+        raise
+    for stage in staged:
+        stage.forget_old_manifests(state)
 
 
 @dataclass
@@ -180,13 +199,14 @@ class _Stage:
     changes: NamespaceChanges
     old: Installed | None
     previous: Backend | None  # where the namespace was installed before, if elsewhere
+    before: str | None = None  # the new manifest file's text before apply (None: it was new)
 
-    def apply(self, state: Path) -> None:
+    def apply(self) -> None:
         """New manifest file, then the entries, then the old backend and old files go. An error
         puts the entries back and the manifest files as they were; a kill at any point leaves the
         entries with the manifest file they name."""
         text = manifests.dumps(self.manifest)
-        before = self.path.read_text(encoding="utf-8") if self.path.exists() else None
+        before = self.before = self.path.read_text(encoding="utf-8") if self.path.exists() else None
         try:
             if text != before:
                 manifests.write(self.path, self.manifest, text)
@@ -197,14 +217,18 @@ class _Stage:
                 self.previous.apply(self.plan.namespace, None)
                 checkpoint("previous-removed")
         except BaseException:
-            self._roll_back(before)
+            self.roll_back()
             raise
+
+    def forget_old_manifests(self, state: Path) -> None:
+        """Once every namespace is in place: the manifest files no entry names any more."""
         for path in manifests.candidates(state, self.plan.namespace):
             if path != self.path:
                 manifests.remove(path)
 
-    def _roll_back(self, before: str | None) -> None:
+    def roll_back(self) -> None:
         """Put the entries back as they were (best effort), and the manifest file too."""
+        before = self.before
         try:
             if self.previous is None:
                 old = self.backend.render(self.old.data, str(self.old.path)) if self.old else None

@@ -22,6 +22,7 @@ JOURNAL_NAME = "journal.sqlite3"
 FALLBACK_NAME = "journal-fallback.jsonl"
 BUSY_TIMEOUT_SECONDS = float(os.environ.get("ORCHESTRATION_JOURNAL_TIMEOUT", "10"))
 FAILURE_STATUSES = ("failed", "error", "timeout", "killed")
+STALE_REASON = "ended without a record: killed outright (SIGKILL, out of memory, a reboot)"
 
 # Each entry upgrades the schema by one version; never edit a released one, append a new one.
 MIGRATIONS = (
@@ -208,12 +209,21 @@ class Journal:
         with _Transaction(self.connect()) as connection:
             _insert_run(connection, run)
 
-    def record_finish(self, run: RunRecord, keep_runs: int | None = None, keep_days: float | None = None) -> list[str]:
-        """One transaction: the run's outcome, its steps, and pruning; the logs to delete."""
+    def record_finish(self, run: RunRecord, keep_runs: int | None = None, keep_days: float | None = None,
+                      sole: bool = False) -> list[str]:
+        """One transaction: the run's outcome, its steps, and pruning; the logs to delete.
+        `sole`: this run held the task's lock, so no other run of the task can be running, and
+        rows that still say so belong to runs killed outright (SIGKILL, out of memory, a reboot)."""
         with _Transaction(self.connect()) as connection:
             connection.execute("DELETE FROM runs WHERE run_id = ?", (run.run_id,))
             _insert_run(connection, run)
             _insert_steps(connection, run)
+            if sole:
+                connection.execute(
+                    "UPDATE runs SET status = 'killed', reason = ? WHERE namespace = ? AND task = ?"
+                    " AND status = 'running' AND run_id != ?",
+                    (STALE_REASON, run.namespace, run.task, run.run_id),
+                )
             if keep_runs is None:
                 return []
             return _prune(connection, run, keep_runs, keep_days)
@@ -273,7 +283,13 @@ class _Transaction:
         return self.connection
 
     def __exit__(self, error_type, error, traceback) -> None:
-        self.connection.execute("COMMIT" if error_type is None else "ROLLBACK")
+        if error_type is None:
+            self.connection.execute("COMMIT")
+        elif self.connection.in_transaction:
+            try:
+                self.connection.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass  # SQLite may have rolled back itself; the first error is the one to see
 
 
 def _migrate(connection: sqlite3.Connection) -> None:
@@ -307,7 +323,7 @@ def _prune(connection: sqlite3.Connection, run: RunRecord, keep_runs: int, keep_
     oldest = time.time() - keep_days * 86400 if keep_days else 0
     rows = connection.execute(
         "SELECT run_id, log_path FROM runs WHERE namespace = ? AND task = ? AND run_id != ? AND"
-        " (started_at < ? OR run_id NOT IN (SELECT run_id FROM runs WHERE namespace = ? AND"
+        " status != 'running' AND (started_at < ? OR run_id NOT IN (SELECT run_id FROM runs WHERE namespace = ? AND"
         " task = ? ORDER BY started_at DESC LIMIT ?))",
         (run.namespace, run.task, run.run_id, oldest, run.namespace, run.task, keep_runs),
     ).fetchall()
@@ -346,18 +362,23 @@ def _private_dirs(path: str) -> None:
 
 
 def fallback_paths(state) -> list[str]:
-    """Where records go when the journal cannot be written: the state folder, else a private
-    folder in /tmp (when the state folder itself is read-only)."""
-    state = os.fspath(state)
-    key = "".join(c if c.isalnum() else "_" for c in os.path.abspath(state))[-80:]
-    spare = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"orchestration-{os.getuid()}", key + ".jsonl")
-    return [os.path.join(state, FALLBACK_NAME), spare]
+    """Where records go when the journal cannot be written: the state folder, else the spare
+    folder (when the state folder itself is read-only)."""
+    paths = [os.path.join(state, FALLBACK_NAME)]
+    try:
+        from .spare import spare_path  # noqa: PLC0415 - small, standard library only
+
+        paths.append(spare_path(state, FALLBACK_NAME))
+    except OSError:
+        pass
+    return paths
 
 
 def _ensure_folder(path: str, spare: bool) -> None:
-    from .state import private_dir, private_tmp_dir  # noqa: PLC0415 - only on the fault path
+    from .spare import spare_dir  # noqa: PLC0415 - only on the fault path
+    from .state import private_dir  # noqa: PLC0415
 
-    private_tmp_dir() if spare else private_dir(path)
+    spare_dir() if spare else private_dir(path)
 
 
 def append_fallback(state, run: RunRecord) -> str:

@@ -73,8 +73,11 @@ def write(path: Path, manifest: Manifest, text: str | None = None) -> None:
     """Write the manifest (JSON, the record people and tools read) and its fast copy first."""
     import marshal  # noqa: PLC0415
 
-    write_private_bytes(fast_copy(path), marshal.dumps(manifest))
-    write_private(path, text if text is not None else dumps(manifest))
+    text = text if text is not None else dumps(manifest)
+    # The copy names the JSON it was made with: a JSON changed since is read as JSON.
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    write_private_bytes(fast_copy(path), marshal.dumps({"json_sha256": digest, "manifest": manifest}))
+    write_private(path, text)
 
 
 def remove(path: Path) -> None:

@@ -111,7 +111,8 @@ def run_now(reference: str, scope: str = "user") -> int:
     # Like a shell: Ctrl-C goes to the shim, which passes it to the script and records the run.
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        return subprocess.run(argv, env=cron_environment(), check=False).returncode
+        code = subprocess.run(argv, env=cron_environment(), check=False).returncode
+        return 128 - code if code < 0 else code  # the shim itself killed by signal N: 128+N
     except OSError as error:
         raise ApplyError(f"could not start {argv[0]}: {error}; reinstall the tasks file") from None
     finally:

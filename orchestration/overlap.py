@@ -21,9 +21,7 @@ class TaskLock:
     def __init__(self, state: str, namespace: str, task: str) -> None:
         name = f"{namespace}.{task}.lock"
         self.path = os.path.join(state, "locks", name)
-        # Where the state folder is read-only, every run of the task meets at the same spare.
-        key = "".join(c if c.isalnum() else "_" for c in os.path.abspath(state))[-80:]
-        self.spare = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"orchestration-{os.getuid()}", f"{key}.{name}")
+        self.state, self.name = state, name
         self.descriptor: int | None = None
 
     def acquire(self, *, wait: bool, guard: Guard) -> str | None:
@@ -59,10 +57,11 @@ class TaskLock:
             return self._open_spare()
 
     def _open_spare(self) -> int:
-        from .state import private_tmp_dir  # noqa: PLC0415 - only when the state folder is read-only
+        """Where the state folder is read-only, every run of the task meets at the same spare."""
+        from .spare import spare_dir, spare_path  # noqa: PLC0415 - only then
 
-        private_tmp_dir()
-        return os.open(self.spare, os.O_RDWR | os.O_CREAT, 0o600)
+        spare_dir()
+        return os.open(spare_path(self.state, self.name), os.O_RDWR | os.O_CREAT, 0o600)
 
     def note_holder(self, run_id: str) -> None:
         """Write who holds the lock, for the message of a firing that finds it taken."""

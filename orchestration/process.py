@@ -23,6 +23,12 @@ READ_CHUNK = 65536
 SIGNAL_NAMES = {_signal.SIGTERM: "SIGTERM", _signal.SIGINT: "SIGINT", _signal.SIGHUP: "SIGHUP",
                 _signal.SIGKILL: "SIGKILL"}
 HANDLED_SIGNALS = (_signal.SIGTERM, _signal.SIGINT, _signal.SIGHUP)
+# Reset in the script: ours, and those Python itself ignores (a script must see SIGPIPE).
+DEFAULT_IN_SCRIPT = (*HANDLED_SIGNALS, _signal.SIGPIPE, _signal.SIGXFSZ)
+
+
+class SpawnError(OSError):
+    """The script could not be started (missing interpreter, no permission, ...)."""
 
 
 class Interrupted(Exception):
@@ -44,14 +50,21 @@ class Guard:
     def __init__(self) -> None:
         self.child: int | None = None  # process group of the running script
         self.received: int | None = None
+        self.received_at: float | None = None  # time.monotonic() of the first signal
         self.interruptible = False  # True while waiting or sleeping: raise at once
+        self.wakeup: int | None = None  # readable when a signal arrived
 
     def install(self) -> None:
         for signum in HANDLED_SIGNALS:
             _signal.signal(signum, self._handle)
+        # A signal also writes a byte here, so a wait on the script's output wakes up for it.
+        self.wakeup, writer = os.pipe()
+        os.set_blocking(writer, False)
+        _signal.set_wakeup_fd(writer)
 
     def _handle(self, signum: int, frame) -> None:
-        self.received = self.received or signum
+        if self.received is None:
+            self.received, self.received_at = signum, time.monotonic()
         if self.child is not None:
             _signal_group(self.child, signum)
         elif self.interruptible:
@@ -90,12 +103,15 @@ def run_script(
     guard: Guard,
 ) -> Outcome:
     """Run `argv` to its end (or its deadline, on time.monotonic()); OSError if it cannot start."""
-    pid, output = _spawn(argv, cwd, env)
+    try:
+        pid, output = _spawn(argv, cwd, env)
+    except OSError as error:
+        raise SpawnError(error.errno, error.strerror, error.filename) from None
     guard.child = pid
     if guard.received is not None:  # arrived while the script was being started
         _signal_group(pid, guard.received)
     try:
-        status, timed_out = _supervise(pid, output, write, deadline)
+        status, timed_out = _supervise(pid, output, write, deadline, guard)
     finally:
         guard.child = None
     return Outcome(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status),
@@ -113,7 +129,7 @@ def _spawn(argv: list[str], cwd: str, env: dict[str, str]) -> tuple[int, int]:
             argv[0], argv, env,
             file_actions=[(os.POSIX_SPAWN_DUP2, null, 0), (os.POSIX_SPAWN_DUP2, writer, 1),
                           (os.POSIX_SPAWN_DUP2, writer, 2)],
-            setsid=True, setsigdef=HANDLED_SIGNALS,
+            setsid=True, setsigdef=DEFAULT_IN_SCRIPT,
         )
     except BaseException:
         os.close(reader)
@@ -125,14 +141,18 @@ def _spawn(argv: list[str], cwd: str, env: dict[str, str]) -> tuple[int, int]:
     return pid, reader
 
 
-def _supervise(pid: int, output: int, write: Callable[[bytes], None], deadline: float | None) -> tuple[int, bool]:
-    """Copy output until the pipe closes and the script has ended; enforce the deadline."""
+def _supervise(pid: int, output: int, write: Callable[[bytes], None], deadline: float | None,
+               guard: Guard) -> tuple[int, bool]:
+    """Copy output until the pipe closes and the script has ended; enforce the deadline, and
+    a signal passed on to the script that it did not obey within the grace period."""
     ended = _pidfd(pid)
     poller = select.poll()
     poller.register(output, select.POLLIN | select.POLLHUP)
     if ended is not None:
         poller.register(ended, select.POLLIN)
-    limit = _Limit(pid, deadline)
+    if guard.wakeup is not None:
+        poller.register(guard.wakeup, select.POLLIN)
+    limit = _Limit(pid, deadline, guard)
     pipe_open, status = True, None
     try:
         while pipe_open or status is None:
@@ -140,7 +160,9 @@ def _supervise(pid: int, output: int, write: Callable[[bytes], None], deadline: 
             if ended is None and not pipe_open:  # no pidfd (old kernel): look every 50 ms
                 wait = 0.05 if wait is None else min(wait, 0.05)
             for descriptor, _ in poller.poll(None if wait is None else max(wait, 0) * 1000):
-                if descriptor == output:
+                if descriptor == guard.wakeup:
+                    os.read(guard.wakeup, 64)  # a signal: look at the limits again
+                elif descriptor == output:
                     chunk = os.read(output, READ_CHUNK)
                     if chunk:
                         write(chunk)
@@ -172,25 +194,29 @@ def _pidfd(pid: int) -> int | None:
 
 
 class _Limit:
-    """SIGTERM to the group at the deadline, SIGKILL after the grace period."""
+    """SIGTERM to the group at the deadline; SIGKILL when the grace period after that SIGTERM,
+    or after a signal passed on to the group, has run out."""
 
-    def __init__(self, group: int, deadline: float | None) -> None:
-        self.group, self.deadline = group, deadline
+    def __init__(self, group: int, deadline: float | None, guard: Guard) -> None:
+        self.group, self.deadline, self.guard = group, deadline, guard
         self.kill_at: float | None = None
         self.expired = False
+        self.killed = False
 
     def seconds_left(self) -> float | None:
-        due = self.kill_at if self.expired else self.deadline
+        if self.guard.received_at is not None and self.kill_at is None and not self.killed:
+            self.kill_at = self.guard.received_at + KILL_GRACE_SECONDS
+        due = self.kill_at if self.kill_at is not None else None if self.expired else self.deadline
         return None if due is None else due - time.monotonic()
 
     def enforce(self) -> None:
         now = time.monotonic()
         if self.deadline is not None and not self.expired and now >= self.deadline:
             self.expired = True
-            self.kill_at = now + KILL_GRACE_SECONDS
+            self.kill_at = min(self.kill_at or now + KILL_GRACE_SECONDS, now + KILL_GRACE_SECONDS)
             _signal_group(self.group, _signal.SIGTERM)
         elif self.kill_at is not None and now >= self.kill_at:
-            self.kill_at = None
+            self.kill_at, self.killed = None, True
             _signal_group(self.group, _signal.SIGKILL)
 
 

@@ -77,15 +77,16 @@ def _resolve(step_index: int, run_index: int, key: str, spec: dict[str, Any], wh
     if "template" in spec:
         from .params import render  # noqa: PLC0415 - imports jinja2
 
+        # A secret template is not shown, nor what it raised (the text could hold the secret).
+        shown = "(secret)" if hidden else repr(spec["template"])
         try:
             text = render(spec["template"], runtime.context())
         except Exception as error:  # noqa: BLE001 - undefined names, wrong filters, ...
-            raise RunError(
-                f"{where}: template {spec['template']!r} raised {type(error).__name__}: {error}"
-            ) from None
-        return _argument(f"{where}: template {spec['template']!r} gave", text, hidden)
+            detail = "" if hidden else f": {error}"
+            raise RunError(f"{where}: template {shown} raised {type(error).__name__}{detail}") from None
+        return _argument(f"{where}: template {shown} gave", text, hidden)
     what = f"{where} from {spec['callable']}"
-    result = runtime.user_code().parameter(step_index, run_index, key, what, runtime.context())
+    result = runtime.user_code().parameter(step_index, run_index, key, what, runtime.context(), hidden)
     return _argument(f"{what} returned", result, hidden)
 
 

@@ -78,20 +78,6 @@ def remove_file(path: Path) -> bool:
         return False
 
 
-def private_tmp_dir() -> Path:
-    """A folder in /tmp that only this user can use, for what must not depend on HOME or
-    ORCHESTRATION_HOME (the crontab lock, a fallback journal); refuses one someone else made."""
-    path = Path(os.environ.get("TMPDIR", "/tmp")) / f"orchestration-{os.getuid()}"
-    try:
-        path.mkdir(mode=0o700)
-    except FileExistsError:
-        pass
-    info = os.lstat(path)
-    if info.st_uid != os.getuid() or info.st_mode & 0o077 or not path.is_dir() or path.is_symlink():
-        raise OSError(f"{path} is not a private folder of this user; remove it")
-    return path
-
-
 @contextmanager
 def locked(path: Path, *, blocking: bool = True) -> Iterator[bool]:
     """Hold an exclusive lock on `path` (created 0600); yields False if non-blocking and busy."""

@@ -54,12 +54,14 @@ def call_with_context(function: Callable[..., Any], context: RunContext) -> Any:
     return function(context) if accepts_one else function()
 
 
-def call(function: Callable[..., Any], context: RunContext, what: str) -> Any:
-    """Call a function of the tasks file; what it raises becomes a RunError naming `what`."""
+def call(function: Callable[..., Any], context: RunContext, what: str, secret: bool = False) -> Any:
+    """Call a function of the tasks file; what it raises becomes a RunError naming `what` (for
+    a secret, only the kind of error: its text could hold the secret)."""
     try:
         return call_with_context(function, context)
     except Exception as error:  # noqa: BLE001 - user code: report, never crash the shim
-        raise RunError(f"{what} raised {type(error).__name__}: {error}") from None
+        detail = "" if secret else f": {error}"
+        raise RunError(f"{what} raised {type(error).__name__}{detail}") from None
 
 
 class UserCode:
@@ -89,13 +91,13 @@ class UserCode:
         except Exception as error:  # noqa: BLE001 - e.g. a function that returns a skips.Condition
             raise RunError(f"{what} returned {type(result).__name__}, not True/False: {error}") from None
 
-    def parameter(self, step: int, run: int, key: str, what: str, context: RunContext) -> Any:
+    def parameter(self, step: int, run: int, key: str, what: str, context: RunContext, secret: bool = False) -> Any:
         """What the function behind one parameter value returns for this run."""
         def lookup(task: Task) -> Any:
             value = task.steps[step].parameter_sets[run][key]
             return value.value if isinstance(value, Secret) else value
 
-        return call(self._find(what, lookup), context, what)
+        return call(self._find(what, lookup), context, what, secret)
 
     def parameter_sets(self, step: int, what: str, context: RunContext) -> Any:
         """What the function behind a repeat's parameter sets returns for this run."""

@@ -178,3 +178,11 @@ def test_static_task_imports_no_heavy_module(real_crontab, project: Project, sta
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd="/")
     assert json.loads(result.stdout.splitlines()[-1]) == [0, []]
+
+
+def test_the_manifest_json_wins_over_a_stale_fast_copy(real_crontab, project: Project, state_home: Path) -> None:
+    install(project, "o = Orchestrator(name='ns')\no.add_task('0 1 * * *', 'bash', name='copy').add_script('record.sh', {'v': 'installed'})\n")
+    manifest = manifest_file(state_home, "ns")
+    manifest.write_text(manifest.read_text().replace('"installed"', '"edited"'))
+    assert run("ns/copy").returncode == 0
+    assert project.records()[-1]["argv"] == ["edited"]

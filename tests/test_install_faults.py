@@ -225,3 +225,11 @@ def test_deleted_and_edited_unit_files_are_reported_and_restored(systemd_user: P
                                     " (deleted: orchestration-atom-a.timer); they are replaced by what")
     assert timer.read_text() == original
     assert cli("uninstall", "--name", "atom").exit_code == 0
+
+
+def test_a_crontab_that_is_not_utf8_is_left_alone(real_crontab, project: Project) -> None:
+    subprocess.run(["crontab", "-"], input=real_crontab.encode() + b"# caf\xe9 in Latin-1\n", check=True)
+    result = CliRunner().invoke(main, ["install", str(project.write(V1)), "--backend", "crontab"])
+    assert result.exit_code == 2
+    assert result.output.startswith("Error: your crontab holds bytes that are not UTF-8")
+    assert subprocess.run(["crontab", "-l"], capture_output=True).stdout.endswith(b"# caf\xe9 in Latin-1\n")

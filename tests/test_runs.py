@@ -254,3 +254,60 @@ def test_stopping_the_unit_records_killed(systemd_user: Path, scripts: Project, 
     assert (run.trigger, run.status, run.exit_code) == ("systemd", "killed", 143)
     assert (scripts.root / "got").read_text() == "TERM\n"
     CliRunner().invoke(main, ["uninstall", "--name", "runs"])
+
+
+def test_scripts_start_with_default_signal_dispositions(real_crontab, scripts: Project, state_home: Path) -> None:
+    # Python ignores SIGPIPE; a script must not inherit that (`yes | head -1` would never end).
+    (scripts.root / "pipe.sh").write_text("#!/bin/bash\nset -o pipefail\nyes | head -1 > /dev/null\necho $? > code\n"
+                                          "grep SigIgn /proc/$$/status > ignored\n")
+    install(scripts, "o.add_task('0 1 * * *', 'bash', name='pipe').add_script('pipe.sh')\n")
+    shim = start(state_home, "pipe")
+    shim.communicate(timeout=20)
+    assert (scripts.root / "code").read_text() == "141\n"  # killed by SIGPIPE, as under cron
+    ignored = int((scripts.root / "ignored").read_text().split()[1], 16)
+    assert ignored & (1 << (signal.SIGPIPE - 1)) == 0
+
+
+def test_a_script_that_ignores_the_forwarded_signal_is_killed_after_the_grace_period(
+    real_crontab, scripts: Project, state_home: Path
+) -> None:
+    (scripts.root / "deaf.sh").write_text("#!/bin/bash\ntrap '' TERM\ntouch ready\nsleep 3004 & wait\n")
+    install(scripts, "o.add_task('0 1 * * *', 'bash', name='deaf').add_script('deaf.sh')\n")
+    shim = start(state_home, "deaf", ORCHESTRATION_KILL_GRACE="1")
+    assert wait_for(lambda: (scripts.root / "ready").exists(), 10)
+    shim.send_signal(signal.SIGTERM)
+    shim.communicate(timeout=20)
+    assert shim.returncode == 143
+    assert not alive("sleep 3004")
+    assert runs(state_home, "deaf")[0].status == "killed"
+
+
+def test_a_closed_stdout_costs_neither_the_run_nor_its_record(real_crontab, scripts: Project, state_home: Path) -> None:
+    (scripts.root / "talk.sh").write_text("#!/bin/bash\nsleep 0.3\nfor i in $(seq 1 2000); do echo line $i; done\n")
+    install(scripts, "o.add_task('0 1 * * *', 'bash', name='talk').add_script('talk.sh')\n")
+    reader, writer = os.pipe()
+    shim = subprocess.Popen([EXEC, str(manifest_file(state_home, "runs")), "talk"], stdout=writer, stderr=subprocess.PIPE)
+    os.close(writer)
+    os.close(reader)  # whoever read the output went away
+    shim.communicate(timeout=30)
+    assert shim.returncode == 0
+    [run] = runs(state_home, "talk")
+    assert run.status == "ok"
+    assert run.warnings and run.warnings[-1].startswith("stdout could not be written")
+    assert "line 2000" in Path(run.log_path).read_text()
+
+
+def test_a_run_killed_outright_is_closed_by_the_next_one(real_crontab, scripts: Project, state_home: Path) -> None:
+    install(scripts, "o.add_task('0 1 * * *', 'bash', name='hold').add_script('hold.sh')\n")
+    first = start(state_home, "hold")
+    assert wait_for(lambda: (scripts.root / "times").exists(), 10)
+    first.kill()  # SIGKILL: no chance to record anything
+    first.wait()
+    subprocess.run(["pkill", "-KILL", "-f", "hold.sh"])
+    (scripts.root / "release").touch()
+    assert runs(state_home, "hold")[0].status == "running"
+    second = start(state_home, "hold")
+    second.communicate(timeout=20)
+    stale, fresh = runs(state_home, "hold")
+    assert (stale.status, stale.reason) == ("killed", "ended without a record: killed outright (SIGKILL, out of memory, a reboot)")
+    assert fresh.status == "ok"

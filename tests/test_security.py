@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from conftest import Project, manifest_file
 from orchestration.cli import main
-from orchestration.state import private_tmp_dir
+from orchestration.spare import spare_dir
 
 EXEC = str(Path(sys.executable).with_name("orchestration-exec"))
 
@@ -38,8 +38,8 @@ def test_every_file_we_create_is_private(real_crontab, project: Project, state_h
     out = tmp_path / "units"
     assert CliRunner().invoke(main, ["compile", str(tasks), "--target", "systemd", "--output", str(out)]).exit_code == 0
 
-    created = [state_home, *state_home.rglob("*"), out, *out.iterdir(), private_tmp_dir(),
-               *private_tmp_dir().iterdir()]
+    spare = Path(spare_dir())
+    created = [state_home, *state_home.rglob("*"), out, *out.iterdir(), spare, *spare.iterdir()]
     kinds = {path.suffix or path.name for path in created}
     assert {".json", ".sqlite3", ".log", ".lock", ".jsonl", ".service", ".timer"} <= kinds
     loose = [f"{path} {stat.filemode(path.stat().st_mode)}" for path in created if path.stat().st_mode & 0o077]
@@ -47,3 +47,21 @@ def test_every_file_we_create_is_private(real_crontab, project: Project, state_h
     assert "hunter2" not in subprocess.run(["crontab", "-l"], capture_output=True, text=True).stdout
     assert not any("hunter2" in path.read_text(errors="replace") for path in created
                    if path.is_file() and path.suffix in (".log", ".service", ".timer", ".sqlite3", ".jsonl"))
+
+
+def test_an_error_in_a_secret_value_does_not_show_the_secret(real_crontab, project: Project, state_home: Path) -> None:
+    tasks = project.write(
+        "from orchestration import secret, template\n"
+        "o = Orchestrator(name='leak')\n"
+        "def token():\n    return int('hunter2')\n"
+        "o.add_task('0 1 * * *', 'bash', name='f').add_script('record.sh', {'token': secret(token)})\n"
+        "o.add_task('0 1 * * *', 'bash', name='t').add_script('record.sh', {'token': secret(template('{{ 1 / 0 }}hunter2'))})\n"
+    )
+    assert CliRunner().invoke(main, ["install", str(tasks), "--backend", "crontab"]).exit_code == 0
+    for task in ("f", "t"):
+        result = subprocess.run([EXEC, str(manifest_file(state_home, "leak")), task], capture_output=True, text=True)
+        assert result.returncode == 1
+        assert "hunter2" not in result.stdout + result.stderr
+    history = CliRunner().invoke(main, ["history", "--json"]).output
+    assert "hunter2" not in history
+    assert "raised ValueError" in history and "raised ZeroDivisionError" in history

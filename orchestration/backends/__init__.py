@@ -1,6 +1,6 @@
 """Targets a namespace can be installed into, and how `--backend auto` picks one.
 
-Every backend offers the same four calls: `render(plan)` (pure), `installed(namespace)`,
+Every backend offers the same four calls: `render(manifest, path)` (pure), `installed(namespace)`,
 `apply(namespace, rendered or None)` and `name`. Rendered output compares with `==`, so an
 install can tell "unchanged" without writing anything.
 """
@@ -21,7 +21,7 @@ CRON_DAEMONS = ("cron", "crond")
 class Backend(Protocol):
     name: str
 
-    def render(self, plan: Any) -> Any: ...
+    def render(self, manifest: dict[str, Any], manifest_path: str) -> Any: ...
 
     def installed(self, namespace: str) -> Any: ...
 

@@ -15,6 +15,7 @@ import re
 import shlex
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterator
 
 import crontab as python_crontab
@@ -22,7 +23,8 @@ import crontab as python_crontab
 from ..errors import ApplyError, FenceError, SchedulerUnavailableError
 from ..faults import checkpoint
 from ..manifest import Manifest
-from ..state import locked, private_tmp_dir
+from ..spare import spare_dir
+from ..state import locked
 from ..schedule import REBOOT, Schedule, parse_schedule
 
 NAME = "crontab"
@@ -210,6 +212,13 @@ class _VerbatimCronTab(python_crontab.CronTab):
         self.crons, self.lines, self.text = [], [], ""
         try:
             process = python_crontab.Process(self.cron_command, l="", **self.user_opt).run()
+        except UnicodeDecodeError:
+            raise FenceError(
+                "your crontab holds bytes that are not UTF-8, and orchestration keeps every line it"
+                " does not own byte for byte: it will not rewrite it.",
+                hint="Nothing was changed. Convert it, for example with"
+                " `crontab -l | iconv -f latin1 -t utf-8 | crontab -`, then run the command again.",
+            ) from None
         except FileNotFoundError:
             raise SchedulerUnavailableError(
                 f"there is no crontab command ({self.cron_command}) on this machine",
@@ -240,7 +249,11 @@ class CrontabBackend:
     def apply(self, namespace: str, block: str | None) -> bool:
         """Put `block` in place (None removes it); whether the crontab changed. One user has one
         crontab whatever ORCHESTRATION_HOME says, so the read-modify-write holds a per-user lock."""
-        with locked(private_tmp_dir() / "crontab.lock"):
+        try:
+            lock_path = Path(spare_dir()) / "crontab.lock"
+        except OSError as error:
+            raise ApplyError(f"the lock of your crontab cannot be made: {error}") from None
+        with locked(lock_path):
             text = self.crontab.read()
             updated = merge(text, namespace, block)
             if updated == text:

@@ -244,9 +244,10 @@ class SystemdBackend:
         self.systemctl.restart(name for name in changed if not _at_boot(desired[name]))
 
     def _restore(self, previous: Units, attempted: Units) -> None:
-        for name in attempted:
-            if name not in previous:
-                remove_file(self.directory.path / name)
+        fresh = [name for name in attempted if name not in previous]
+        self.systemctl.disable([name for name in fresh if name.endswith(".timer")])
+        for name in fresh:
+            remove_file(self.directory.path / name)
         for name, text in previous.items():
             write_private(self.directory.path / name, text)
         timers = [name for name in previous if name.endswith(".timer")]
