@@ -34,11 +34,7 @@ class TaskLock:
                 holder = os.pread(self.descriptor, 200, 0).decode(errors="replace").strip()
                 self.release()
                 return holder or "another run"
-            guard.interruptible = True
-            try:
-                fcntl.flock(self.descriptor, fcntl.LOCK_EX)
-            finally:
-                guard.interruptible = False
+            guard.wait(fcntl.flock, self.descriptor, fcntl.LOCK_EX)
         return None
 
     def _open(self) -> int:

@@ -72,10 +72,15 @@ class Guard:
 
     def sleep(self, seconds: float) -> None:
         """Sleep, ending early with Interrupted when a signal arrives."""
+        self.wait(time.sleep, seconds)
+
+    def wait(self, blocking, *arguments) -> None:
+        """Call `blocking(*arguments)` (a sleep, a lock), ending early with Interrupted when a
+        signal arrives."""
         self.raise_if_received()
         self.interruptible = True
         try:
-            time.sleep(seconds)
+            blocking(*arguments)
         finally:
             self.interruptible = False
 

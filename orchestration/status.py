@@ -3,7 +3,6 @@ what was installed still matches the machine (drift, missing files)."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -12,6 +11,7 @@ from typing import Any, Callable
 
 from .installer import installed_manifests
 from .journal import RunRecord, consecutive_failures
+from .loader import file_sha256
 from .records import history
 from .schedule import next_times, parse_schedule
 
@@ -103,7 +103,7 @@ def namespace_problems_of(manifest: dict[str, Any]) -> list[str]:
             f" its functions fail; restore it, or remove the tasks with `orchestration uninstall"
             f" --name {manifest['namespace']}`"
         )
-    elif _sha256(tasks_file) != manifest.get("tasks_file_sha256"):
+    elif _digest(tasks_file) != manifest.get("tasks_file_sha256"):
         problems.append(f"the tasks file changed since it was installed (drift); run {reinstall}")
     exec_program = manifest.get("exec")
     if exec_program and not os.access(exec_program, os.X_OK):
@@ -128,8 +128,8 @@ def task_problems_of(manifest: dict[str, Any], task: dict[str, Any]) -> list[str
     return problems
 
 
-def _sha256(path: str) -> str | None:
+def _digest(path: str) -> str | None:
     try:
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        return file_sha256(Path(path))
     except OSError:
         return None
