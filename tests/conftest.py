@@ -157,6 +157,47 @@ def real_crontab():
                 subprocess.run(["crontab", "-r"], capture_output=True)
 
 
+def cron_running() -> bool:
+    import subprocess
+
+    return subprocess.run(["pgrep", "-x", "cron"], capture_output=True).returncode == 0
+
+
+@pytest.fixture(scope="session")
+def cron_daemon():
+    """A running cron daemon: the one already running, else Debian's cron started for the tests
+    (and stopped after them)."""
+    import shutil
+    import subprocess
+    import time
+
+    if cron_running():
+        yield
+        return
+    daemon = shutil.which("cron") or "/usr/sbin/cron"
+    if not os.path.exists(daemon):
+        skip_or_fail("no cron daemon installed (Debian: apt-get install cron)")
+    if os.geteuid() != 0:
+        skip_or_fail("the cron daemon can only be started by root here")
+    subprocess.run([daemon], check=True)
+    if not wait_for(cron_running, timeout=5):
+        skip_or_fail("the cron daemon did not start")
+    yield
+    subprocess.run(["pkill", "-x", "cron"])
+
+
+@pytest.fixture
+def cron_crontab(cron_daemon, real_crontab: str) -> str:
+    """`real_crontab` under a running cron daemon that will notice the next write. Cron compares a
+    crontab's modification time in whole seconds with the one it last read (at its start and at
+    each minute's start): a write in the second of the fixture's own write, after cron read that
+    one, would go unseen. The wait moves the test's writes into a later second."""
+    import time
+
+    time.sleep(1.05 - time.time() % 1)
+    return real_crontab
+
+
 # The HOME the test run started with: a systemd user manager started by
 # scripts/with-systemd-user.sh reads its units from there, whatever HOME a test sets later.
 MANAGER_HOME = os.environ.get("HOME", "/root")

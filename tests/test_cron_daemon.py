@@ -5,8 +5,7 @@ foreign line as it was."""
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
+import pwd
 import time
 from pathlib import Path
 
@@ -23,33 +22,7 @@ LITERAL = ["two words", "it's \"quoted\"", "100% done", "$(touch /tmp/pwned-by-c
            "`id`", "x | y", "naïve café ✓", "-n", "#hash"]
 
 
-def cron_running() -> bool:
-    return subprocess.run(["pgrep", "-x", "cron"], capture_output=True).returncode == 0
-
-
-@pytest.fixture(scope="session")
-def cron_daemon():
-    """A running cron daemon: the one already running, else Debian's cron started for the tests."""
-    if cron_running():
-        yield
-        return
-    daemon = shutil.which("cron") or "/usr/sbin/cron"
-    if not os.path.exists(daemon):
-        skip_or_fail("no cron daemon installed (Debian: apt-get install cron)")
-    if os.geteuid() != 0:
-        skip_or_fail("the cron daemon can only be started by root here")
-    subprocess.run([daemon], check=True)
-    for _ in range(50):
-        if cron_running():
-            break
-        time.sleep(0.1)
-    else:
-        skip_or_fail("the cron daemon did not start")
-    yield
-    subprocess.run(["pkill", "-x", "cron"])
-
-
-def test_cron_fires_the_task_with_literal_parameters(cron_daemon, real_crontab: str, project: Project, state_home: Path) -> None:
+def test_cron_fires_the_task_with_literal_parameters(cron_crontab: str, project: Project, state_home: Path) -> None:
     params = {f"p{i}": value for i, value in enumerate(LITERAL)}
     tasks = project.write(
         "o = Orchestrator(name='fired')\n"
@@ -80,4 +53,28 @@ def test_cron_fires_the_task_with_literal_parameters(cron_daemon, real_crontab: 
     assert runner.invoke(main, ["install", str(tasks)]).output.endswith("nothing changed.\n")
     assert read_crontab() == installed
     assert runner.invoke(main, ["uninstall", str(tasks)]).exit_code == 0
+    assert read_crontab() == cron_crontab
+
+
+def test_back_to_back_installs_while_cron_reads_land_in_different_seconds(real_crontab: str, project: Project) -> None:
+    """Cron reads a crontab again only when its modification time, in whole seconds, changed; two
+    writes in the second it reads in would hide the second one. The spool file's times show that
+    two installs at the start of a minute write in different seconds."""
+    spool = Path("/var/spool/cron/crontabs") / pwd.getpwuid(os.getuid()).pw_name
+    if not os.access(spool.parent, os.X_OK):
+        skip_or_fail(f"{spool} cannot be inspected by this user")
+    first = project.write("o = Orchestrator(name='first')\no.add_task('0 3 * * *', 'bash').add_script('record.sh')\n",
+                          name="first.py")
+    second = project.write("o = Orchestrator(name='second')\no.add_task('0 4 * * *', 'bash').add_script('record.sh')\n",
+                           name="second.py")
+    runner = CliRunner()
+    time.sleep(60.2 - time.time() % 60)  # just after the start of a minute, when cron reads
+
+    assert runner.invoke(main, ["install", str(first), "--backend", "crontab"]).exit_code == 0
+    first_written = spool.stat().st_mtime
+    assert runner.invoke(main, ["install", str(second), "--backend", "crontab"]).exit_code == 0
+    second_written = spool.stat().st_mtime
+
+    assert int(second_written) > int(first_written)
+    assert runner.invoke(main, ["uninstall", "--all"]).exit_code == 0
     assert read_crontab() == real_crontab

@@ -13,7 +13,6 @@ from click.testing import CliRunner
 from conftest import Project, read_crontab, wait_for
 from orchestration.cli import main
 from orchestration.journal import Journal
-from test_cron_daemon import cron_daemon  # noqa: F401 - the fixture that starts the daemon
 
 TASKS = """
 from orchestration import skips, template, secret
@@ -46,11 +45,11 @@ def install_and_wait(project: Project, state_home: Path, backend: str, timeout: 
 
 
 @pytest.mark.cron_daemon
-def test_cron_fires_tasks_with_conditions_and_dynamic_parameters(cron_daemon, real_crontab: str, project: Project, state_home: Path) -> None:  # noqa: F811
+def test_cron_fires_tasks_with_conditions_and_dynamic_parameters(cron_crontab: str, project: Project, state_home: Path) -> None:
     tasks = install_and_wait(project, state_home, "crontab", timeout=150)
     assert "crontab-secret" not in read_crontab()
     assert CliRunner().invoke(main, ["uninstall", str(tasks)]).exit_code == 0
-    assert read_crontab() == real_crontab
+    assert read_crontab() == cron_crontab
 
 
 @pytest.mark.systemd

@@ -11,8 +11,10 @@ lines, and the rest of the text is carried around it untouched.
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +34,9 @@ INSTALL_CRON_HINT = (
     "Install a cron daemon and its crontab command (Debian/Ubuntu: `apt-get install cron`, then"
     " `service cron start`), or use `--backend systemd`."
 )
+# How long after the start of a minute cron may still be reading crontabs (it usually takes
+# milliseconds; the margin covers a loaded machine).
+CRON_LOOKS_WITHIN_SECONDS = 5
 
 
 def begin_line(namespace: str) -> str:
@@ -258,10 +263,27 @@ class CrontabBackend:
             updated = merge(text, namespace, block)
             if updated == text:
                 return False
-            self.crontab.write(updated)
+            self._write_where_cron_sees_it(updated, lock_path)
             try:
                 checkpoint("entries-written")
             except BaseException:
-                self.crontab.write(text)
+                self._write_where_cron_sees_it(text, lock_path)
                 raise
             return True
+
+    def _write_where_cron_sees_it(self, text: str, lock_path: Path) -> None:
+        """Write the crontab, never in the same second as our write before it while cron may be
+        looking. Cron reloads a crontab when its modification time, in whole seconds, differs from
+        the one it last read; it looks right after the start of each minute. A second write in the
+        second it looked in would go unseen until the next change. The lock file's time records
+        our last write."""
+        now = time.time()
+        try:
+            last = os.stat(lock_path).st_mtime
+        except OSError:
+            last = 0.0
+        if int(now) == int(last) and now % 60 < CRON_LOOKS_WITHIN_SECONDS:
+            time.sleep(1 - now % 1)
+        self.crontab.write(text)
+        os.utime(lock_path)
+
