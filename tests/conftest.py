@@ -169,7 +169,6 @@ def cron_daemon():
     (and stopped after them)."""
     import shutil
     import subprocess
-    import time
 
     if cron_running():
         yield
