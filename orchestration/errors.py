@@ -8,6 +8,7 @@
     │   └── NotInstalledError          the namespace or task is not installed
     ├── SchedulerUnavailableError      exit 2: no crontab command / systemd manager to talk to
     ├── FenceError                     exit 2: our block in the crontab was edited by hand
+    ├── SchedulerFullError             exit 2: the scheduler cannot hold what was asked
     ├── ApplyError                     exit 1: writing the crontab or unit files failed
     └── RunError                       exit 1: a run cannot go on: a skip condition or dynamic
                                        parameter failed, or the manifest or tasks file changed
@@ -82,6 +83,12 @@ class SchedulerUnavailableError(OrchestrationError):
 
 class FenceError(OrchestrationError):
     """Lines we own in the crontab (or unit files) were changed by someone else."""
+
+    exit_code = 2
+
+
+class SchedulerFullError(OrchestrationError):
+    """The scheduler refuses to hold this much (Debian's crontab takes at most 10,000 lines)."""
 
     exit_code = 2
 

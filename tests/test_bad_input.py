@@ -5,6 +5,7 @@ test_systemd)."""
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -138,3 +139,28 @@ def test_a_wrong_definition_changes_nothing(installed: Project, state_home: Path
     assert result.output == "Error: " + message.format(file=tasks, dir=installed.root) + "\n"
     assert result.exit_code == 2
     assert everything(state_home) == before
+
+
+def test_a_namespace_too_long_for_the_crontab_is_refused_whole(installed: Project, state_home: Path, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Debian's crontab command takes at most 10,000 lines: a namespace that does not fit is refused
+    with the figures and the way out, and no copy of the crontab is left in the temporary folder."""
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
+    tasks = installed.write("o = Orchestrator(name='huge')\nfor i in range(5000):\n"
+                            "    o.add_task('0 3 * * *', 'bash', name=f't{i}').add_script('record.sh')\n")
+    block = CliRunner().invoke(main, ["compile", str(tasks), "--target", "crontab"]).output
+    block_lines = block.count("\n")
+    before = everything(state_home)
+
+    result = CliRunner().invoke(main, ["install", str(tasks), "--backend", "crontab"])
+
+    total = before[0].count("\n") + block_lines
+    assert result.output == (
+        f"Error: namespace 'huge' takes {block_lines:,} crontab lines, which would make your crontab"
+        f" {total:,} lines long; this machine's crontab command takes at most 10,000. Nothing was changed.\n"
+        "Install it with `--backend systemd`, which has no such limit, or define fewer tasks.\n")
+    assert result.exit_code == 2
+    assert everything(state_home) == before
+    assert list(temporary.iterdir()) == []

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from typing import Iterator
 
 import crontab as python_crontab
 
-from ..errors import ApplyError, FenceError, SchedulerUnavailableError
+from ..errors import ApplyError, FenceError, SchedulerFullError, SchedulerUnavailableError
 from ..faults import checkpoint
 from ..manifest import Manifest
 from ..spare import spare_dir
@@ -205,7 +206,22 @@ class UserCrontab:
         try:
             tab.write()
         except (IOError, OSError) as error:
+            limit = _TOO_LONG.search(str(error))
+            if limit:
+                raise CrontabTooLong(int(limit.group(1)), text.count("\n")) from None
             raise ApplyError(f"writing the crontab failed: {error}; the old crontab was kept") from None
+
+
+# Debian's crontab command refuses a long crontab: "crontab is too long; maximum number of lines is 10000."
+_TOO_LONG = re.compile(r"maximum number of lines is (\d+)")
+
+
+class CrontabTooLong(Exception):
+    """The crontab command refused `lines` lines: it takes at most `limit`."""
+
+    def __init__(self, limit: int, lines: int) -> None:
+        super().__init__(f"{lines} lines, at most {limit}")
+        self.limit, self.lines = limit, lines
 
 
 class _VerbatimCronTab(python_crontab.CronTab):
@@ -236,6 +252,19 @@ class _VerbatimCronTab(python_crontab.CronTab):
     def render(self, errors=False):
         return self.text
 
+    def write(self, filename=None, user=None, errors=False):
+        """Hand the text to `crontab FILE` as python-crontab does, without leaving the temporary
+        copy behind when crontab refuses it (python-crontab keeps it then, foreign lines and all)."""
+        descriptor, path = tempfile.mkstemp(prefix="orchestration-crontab-")
+        try:
+            with os.fdopen(descriptor, "wb") as handle:
+                handle.write(self.text.encode("utf-8"))
+            process = python_crontab.Process(self.cron_command, path, **self.user_opt).run()
+        finally:
+            os.unlink(path)
+        if process.returncode != 0:
+            raise IOError(f"{self.cron_command} returned {process.returncode}: {process.stderr.strip()}")
+
 
 class CrontabBackend:
     """Install and remove namespace blocks in the user's crontab."""
@@ -263,7 +292,10 @@ class CrontabBackend:
             updated = merge(text, namespace, block)
             if updated == text:
                 return False
-            self._write_where_cron_sees_it(updated, lock_path)
+            try:
+                self._write_where_cron_sees_it(updated, lock_path)
+            except CrontabTooLong as refused:
+                raise _too_long(namespace, block, refused) from None
             try:
                 checkpoint("entries-written")
             except BaseException:
@@ -287,3 +319,12 @@ class CrontabBackend:
         self.crontab.write(text)
         os.utime(lock_path)
 
+
+def _too_long(namespace: str, block: str | None, refused: CrontabTooLong) -> SchedulerFullError:
+    block_lines = block.count("\n") if block else 0
+    return SchedulerFullError(
+        f"namespace '{namespace}' takes {block_lines:,} crontab lines, which would make your crontab"
+        f" {refused.lines:,} lines long; this machine's crontab command takes at most {refused.limit:,}."
+        " Nothing was changed.",
+        hint="Install it with `--backend systemd`, which has no such limit, or define fewer tasks.",
+    )
