@@ -30,7 +30,7 @@ from .journal import (
     quarantine,
 )
 from .overlap import TaskLock, missed_firings, overlap_reason
-from .process import Guard, Interrupted, Outcome, SpawnError, run_script, signal_name
+from .process import Guard, Interrupted, Outcome, SpawnError, TimeUp, run_script, signal_name
 
 USAGE = "usage: orchestration-exec MANIFEST TASK [--trigger cron|systemd|manual]"
 TRIGGERS = ("cron", "systemd", "manual")
@@ -88,6 +88,10 @@ def _arguments(argv: list[str]) -> tuple[str, str, str]:
     return positional[0], positional[1], trigger
 
 
+class TimedOut(Exception):
+    """The run's time limit passed before a script started; the message is the run's reason."""
+
+
 class Runner:
     """One run of one task."""
 
@@ -114,6 +118,7 @@ class Runner:
         self.retention: dict = {}
         self.policy: dict = {}
         self.manifest: dict = {}
+        self.deadline: float | None = None  # on time.monotonic(): when the attempt's time is up
         self._context = None
         self._user_code = None
 
@@ -132,10 +137,13 @@ class Runner:
             lock, holder = self._take_turn()
             if holder is not None:
                 return self._finish("overlap", 0, overlap_reason(holder))
+            self._start_clock()
             reason = self._skip_reason(task)
             if reason is not None:
                 return self._finish("skipped", 0, f"skipped by {reason}")
             code = self._attempts(manifest, task)
+        except TimedOut as timed_out:
+            return self._finish("timeout", EXIT_TIMEOUT, str(timed_out))
         except Interrupted as interruption:
             return self._finish("killed", 128 + interruption.signum, _stopped_by(interruption.signum))
         except RunError as error:
@@ -213,6 +221,7 @@ class Runner:
             self._record_start()
             self._say(f"attempt {self.record.attempt} of {self.policy['retries'] + 1} after"
                       f" {previous.status} run {previous.run_id}")
+            self._start_clock()
             code = self._run_steps(manifest, task)
         return code
 
@@ -250,6 +259,14 @@ class Runner:
                 f" `orchestration install {tasks_file}` to apply the changes"
             )
 
+    def _start_clock(self) -> None:
+        """The attempt's time limit starts now: it bounds its conditions, dynamic values and scripts."""
+        timeout = self.policy.get("timeout")
+        self.deadline = time.monotonic() + timeout if timeout else None
+
+    def _timed_out(self, how: str) -> str:
+        return f"timed out after {self.policy['timeout']:g}s{how}"
+
     def _skip_reason(self, task: dict) -> str | None:
         """The description of the first condition that says skip, else None."""
         if not task["skips"]:
@@ -257,7 +274,12 @@ class Runner:
         from .skips import evaluate_entry  # noqa: PLC0415 - small, standard library only
 
         for entry in task["skips"]:
-            if evaluate_entry(entry, self):
+            try:
+                with self.guard.stoppable(self.deadline):
+                    skip = evaluate_entry(entry, self)
+            except TimeUp:
+                raise TimedOut(self._timed_out(f" in the skip condition {entry['description']}")) from None
+            if skip:
                 return entry["description"]
         return None
 
@@ -311,9 +333,12 @@ class Runner:
     def _run_steps(self, manifest: dict, task: dict) -> int:
         from .resolve import invocations as resolve  # noqa: PLC0415
 
-        timeout = self.policy.get("timeout")
-        deadline = time.monotonic() + timeout if timeout else None
-        invocations = resolve(task["steps"], self)
+        deadline = self.deadline
+        try:
+            with self.guard.stoppable(deadline):
+                invocations = resolve(task["steps"], self)
+        except TimeUp:
+            return self._finish("timeout", EXIT_TIMEOUT, self._timed_out(" while working out the parameters"))
         for position, invocation in enumerate(invocations, start=1):
             if position > 1 and task["interval"]:
                 left = None if deadline is None else deadline - time.monotonic()
@@ -321,14 +346,14 @@ class Runner:
             self.guard.raise_if_received()
             if deadline is not None and time.monotonic() >= deadline:
                 script = os.path.basename(invocation.step["script"])
-                return self._finish("timeout", EXIT_TIMEOUT, f"timed out after {timeout:g}s, before {script} started")
+                return self._finish("timeout", EXIT_TIMEOUT, self._timed_out(f", before {script} started"))
             outcome = self._run_script(manifest, invocation, position, len(invocations), deadline)
             script = os.path.basename(invocation.step["script"])
             if self.guard.received is not None:
                 return self._finish("killed", 128 + self.guard.received,
                                     f"{_stopped_by(self.guard.received)} while {script} ran")
             if outcome.timed_out:
-                return self._finish("timeout", EXIT_TIMEOUT, f"timed out after {timeout:g}s; {script} was stopped")
+                return self._finish("timeout", EXIT_TIMEOUT, self._timed_out(f"; {script} was stopped"))
             if outcome.code != 0:
                 return self._finish("failed", outcome.code, f"{script} exited {outcome.code}")
         return self._finish("ok", 0, None)

@@ -31,12 +31,18 @@ class SpawnError(OSError):
     """The script could not be started (missing interpreter, no permission, ...)."""
 
 
-class Interrupted(Exception):
-    """A signal ended the run while no script was running (waiting, sleeping between scripts)."""
+class Interrupted(BaseException):
+    """A signal ended the run while no script was running (waiting, sleeping between scripts,
+    running a condition or dynamic value). A BaseException, so that user code that catches
+    Exception cannot swallow it."""
 
     def __init__(self, signum: int) -> None:
         super().__init__(signum)
         self.signum = signum
+
+
+class TimeUp(BaseException):
+    """The run's time limit passed while its own code ran (a condition, a dynamic value)."""
 
 
 def signal_name(signum: int) -> str:
@@ -77,16 +83,46 @@ class Guard:
     def wait(self, blocking, *arguments) -> None:
         """Call `blocking(*arguments)` (a sleep, a lock), ending early with Interrupted when a
         signal arrives."""
-        self.raise_if_received()
-        self.interruptible = True
-        try:
+        with self.stoppable():
             blocking(*arguments)
-        finally:
-            self.interruptible = False
+
+    def stoppable(self, deadline: float | None = None) -> "_Stoppable":
+        """A block that a signal ends at once with Interrupted, and that ends with TimeUp at
+        `deadline` (on time.monotonic()): for waits, and for user code that may hang."""
+        return _Stoppable(self, deadline)
 
     def raise_if_received(self) -> None:
         if self.received is not None:
             raise Interrupted(self.received)
+
+    def _time_up(self, signum: int, frame) -> None:
+        if self.interruptible:  # an alarm that comes after the block ended is ignored
+            raise TimeUp()
+
+
+class _Stoppable:
+    """Guard.stoppable(): the deadline is a SIGALRM timer, so it also ends a blocking call."""
+
+    __slots__ = ("guard", "deadline")
+
+    def __init__(self, guard: Guard, deadline: float | None) -> None:
+        self.guard, self.deadline = guard, deadline
+
+    def __enter__(self) -> None:
+        self.guard.raise_if_received()
+        if self.deadline is not None:
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                raise TimeUp()
+            _signal.signal(_signal.SIGALRM, self.guard._time_up)
+            _signal.setitimer(_signal.ITIMER_REAL, left)
+        self.guard.interruptible = True
+
+    def __exit__(self, *exception) -> bool:
+        self.guard.interruptible = False
+        if self.deadline is not None:
+            _signal.setitimer(_signal.ITIMER_REAL, 0)
+        return False
 
 
 class Outcome:

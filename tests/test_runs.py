@@ -311,3 +311,60 @@ def test_a_run_killed_outright_is_closed_by_the_next_one(real_crontab, scripts: 
     stale, fresh = runs(state_home, "hold")
     assert (stale.status, stale.reason) == ("killed", "ended without a record: killed outright (SIGKILL, out of memory, a reboot)")
     assert fresh.status == "ok"
+
+
+HANGING = """
+import pathlib
+import time
+
+def never_decides():
+    try:
+        time.sleep(3600)
+    except Exception:  # user code that catches everything still cannot hold the run
+        return False
+
+def never_answers(context):
+    pathlib.Path(__file__).with_name('deciding').touch()
+    time.sleep(3600)
+"""
+
+
+def test_a_condition_that_hangs_ends_at_the_time_limit(real_crontab, scripts: Project, state_home: Path) -> None:
+    (scripts.root / "mark.sh").write_text("#!/bin/bash\ntouch ran\n")
+    install(scripts, HANGING + "o.add_task('0 1 * * *', 'bash', name='stuck', timeout=1, retries=2)"
+                               ".add_script('mark.sh').add_skip(never_decides)\n")
+    shim = start(state_home, "stuck")
+    out, _ = shim.communicate(timeout=30)
+    assert shim.returncode == 124
+    [run] = runs(state_home, "stuck")  # conditions are asked once per firing: no retry
+    assert (run.status, run.exit_code, run.reason) == ("timeout", 124, "timed out after 1s in the skip condition never_decides()")
+    assert not (scripts.root / "ran").exists()
+    assert "orchestration runs/stuck: timeout: timed out after 1s in the skip condition never_decides()" in out
+
+
+def test_a_dynamic_value_that_hangs_ends_the_attempt_at_the_time_limit(real_crontab, scripts: Project, state_home: Path) -> None:
+    (scripts.root / "mark.sh").write_text("#!/bin/bash\ntouch ran\n")
+    install(scripts, HANGING + "o.add_task('0 1 * * *', 'bash', name='stuck', timeout=1, retries=1)"
+                               ".add_script('mark.sh', {'day': never_answers})\n")
+    shim = start(state_home, "stuck")
+    shim.communicate(timeout=30)
+    assert shim.returncode == 124
+    attempts = runs(state_home, "stuck")
+    assert [(r.attempt, r.status, r.reason) for r in attempts] == [
+        (1, "timeout", "timed out after 1s while working out the parameters"),
+        (2, "timeout", "timed out after 1s while working out the parameters"),
+    ]
+    assert not (scripts.root / "ran").exists()
+
+
+def test_a_signal_stops_a_hanging_dynamic_value(real_crontab, scripts: Project, state_home: Path) -> None:
+    (scripts.root / "mark.sh").write_text("#!/bin/bash\ntouch ran\n")
+    install(scripts, HANGING + "o.add_task('0 1 * * *', 'bash', name='stuck').add_script('mark.sh', {'day': never_answers})\n")
+    shim = start(state_home, "stuck")
+    assert wait_for(lambda: (scripts.root / "deciding").exists(), 10)
+    shim.send_signal(signal.SIGTERM)
+    shim.communicate(timeout=30)
+    assert shim.returncode == 143
+    [run] = runs(state_home, "stuck")
+    assert (run.status, run.exit_code, run.reason) == ("killed", 143, "stopped by SIGTERM")
+    assert not (scripts.root / "ran").exists()
