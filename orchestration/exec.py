@@ -32,8 +32,8 @@ from .journal import (
 from .overlap import TaskLock, missed_firings, overlap_reason
 from .process import Guard, Interrupted, Outcome, SpawnError, TimeUp, run_script, signal_name
 
-USAGE = "usage: orchestration-exec MANIFEST TASK [--trigger cron|systemd|manual]"
-TRIGGERS = ("cron", "systemd", "manual")
+USAGE = "usage: orchestration-exec MANIFEST TASK [--trigger cron|systemd|manual] [--catch-up]"
+TRIGGERS = ("cron", "systemd", "manual", "catch-up")
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_TIMEOUT = 124  # as timeout(1) exits
@@ -81,6 +81,8 @@ def _arguments(argv: list[str]) -> tuple[str, str, str]:
             trigger = next(arguments, "")
             if trigger not in TRIGGERS:
                 raise ValueError(f"--trigger must be one of {', '.join(TRIGGERS)}")
+        elif argument == "--catch-up":  # the @reboot entry of a task with catch_up=True
+            trigger = "catch-up"
         else:
             positional.append(argument)
     if len(positional) != 2:
@@ -131,8 +133,13 @@ class Runner:
             task = manifest["tasks"][self.task_id]
             self.retention = task.get("retention", {})
             self.policy = task.get("policy", {})
+            if not self._is_due(task):
+                return 0  # a catch-up with nothing missed: no run, nothing recorded
             self._open_log()
             self._record_start()
+            if self.record.trigger == "catch-up":
+                self._say(f"catching up on the firing of {_iso_local(self.record.scheduled_time)},"
+                          " missed while the machine or its scheduler was down")
             self._check_drift(manifest)
             lock, holder = self._take_turn()
             if holder is not None:
@@ -162,6 +169,32 @@ class Runner:
 
         traceback.print_exc()
         return self._finish("error", EXIT_ERROR, f"internal error: {type(error).__name__}: {error}")
+
+    def _is_due(self, task: dict) -> bool:
+        """False for a catch-up with nothing to catch up; a catch-up that goes on runs as the
+        firing it missed. systemd starts a Persistent= timer's service when the timer is back
+        after missing an elapse: a systemd start outside the schedule is such a catch-up."""
+        record = self.record
+        if record.trigger == "systemd" and self.policy.get("catch_up"):
+            from .catchup import fires_at  # noqa: PLC0415 - catch-up tasks only
+
+            if not fires_at(task["cron"], record.scheduled_time):
+                record.trigger = "catch-up"
+        if record.trigger != "catch-up":
+            return True
+        from .catchup import missed_firing  # noqa: PLC0415 - imports croniter: catch-ups only
+
+        try:
+            latest = self._journal_call(lambda: self.journal.latest_scheduled(record.namespace, record.task))
+        except JournalUnavailable as error:
+            print(f"orchestration {record.namespace}/{self.task_id}: the run journal cannot be read"
+                  f" ({error}), so whether a firing was missed is unknown; none is caught up", file=sys.stderr)
+            return False
+        due = missed_firing(task["cron"], record.started_at, os.stat(self.manifest_path).st_mtime, latest)
+        if due is None:
+            return False
+        record.scheduled_time = self.covered = due
+        return True
 
     def _take_turn(self) -> tuple[TaskLock | None, str | None]:
         """The task's lock per its overlap policy: (lock, None) to go on, (None, holder) to skip."""
@@ -360,7 +393,7 @@ class Runner:
 
     def _run_script(self, manifest: dict, invocation, position: int, count: int, deadline: float | None) -> Outcome:
         step, values = invocation.step, invocation.values
-        argv = [*step["command"], *values.values()]
+        argv = [*step["command"], *invocation.arguments()]
         name = f"{os.path.basename(step['script'])} [{position}/{count}]"
         if invocation.dynamic:
             from .resolve import shown_parameters  # noqa: PLC0415

@@ -267,6 +267,13 @@ class Journal:
         ).fetchone()
         return tuple(row) if row else (None, None, None)
 
+    def latest_scheduled(self, namespace: str, task: str) -> float | None:
+        """The newest scheduled time of any run of the task, whatever its status."""
+        row = self.connect().execute(
+            "SELECT MAX(scheduled_time) FROM runs WHERE namespace = ? AND task = ?", (namespace, task)
+        ).fetchone()
+        return row[0] if row else None
+
     def data_version(self) -> int:
         """Changes when another connection commits: a cheap test before re-reading."""
         return self.connect().execute("PRAGMA data_version").fetchone()[0]

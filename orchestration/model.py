@@ -52,12 +52,13 @@ OVERLAP_POLICIES = ("skip", "queue", "allow")
 
 @dataclass(frozen=True)
 class RunPolicy:
-    """How runs of a task are bounded: time limit, overlapping firings, retries."""
+    """How runs of a task are bounded: time limit, overlapping firings, retries, catching up."""
 
     timeout: float | None = None
     overlap: str = "skip"
     retries: int = 0
     retry_delay: float = 0
+    catch_up: bool = False
 
 
 @dataclass
@@ -239,6 +240,7 @@ class Orchestrator:
         overlap: str = "skip",
         retries: int = 0,
         retry_delay: float = 0,
+        catch_up: bool = False,
     ) -> Task:
         """A task that runs on `cron_expression` with scripts of `script_type` ('bash' or 'python').
 
@@ -246,6 +248,8 @@ class Orchestrator:
         `overlap`: what a firing does while the previous run still runs: 'skip' it (recorded as
         'overlap'), 'queue' it until the previous run ends, or 'allow' both to run.
         `retries`, `retry_delay`: run a failed or timed-out run again, up to `retries` times.
+        `catch_up`: run once at start-up when the last firing was missed while the machine (or
+        the scheduler) was down, as anacron and systemd's Persistent= do.
         """
         number = len(self.tasks) + 1
         label = f"task '{name}'" if isinstance(name, str) else f"task #{number} ('{cron_expression}')"
@@ -268,7 +272,7 @@ class Orchestrator:
             base_dir=self.base_dir,
             number=number,
             defined_at=self._caller_location(),
-            policy=_run_policy(timeout, overlap, retries, retry_delay, label),
+            policy=_run_policy(timeout, overlap, retries, retry_delay, label, catch_up, schedule),
         )
         self.tasks.append(task)
         self._names.add(name)
@@ -332,7 +336,8 @@ def _positive(value: Any, name: str, what: str, *, integer: bool = False) -> Any
     return value
 
 
-def _run_policy(timeout: Any, overlap: Any, retries: Any, retry_delay: Any, label: str) -> RunPolicy:
+def _run_policy(timeout: Any, overlap: Any, retries: Any, retry_delay: Any, label: str, catch_up: Any,
+                schedule: Schedule) -> RunPolicy:
     if timeout is not None and not _seconds(timeout, minimum_exclusive=True):
         raise DefinitionError(
             f"add_task: timeout {timeout!r} must be a number of seconds above 0, or None for no limit",
@@ -354,7 +359,20 @@ def _run_policy(timeout: Any, overlap: Any, retries: Any, retry_delay: Any, labe
             f"add_task: retry_delay {retry_delay!r} must be a number of seconds, 0 or more",
             task=label, field="retry_delay",
         )
-    return RunPolicy(timeout=timeout, overlap=overlap, retries=retries, retry_delay=retry_delay)
+    if not isinstance(catch_up, bool):
+        raise DefinitionError(
+            f"add_task: catch_up {catch_up!r} must be True (run a firing missed while the machine was"
+            " down once it is back) or False",
+            task=label, field="catch_up",
+        )
+    if catch_up and schedule.reboot:
+        raise DefinitionError(
+            "add_task: catch_up=True has nothing to catch up on an @reboot task, which runs at every"
+            " start; remove catch_up",
+            task=label, field="catch_up",
+        )
+    return RunPolicy(timeout=timeout, overlap=overlap, retries=retries, retry_delay=retry_delay,
+                     catch_up=catch_up)
 
 
 def _seconds(value: Any, *, minimum_exclusive: bool) -> bool:

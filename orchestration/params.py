@@ -54,15 +54,16 @@ class Template:
 
 
 class Secret:
-    """A parameter value passed to the script but shown as *** (made by `secret()`)."""
+    """A parameter value passed to the script but shown as *** (made by `secret()`); with
+    `argument` False, passed in the environment only."""
 
-    __slots__ = ("value",)
+    __slots__ = ("value", "argument")
 
-    def __init__(self, value: Any) -> None:
-        self.value = value
+    def __init__(self, value: Any, argument: bool = True) -> None:
+        self.value, self.argument = value, argument
 
     def __repr__(self) -> str:
-        return f"secret({MASK})"
+        return f"secret({MASK})" if self.argument else f"secret({MASK}, argument=False)"
 
 
 def template(source: str) -> Template:
@@ -77,10 +78,20 @@ def template(source: str) -> Template:
     return Template(source)
 
 
-def secret(value: Any) -> Secret:
-    """A value passed to the script as it is but shown as *** in the journal, logs and output."""
+def secret(value: Any, *, argument: bool = True) -> Secret:
+    """A value passed to the script as it is but shown as *** in the journal, logs and output.
+
+    With `argument=False` it is not a command-line argument, which every user of the machine can
+    read in `ps`, but only the script's ORCHESTRATION_PARAM_<KEY> environment variable, which
+    only its owner (and root) can read."""
+    if not isinstance(argument, bool):
+        raise DefinitionError(
+            f"secret(): argument must be True (an argument and an environment variable) or False (the"
+            f" environment variable only), not {argument!r}",
+            field="argument",
+        )
     if isinstance(value, Secret):
-        return value
+        return Secret(value.value, value.argument and argument)
     if not (is_dynamic(value) or isinstance(value, PARAM_TYPES)):
         raise DefinitionError(
             f"secret(): the value must be a {SUPPORTED}, a template('...') or a function, not"
@@ -92,7 +103,7 @@ def secret(value: Any) -> Secret:
             "secret(): the value contains a NUL byte, which no program argument can carry; remove it",
             field="value",
         )
-    return Secret(value)
+    return Secret(value, argument)
 
 
 def is_dynamic(value: Any) -> bool:
@@ -129,6 +140,8 @@ def encode(value: Any) -> str | dict[str, Any]:
         entry = {"value": argument_text(inner)}
     if hidden:
         entry["secret"] = True
+        if not value.argument:
+            entry["argument"] = False
     return entry
 
 

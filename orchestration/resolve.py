@@ -20,12 +20,19 @@ REPR_LIMIT = 60  # how much of a wrong value a message shows
 
 
 class Invocation:
-    """One script run: its step, the values passed, the values shown (secrets as ***)."""
+    """One script run: its step, the values passed (all in the environment; as arguments, those
+    not in `environment_only`), the values shown (secrets as ***)."""
 
-    __slots__ = ("step", "values", "shown", "dynamic")
+    __slots__ = ("step", "values", "shown", "dynamic", "environment_only")
 
-    def __init__(self, step: dict[str, Any], values: dict[str, str], shown: dict[str, str], dynamic: bool) -> None:
+    def __init__(self, step: dict[str, Any], values: dict[str, str], shown: dict[str, str], dynamic: bool,
+                 environment_only: frozenset[str] = frozenset()) -> None:
         self.step, self.values, self.shown, self.dynamic = step, values, shown, dynamic
+        self.environment_only = environment_only
+
+    def arguments(self) -> list[str]:
+        """The values passed as arguments, in order."""
+        return [value for key, value in self.values.items() if key not in self.environment_only]
 
 
 def invocations(steps: list[dict[str, Any]], runtime: Any) -> list[Invocation]:
@@ -57,23 +64,27 @@ def shown_parameters(shown: dict[str, str]) -> str:
 
 def _invocation(step_index: int, run_index: int, step: dict[str, Any], run: dict[str, Any], where: str,
                 dynamic: bool, runtime: Any) -> Invocation:
-    values, shown = {}, {}
+    values, shown, environment_only = {}, {}, set()
     for key, spec in run.items():
         if isinstance(spec, str):  # a plain value: nothing to work out
             values[key] = shown[key] = spec
             continue
-        values[key], hidden = _resolve(step_index, run_index, key, spec, f"{where}: parameter '{key}'", runtime)
+        values[key], hidden, argument = _resolve(step_index, run_index, key, spec, f"{where}: parameter '{key}'",
+                                                 runtime)
         shown[key] = MASK if hidden else values[key]
+        if not argument:
+            environment_only.add(key)
         dynamic = dynamic or "value" not in spec
-    return Invocation(step, values, shown, dynamic)
+    return Invocation(step, values, shown, dynamic, frozenset(environment_only))
 
 
 def _resolve(step_index: int, run_index: int, key: str, spec: dict[str, Any], where: str,
-             runtime: Any) -> tuple[str, bool]:
-    """The text of one template, function or secret value, and whether it is secret."""
-    hidden = bool(spec.get("secret"))
+             runtime: Any) -> tuple[str, bool, bool]:
+    """The text of one template, function or secret value, whether it is secret, and whether it
+    is passed as an argument."""
+    hidden, argument = bool(spec.get("secret")), spec.get("argument", True)
     if "value" in spec:
-        return spec["value"], hidden
+        return spec["value"], hidden, argument
     if "template" in spec:
         from .params import render  # noqa: PLC0415 - imports jinja2
 
@@ -84,24 +95,25 @@ def _resolve(step_index: int, run_index: int, key: str, spec: dict[str, Any], wh
         except Exception as error:  # noqa: BLE001 - undefined names, wrong filters, ...
             detail = "" if hidden else f": {error}"
             raise RunError(f"{where}: template {shown} raised {type(error).__name__}{detail}") from None
-        return _argument(f"{where}: template {shown} gave", text, hidden)
+        return _argument(f"{where}: template {shown} gave", text, hidden, argument)
     what = f"{where} from {spec['callable']}"
     result = runtime.user_code().parameter(step_index, run_index, key, what, runtime.context(), hidden)
-    return _argument(f"{what} returned", result, hidden)
+    return _argument(f"{what} returned", result, hidden, argument)
 
 
-def _argument(what: str, value: Any, hidden: bool) -> tuple[str, bool]:
-    """A worked-out value as argument text, or a RunError saying what is wrong with it."""
+def _argument(what: str, value: Any, hidden: bool, argument: bool = True) -> tuple[str, bool, bool]:
+    """A worked-out value as (argument text, secret, passed as an argument), or a RunError saying
+    what is wrong with it. A function may return secret(...) to make its value secret."""
     from .params import PARAM_TYPES, SUPPORTED, Secret, argument_text  # noqa: PLC0415
 
     if isinstance(value, Secret):
-        value, hidden = value.value, True
+        value, hidden, argument = value.value, True, argument and value.argument
     if not isinstance(value, PARAM_TYPES):
         raise RunError(f"{what} {_shown_value(value, hidden)}; return {SUPPORTED}, or secret() of one")
     text = argument_text(value)
     if "\0" in text:
         raise RunError(f"{what} text with a NUL byte, which no program argument can carry")
-    return text, hidden
+    return text, hidden, argument
 
 
 def _shown_value(value: Any, hidden: bool) -> str:
@@ -133,7 +145,8 @@ def _parameter_sets(step_index: int, step: dict[str, Any], script: str, runtime:
             problem = name_problem(key, f"item {number}", seen)
             if problem:
                 raise RunError(f"{what}: {problem}")
-            text, hidden = _argument(f"{what}: item {number} has parameter {key!r} =", value, False)
-            entry[key] = {"value": text, "secret": True} if hidden else text
+            text, hidden, argument = _argument(f"{what}: item {number} has parameter {key!r} =", value, False)
+            entry[key] = ({"value": text, "secret": True, **({} if argument else {"argument": False})}
+                          if hidden else text)
         sets.append(entry)
     return sets

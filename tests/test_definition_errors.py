@@ -109,6 +109,24 @@ CASES = [
      f"{{file}}:4: {T}: add_script: parameter 'when' has a value of type Condition (<skip condition:"
      " weekend (Saturday or Sunday)>); use str, int, float, bool or pathlib.Path, or work it out at"
      " each run with template('...') or a function"),
+    (f"{DYNAMIC}o.add_task('* * * * *', 'bash').add_script('record.sh', {{'key': secret('x', argument='no')}})",
+     "{file}:4: secret(): argument must be True (an argument and an environment variable) or False (the"
+     " environment variable only), not 'no'"),
+    ("o = Orchestrator()\no.add_task('* * * * *', 'bash', timeout=0)",
+     f"{{file}}:3: {T}: add_task: timeout 0 must be a number of seconds above 0, or None for no limit"),
+    ("o = Orchestrator()\no.add_task('* * * * *', 'bash', overlap='wait')",
+     f"{{file}}:3: {T}: add_task: overlap 'wait' must be one of 'skip', 'queue', 'allow' (skip a firing"
+     " while the previous run still runs, queue it, or allow both)"),
+    ("o = Orchestrator()\no.add_task('* * * * *', 'bash', retries=1.5)",
+     f"{{file}}:3: {T}: add_task: retries 1.5 must be a whole number of extra attempts, 0 or more"),
+    ("o = Orchestrator()\no.add_task('* * * * *', 'bash', retry_delay=-1)",
+     f"{{file}}:3: {T}: add_task: retry_delay -1 must be a number of seconds, 0 or more"),
+    ("o = Orchestrator()\no.add_task('* * * * *', 'bash', catch_up='yes')",
+     f"{{file}}:3: {T}: add_task: catch_up 'yes' must be True (run a firing missed while the machine was"
+     " down once it is back) or False"),
+    ("o = Orchestrator()\no.add_task('@reboot', 'bash', name='boot', catch_up=True)",
+     "{file}:3: task 'boot': add_task: catch_up=True has nothing to catch up on an @reboot task, which"
+     " runs at every start; remove catch_up"),
 ]
 
 

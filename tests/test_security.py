@@ -65,3 +65,27 @@ def test_an_error_in_a_secret_value_does_not_show_the_secret(real_crontab, proje
     history = CliRunner().invoke(main, ["history", "--json"]).output
     assert "hunter2" not in history
     assert "raised ValueError" in history and "raised ZeroDivisionError" in history
+
+
+def test_a_secret_kept_out_of_the_arguments_reaches_the_script_in_its_environment_only(
+        real_crontab, project: Project, state_home: Path) -> None:
+    """`ps` shows every process's arguments to every user; a process's environment only to its
+    owner and root. secret(..., argument=False) travels in the environment only."""
+    from test_journal import fire, install
+    from orchestration.journal import Journal
+
+    install(project, "from orchestration import secret\no = Orchestrator(name='env')\n"
+            "o.add_task('0 1 * * *', 'bash', name='one', interval=0).add_script('record.sh', {\n"
+            "    'user': 'me', 'token': secret('s3cr3t-env', argument=False),\n"
+            "    'day': secret(lambda: 'monday', argument=False), 'last': 'x'})\n"
+            "o.add_task('0 1 * * *', 'bash', name='fan', interval=0).add_repeat('record.sh',\n"
+            "    lambda: [{'key': secret('k1', argument=False), 'n': 1}])\n")
+    assert fire(state_home, "env", "one").returncode == 0
+    assert fire(state_home, "env", "fan").returncode == 0
+
+    one, fan = project.records()
+    assert one["argv"] == ["me", "x"]
+    assert (one["env"]["ORCHESTRATION_PARAM_TOKEN"], one["env"]["ORCHESTRATION_PARAM_DAY"]) == ("s3cr3t-env", "monday")
+    assert (fan["argv"], fan["env"]["ORCHESTRATION_PARAM_KEY"]) == (["1"], "k1")
+    shown = {run.task: run.parameters[0]["parameters"] for run in Journal(state_home / "journal.sqlite3").runs()}
+    assert shown == {"one": {"user": "me", "token": "***", "day": "***", "last": "x"}, "fan": {"key": "***", "n": "1"}}

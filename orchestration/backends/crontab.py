@@ -69,14 +69,19 @@ def render_block(manifest: Manifest, manifest_path: str) -> str:
     for task_id, task in manifest["tasks"].items():
         lines.append(f"# Task {task_id}: {task['description']} ({task['schedule'].strip()})")
         lines.append(render_entry(manifest, manifest_path, task_id))
+        if task["policy"].get("catch_up"):
+            lines.append(f"# Task {task_id} catches up at start-up on a firing missed while the machine was down")
+            lines.append(render_entry(manifest, manifest_path, task_id, catch_up=True))
     lines.append(end_line(namespace))
     return "\n".join(lines) + "\n"
 
 
-def render_entry(manifest: Manifest, manifest_path: str, task_id: str) -> str:
-    """The crontab line of one task, rendered by python-crontab (which escapes '%')."""
-    cron = manifest["tasks"][task_id]["cron"]
-    command = " ".join(shlex.quote(part) for part in (manifest["exec"], manifest_path, task_id))
+def render_entry(manifest: Manifest, manifest_path: str, task_id: str, *, catch_up: bool = False) -> str:
+    """The crontab line of one task, rendered by python-crontab (which escapes '%'); with
+    `catch_up`, its @reboot line that runs a firing missed while the machine was down."""
+    cron = REBOOT if catch_up else manifest["tasks"][task_id]["cron"]
+    words = (manifest["exec"], manifest_path, task_id, *(["--catch-up"] if catch_up else []))
+    command = " ".join(shlex.quote(part) for part in words)
     item = python_crontab.CronItem(command=command, comment=marker(manifest["namespace"], task_id))
     item.setall(cron)
     if cron == REBOOT:

@@ -79,7 +79,7 @@ def render_units(manifest: Manifest, manifest_path: str, scope: str = "user") ->
             description=description,
             calendars=() if schedule.reboot else calendar_specs(schedule),
             on_boot=schedule.reboot,
-            persistent="false",
+            persistent=bool(task["policy"].get("catch_up")),
             service=f"{name}.service",
         )
     return units

@@ -1,0 +1,119 @@
+"""catch_up=True: a firing missed while the machine or its scheduler was down runs once when it is
+back, as the firing it missed. The shim's --catch-up decides from the journal and the install
+time; the real cron daemon runs the @reboot entry at its start-up, and a real systemd user manager
+starts a Persistent= timer's service when the timer is back after a missed elapse."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import MANAGER_HOME, Project, cron_running, manifest_file, skip_or_fail, wait_for
+from orchestration.cli import main
+from orchestration.journal import Journal
+
+EXEC = str(Path(sys.executable).with_name("orchestration-exec"))
+HOUR = 3600
+
+
+def missed_hour() -> tuple[str, float]:
+    """A daily schedule whose firing was an hour or so ago (and not in this minute), and that firing."""
+    now = datetime.now()
+    firing = (now - timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
+    return f"0 {firing.hour} * * *", firing.timestamp()
+
+
+def install_catching_up(project: Project, state: Path, backend: str) -> tuple[Path, float]:
+    """Install a catch-up task whose last firing came after its install time, which is set to
+    three hours ago (as if installed then); the manifest and that firing."""
+    cron, firing = missed_hour()
+    tasks = project.write(f"o = Orchestrator(name='late')\n"
+                          f"o.add_task({cron!r}, 'bash', name='report', catch_up=True).add_script('record.sh')\n")
+    result = CliRunner().invoke(main, ["install", str(tasks), "--backend", backend])
+    assert result.exit_code == 0, result.output
+    manifest = manifest_file(state, "late")
+    then = time.time() - 3 * HOUR
+    os.utime(manifest, (then, then))
+    return manifest, firing
+
+
+def runs(state: Path) -> list:
+    return Journal(state / "journal.sqlite3").runs(task="report") if (state / "journal.sqlite3").exists() else []
+
+
+def catch_up(manifest: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([EXEC, str(manifest), "report", "--catch-up"], capture_output=True, text=True, timeout=60)
+
+
+def test_a_missed_firing_runs_once_as_itself(real_crontab, project: Project, state_home: Path) -> None:
+    manifest, firing = install_catching_up(project, state_home, "crontab")
+
+    first = catch_up(manifest)
+    assert first.returncode == 0, first.stderr
+    [run] = runs(state_home)
+    assert (run.trigger, run.status, run.scheduled_time) == ("catch-up", "ok", firing)
+    assert len(project.records()) == 1
+    assert project.records()[0]["env"]["ORCHESTRATION_SCHEDULED_TIME"] == datetime.fromtimestamp(firing).astimezone().isoformat()
+    when = datetime.fromtimestamp(firing).astimezone().isoformat(timespec="seconds")
+    assert first.stdout.startswith(f"orchestration late/report: catching up on the firing of {when},"
+                                   " missed while the machine or its scheduler was down\n")
+
+    again = catch_up(manifest)  # the firing has its run now: nothing to catch up
+    assert (again.returncode, again.stdout, again.stderr) == (0, "", "")
+    assert len(runs(state_home)) == 1
+
+
+def test_nothing_is_caught_up_that_came_before_the_install_or_already_ran(real_crontab, project: Project, state_home: Path) -> None:
+    manifest, firing = install_catching_up(project, state_home, "crontab")
+    now = time.time()
+    os.utime(manifest, (now, now))  # installed after the firing: it was never due
+    assert catch_up(manifest).stdout == ""
+    assert runs(state_home) == []
+
+    os.utime(manifest, (now - 3 * HOUR, now - 3 * HOUR))
+    regular = subprocess.run([EXEC, str(manifest), "report"], capture_output=True, text=True, timeout=60)
+    assert regular.returncode == 0  # a run at this minute, later than the firing: it is covered
+    assert catch_up(manifest).stdout == ""
+    assert [run.trigger for run in runs(state_home)] == ["cron"]
+
+
+def test_the_cron_daemon_runs_the_catch_up_entry_at_start_up(cron_crontab: str, project: Project, state_home: Path) -> None:
+    """Debian's cron runs @reboot entries when it starts and /run/crond.reboot is absent (it
+    creates that file): a daemon started that way is the start-up of a machine, for cron."""
+    if os.geteuid() != 0:
+        skip_or_fail("restarting the cron daemon needs root")
+    _, firing = install_catching_up(project, state_home, "crontab")
+    subprocess.run(["pkill", "-x", "cron"])
+    assert wait_for(lambda: not cron_running(), 10)
+    Path("/run/crond.reboot").unlink(missing_ok=True)
+    subprocess.run(["/usr/sbin/cron"], check=True)
+
+    assert wait_for(lambda: [r.status for r in runs(state_home)] == ["ok"], 30), "cron ran no @reboot entry"
+    [run] = runs(state_home)
+    assert (run.trigger, run.scheduled_time) == ("catch-up", firing)
+    assert CliRunner().invoke(main, ["uninstall", "--name", "late"]).exit_code == 0
+
+
+@pytest.mark.systemd
+def test_a_user_manager_catches_up_when_the_timer_is_back(systemd_user: Path, project: Project, state_home: Path) -> None:
+    """systemd keeps a timer's last trigger in a stamp file (made when the timer first starts);
+    with Persistent=true, a timer started after an elapse it missed starts its service at once."""
+    _, firing = install_catching_up(project, state_home, "systemd")
+    timer = "orchestration-late-report.timer"
+    subprocess.run(["systemctl", "--user", "stop", timer], check=True)
+    [stamp] = Path(MANAGER_HOME).glob(f".local/share/systemd/timers/stamp-{timer}")
+    then = time.time() - 2 * HOUR  # the timer last ran before the firing
+    os.utime(stamp, (then, then))
+    subprocess.run(["systemctl", "--user", "start", timer], check=True)
+
+    assert wait_for(lambda: [r.status for r in runs(state_home)] == ["ok"], 30), "systemd caught nothing up"
+    [run] = runs(state_home)
+    assert (run.trigger, run.scheduled_time) == ("catch-up", firing)
+    assert CliRunner().invoke(main, ["uninstall", "--name", "late"]).exit_code == 0
