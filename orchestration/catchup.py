@@ -1,31 +1,26 @@
 """Catching up on the firing a task missed while the machine or its scheduler was down.
 
 A task with `catch_up=True` has, on the crontab target, an @reboot entry that calls the shim with
-`--catch-up`; on systemd, `Persistent=true` makes systemd start the service as soon as the timer
-is back when it missed an elapse. Either way the task runs once, as its newest firing before now,
-unless a run for that firing is recorded already or the firing came before the task was installed
-(as anacron runs a missed job once, not once per missed day).
+`--catch-up` at boot; on systemd, `Persistent=true` makes systemd start the service as soon as the
+timer is back (at boot, or when the manager starts again) when it missed an elapse. Either way the
+task runs once, as its newest firing before now, unless a run for that firing (or a later one) is
+recorded already or the firing came before the namespace was installed as it is (as anacron runs a
+missed job once, not once per missed day).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from .firing import previous_firing
 
-from .schedule import parse_schedule, previous_time
+TYPE_CHECKING = False  # typing itself costs start-up time on every firing
+if TYPE_CHECKING:
+    from .firing import Fields
 
 
-def missed_firing(cron: str, now: float, installed_at: float, latest_recorded: float | None) -> float | None:
-    """The newest firing before `now` when no run of it (or a later one) is recorded and the task
-    was installed by then; else None."""
-    due = previous_time(parse_schedule(cron), datetime.fromtimestamp(now).astimezone())
-    if due is None:
+def missed_firing(fields: Fields, now: float, installed_at: float, latest_recorded: float | None) -> float | None:
+    """The newest firing before `now` when no run of it (or of a later one) is recorded and it
+    came after the install; else None."""
+    due = previous_firing(fields, now)
+    if due is None or due < installed_at or (latest_recorded is not None and latest_recorded >= due):
         return None
-    moment = due.timestamp()
-    if moment < installed_at or (latest_recorded is not None and latest_recorded >= moment):
-        return None
-    return moment
-
-
-def fires_at(cron: str, moment: float) -> bool:
-    """Whether the schedule has a firing in the minute of `moment` (local time)."""
-    return parse_schedule(cron).matches(datetime.fromtimestamp(moment))
+    return due

@@ -29,7 +29,7 @@ from .journal import (
     journal_path,
     quarantine,
 )
-from .overlap import TaskLock, missed_firings, overlap_reason
+from .overlap import TaskLock, overlap_reason
 from .process import Guard, Interrupted, Outcome, SpawnError, TimeUp, run_script, signal_name
 
 USAGE = "usage: orchestration-exec MANIFEST TASK [--trigger cron|systemd|manual] [--catch-up]"
@@ -120,6 +120,7 @@ class Runner:
         self.retention: dict = {}
         self.policy: dict = {}
         self.manifest: dict = {}
+        self.by_systemd = trigger == "systemd"  # a catch-up started by systemd is one too
         self.deadline: float | None = None  # on time.monotonic(): when the attempt's time is up
         self._context = None
         self._user_code = None
@@ -151,6 +152,8 @@ class Runner:
             code = self._attempts(manifest, task)
         except TimedOut as timed_out:
             return self._finish("timeout", EXIT_TIMEOUT, str(timed_out))
+        except TimeUp:  # the time limit struck outside the code it bounds: still a timeout
+            return self._finish_timed_out("")
         except Interrupted as interruption:
             return self._finish("killed", 128 + interruption.signum, _stopped_by(interruption.signum))
         except RunError as error:
@@ -173,28 +176,36 @@ class Runner:
     def _is_due(self, task: dict) -> bool:
         """False for a catch-up with nothing to catch up; a catch-up that goes on runs as the
         firing it missed. systemd starts a Persistent= timer's service when the timer is back
-        after missing an elapse: a systemd start outside the schedule is such a catch-up."""
+        after missing an elapse: a systemd start outside the schedule is such a catch-up, or, with
+        nothing missed, a start by hand that runs as any other."""
         record = self.record
-        if record.trigger == "systemd" and self.policy.get("catch_up"):
-            from .catchup import fires_at  # noqa: PLC0415 - catch-up tasks only
+        if self.by_systemd and self.policy.get("catch_up"):
+            from .firing import fires_at  # noqa: PLC0415 - small: catch-up tasks only
 
-            if not fires_at(task["cron"], record.scheduled_time):
+            if not fires_at(_fields(task), record.scheduled_time):
                 record.trigger = "catch-up"
         if record.trigger != "catch-up":
             return True
-        from .catchup import missed_firing  # noqa: PLC0415 - imports croniter: catch-ups only
+        from .catchup import missed_firing  # noqa: PLC0415 - catch-ups only
 
         try:
-            latest = self._journal_call(lambda: self.journal.latest_scheduled(record.namespace, record.task))
+            latest = self._journal_call(self._latest_scheduled)
         except JournalUnavailable as error:
             print(f"orchestration {record.namespace}/{self.task_id}: the run journal cannot be read"
                   f" ({error}), so whether a firing was missed is unknown; none is caught up", file=sys.stderr)
             return False
-        due = missed_firing(task["cron"], record.started_at, os.stat(self.manifest_path).st_mtime, latest)
+        due = missed_firing(_fields(task), record.started_at, os.stat(self.manifest_path).st_mtime, latest)
         if due is None:
-            return False
+            if self.by_systemd:  # started by hand: a run like any other
+                record.trigger = "systemd"
+            return self.by_systemd
         record.scheduled_time = self.covered = due
         return True
+
+    def _latest_scheduled(self) -> float | None:
+        """The newest scheduled time among the task's runs, runs kept in the fallback file included."""
+        fold_fallback(self.journal, self.state)
+        return self.journal.latest_scheduled(self.record.namespace, self.task_id)
 
     def _take_turn(self) -> tuple[TaskLock | None, str | None]:
         """The task's lock per its overlap policy: (lock, None) to go on, (None, holder) to skip."""
@@ -213,10 +224,13 @@ class Runner:
         """On systemd, firings this run outlived were dropped: record them, or queue them. The
         run itself is saved by now: a problem here is a warning, never a new outcome."""
         overlap = self.policy.get("overlap", "skip")
-        if self.record.trigger != "systemd" or overlap == "allow" or self.guard.received is not None:
+        if not self.by_systemd or overlap == "allow" or self.guard.received is not None:
             return
         try:
-            missed = missed_firings(task["cron"], self.covered, time.time())
+            from .firing import firings_between  # noqa: PLC0415 - small: systemd runs only
+
+            fields = _fields(task)
+            missed = [] if fields is None else firings_between(fields, self.covered, time.time())
             if overlap == "queue":
                 self.queued = missed
             elif missed:
@@ -300,6 +314,9 @@ class Runner:
     def _timed_out(self, how: str) -> str:
         return f"timed out after {self.policy['timeout']:g}s{how}"
 
+    def _finish_timed_out(self, how: str) -> int:
+        return self._finish("timeout", EXIT_TIMEOUT, self._timed_out(how))
+
     def _skip_reason(self, task: dict) -> str | None:
         """The description of the first condition that says skip, else None."""
         if not task["skips"]:
@@ -371,7 +388,7 @@ class Runner:
             with self.guard.stoppable(deadline):
                 invocations = resolve(task["steps"], self)
         except TimeUp:
-            return self._finish("timeout", EXIT_TIMEOUT, self._timed_out(" while working out the parameters"))
+            return self._finish_timed_out(" while working out the parameters")
         for position, invocation in enumerate(invocations, start=1):
             if position > 1 and task["interval"]:
                 left = None if deadline is None else deadline - time.monotonic()
@@ -379,14 +396,14 @@ class Runner:
             self.guard.raise_if_received()
             if deadline is not None and time.monotonic() >= deadline:
                 script = os.path.basename(invocation.step["script"])
-                return self._finish("timeout", EXIT_TIMEOUT, self._timed_out(f", before {script} started"))
+                return self._finish_timed_out(f", before {script} started")
             outcome = self._run_script(manifest, invocation, position, len(invocations), deadline)
             script = os.path.basename(invocation.step["script"])
             if self.guard.received is not None:
                 return self._finish("killed", 128 + self.guard.received,
                                     f"{_stopped_by(self.guard.received)} while {script} ran")
             if outcome.timed_out:
-                return self._finish("timeout", EXIT_TIMEOUT, self._timed_out(f"; {script} was stopped"))
+                return self._finish_timed_out(f"; {script} was stopped")
             if outcome.code != 0:
                 return self._finish("failed", outcome.code, f"{script} exited {outcome.code}")
         return self._finish("ok", 0, None)
@@ -572,6 +589,17 @@ class Runner:
         line = (f"orchestration {self.record.namespace}/{self.task_id}: {message}\n").encode()
         self._to_stdout(line)
         self._log_bytes(line)
+
+
+def _fields(task: dict):
+    """The task's expanded schedule fields (see firing.py); None for @reboot. Manifests written
+    before they were stored there are read from the cron text."""
+    if "fields" in task:
+        return task["fields"]
+    from .plan import manifest_fields  # noqa: PLC0415 - old manifests only
+    from .schedule import parse_schedule  # noqa: PLC0415
+
+    return manifest_fields(parse_schedule(task["cron"]))
 
 
 def _load_manifest(path: str) -> dict:

@@ -68,8 +68,8 @@ def load_tasks_file(path: str | os.PathLike[str]) -> LoadedTasks:
                     f"{tasks_file}{line}: syntax error: {error.msg}; fix the file and try again"
                 ) from None
             except BaseException as error:  # noqa: BLE001 - any failure of user code is reported
-                if isinstance(error, KeyboardInterrupt):
-                    raise
+                if not isinstance(error, (Exception, SystemExit)):
+                    raise  # Ctrl-C, and the run's time limit or a signal stopping the import
                 raise TasksFileError(
                     f"{_location(error, tasks_file)}: importing the tasks file raised"
                     f" {type(error).__name__}: {error}; fix the file and try again"

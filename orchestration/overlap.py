@@ -70,19 +70,5 @@ class TaskLock:
             self.descriptor = None
 
 
-def missed_firings(cron: str, scheduled: float, finished: float) -> list[float]:
-    """Firing times after `scheduled` up to `finished` (minute starts, local time)."""
-    first = scheduled - scheduled % 60 + 60
-    if cron == "@reboot" or finished < first:
-        return []
-    from datetime import datetime  # noqa: PLC0415 - only runs that outlived a minute
-
-    from .schedule import parse_schedule  # noqa: PLC0415
-
-    schedule = parse_schedule(cron)
-    minutes = range(int(first), int(finished) + 1, 60)
-    return [float(t) for t in minutes if schedule.matches(datetime.fromtimestamp(t))]
-
-
 def overlap_reason(holder: str) -> str:
     return f"the previous run is still running ({holder}); this firing was skipped"

@@ -87,6 +87,14 @@ class SkipPlan:
         return entry
 
 
+def manifest_fields(schedule: Schedule) -> list | None:
+    """The schedule's expanded fields as the shim reads them (`firing.fires_in`); None for @reboot."""
+    if schedule.reboot:
+        return None
+    *sets, days_or = schedule.fields
+    return [sorted(values) for values in sets] + [days_or]
+
+
 @dataclass(frozen=True)
 class TaskPlan:
     id: str
@@ -110,6 +118,7 @@ class TaskPlan:
         entry = {
             "schedule": self.schedule.expression,
             "cron": self.schedule.cron,
+            "fields": manifest_fields(self.schedule),
             "description": self.schedule.describe(),
             "script_type": self.script_type,
             "interval": self.interval,

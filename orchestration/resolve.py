@@ -127,7 +127,7 @@ def _parameter_sets(step_index: int, step: dict[str, Any], script: str, runtime:
     """The parameter sets a repeat's function returns for this run, in the manifest's form."""
     from collections.abc import Mapping  # noqa: PLC0415
 
-    from .params import name_problem  # noqa: PLC0415
+    from .params import Secret, encode, name_problem  # noqa: PLC0415
 
     what = f"script {script}: parameter sets from {step['runs_from']['callable']}"
     result = runtime.user_code().parameter_sets(step_index, what, runtime.context())
@@ -146,7 +146,6 @@ def _parameter_sets(step_index: int, step: dict[str, Any], script: str, runtime:
             if problem:
                 raise RunError(f"{what}: {problem}")
             text, hidden, argument = _argument(f"{what}: item {number} has parameter {key!r} =", value, False)
-            entry[key] = ({"value": text, "secret": True, **({} if argument else {"argument": False})}
-                          if hidden else text)
+            entry[key] = encode(Secret(text, argument)) if hidden else text
         sets.append(entry)
     return sets

@@ -23,6 +23,7 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Iterator, Sequence
 
 from .errors import ScheduleError
+from .firing import fires_in
 
 MONTH_NAMES = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 WEEKDAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
@@ -92,20 +93,14 @@ class Schedule:
         """True when a day matches day-of-month OR day-of-week (both restricted, neither '*...')."""
         return not (self.days_star or self.weekdays_star)
 
+    @property
+    def fields(self) -> tuple:
+        """The expanded fields as `firing.fires_in` reads them (and the manifest stores them)."""
+        return (self.minutes, self.hours, self.days, self.months, self.weekdays, self.days_or)
+
     def matches(self, moment: datetime) -> bool:
         """Whether the cron daemon fires in this minute (the daemon's rule, written out)."""
-        if self.reboot:
-            return False
-        weekday = (moment.weekday() + 1) % 7
-        day_of_month = moment.day in self.days
-        day_of_week = weekday in self.weekdays
-        day = (day_of_month or day_of_week) if self.days_or else (day_of_month and day_of_week)
-        return (
-            moment.minute in self.minutes
-            and moment.hour in self.hours
-            and moment.month in self.months
-            and day
-        )
+        return not self.reboot and fires_in(self.fields, moment.timetuple())
 
     def describe(self) -> str:
         """The schedule in words, as the daemon reads it."""

@@ -10,6 +10,9 @@ from pathlib import Path
 import pytest
 
 REQUIRE_DAEMONS = os.environ.get("ORCHESTRATION_REQUIRE_DAEMONS") == "1"
+# systemd sets this for the processes of a unit, and the shim reads it as "started by systemd":
+# a test suite run from a unit must not pass it on to the shims it starts as cron would.
+os.environ.pop("INVOCATION_ID", None)
 
 
 def skip_or_fail(reason: str) -> None:

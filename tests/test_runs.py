@@ -368,3 +368,16 @@ def test_a_signal_stops_a_hanging_dynamic_value(real_crontab, scripts: Project, 
     [run] = runs(state_home, "stuck")
     assert (run.status, run.exit_code, run.reason) == ("killed", 143, "stopped by SIGTERM")
     assert not (scripts.root / "ran").exists()
+
+
+def test_a_tasks_file_whose_import_hangs_in_a_run_ends_at_the_time_limit(real_crontab, scripts: Project, state_home: Path) -> None:
+    (scripts.root / "mark.sh").write_text("#!/bin/bash\ntouch ran\n")
+    install(scripts, "import sys, time\nif 'orchestration.exec' in sys.modules:  # in a run, not at install\n"
+                     "    time.sleep(3600)\n"
+                     "o.add_task('0 1 * * *', 'bash', name='stuck', timeout=1).add_script('mark.sh', {'day': lambda: 'x'})\n")
+    shim = start(state_home, "stuck")
+    shim.communicate(timeout=30)
+    assert shim.returncode == 124
+    [run] = runs(state_home, "stuck")
+    assert (run.status, run.reason) == ("timeout", "timed out after 1s while working out the parameters")
+    assert not (scripts.root / "ran").exists()

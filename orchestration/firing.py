@@ -1,0 +1,65 @@
+"""Whether a minute is a firing of a schedule, from the schedule's expanded fields: the cron
+daemon's rule, written once. Standard library only and free of schedule.py's imports, so the
+shim answers it from the manifest (which stores every task's fields) in microseconds.
+
+    fields = (minutes, hours, days, months, weekdays, days_or)   # weekdays 0-6, Sunday is 0
+"""
+
+from __future__ import annotations
+
+import time
+
+TYPE_CHECKING = False  # typing itself costs start-up time on every firing
+if TYPE_CHECKING:
+    from typing import Collection
+
+    Fields = tuple[Collection[int], Collection[int], Collection[int], Collection[int], Collection[int], bool]
+
+
+def fires_in(fields: Fields, moment: time.struct_time) -> bool:
+    """Whether the daemon fires in the minute of `moment` (local time)."""
+    return moment.tm_min in fields[0] and fires_in_hour(fields, moment)
+
+
+def fires_in_hour(fields: Fields, moment: time.struct_time) -> bool:
+    """Whether the daemon may fire in the hour of `moment`: its hour, day and month match. When
+    both day fields are restricted a day matches either (days_or); otherwise it must match both."""
+    _, hours, days, months, weekdays, days_or = fields
+    day_of_month = moment.tm_mday in days
+    day_of_week = (moment.tm_wday + 1) % 7 in weekdays
+    day = (day_of_month or day_of_week) if days_or else (day_of_month and day_of_week)
+    return moment.tm_hour in hours and moment.tm_mon in months and day
+
+
+def fires_at(fields: Fields, timestamp: float) -> bool:
+    """Whether the daemon fires in the local minute of `timestamp`."""
+    return fires_in(fields, time.localtime(timestamp))
+
+
+def firings_between(fields: Fields, after: float, until: float) -> list[float]:
+    """The firing minutes after `after` (from the next minute on) up to `until`."""
+    first = after - after % 60 + 60
+    return [float(t) for t in range(int(first), int(until) + 1, 60) if fires_at(fields, t)]
+
+
+# 29 February comes back within 8 years: any schedule that fires at all has fired in that span.
+SEARCH_SECONDS = 8 * 366 * 24 * 3600
+
+
+def previous_firing(fields: Fields, before: float) -> float | None:
+    """The newest firing minute that starts before `before`, found by walking back through local
+    time (so daylight saving changes are as the clock shows them), an hour at a time through hours
+    that cannot fire."""
+    moment = int(before - before % 60)
+    if moment >= before:
+        moment -= 60
+    oldest = moment - SEARCH_SECONDS
+    while moment > oldest:
+        local = time.localtime(moment)
+        if not fires_in_hour(fields, local):
+            moment -= local.tm_min * 60 + 60  # the last minute of the hour before
+        elif local.tm_min in fields[0]:
+            return float(moment)
+        else:
+            moment -= 60
+    return None
