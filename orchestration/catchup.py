@@ -17,10 +17,16 @@ if TYPE_CHECKING:
     from .firing import Fields
 
 
-def missed_firing(fields: Fields, now: float, installed_at: float, latest_recorded: float | None) -> float | None:
-    """The newest firing before `now` when no run of it (or of a later one) is recorded and it
-    came after the install; else None."""
+MISSED = "missed"  # the newest firing has no run: catch it up
+RAN = "ran"  # it has a run (or a later firing has): nothing to catch up
+NOT_DUE = "not due"  # it came before the install, or there is none
+
+
+def missed_firing(fields: Fields, now: float, installed_at: float, latest_recorded: float | None) -> tuple[str, float | None]:
+    """(verdict, firing) for the newest firing before `now`: MISSED, RAN or NOT_DUE."""
     due = previous_firing(fields, now)
-    if due is None or due < installed_at or (latest_recorded is not None and latest_recorded >= due):
-        return None
-    return due
+    if due is None or due < installed_at:
+        return NOT_DUE, due
+    if latest_recorded is not None and latest_recorded >= due:
+        return RAN, due
+    return MISSED, due

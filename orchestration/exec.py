@@ -176,8 +176,9 @@ class Runner:
     def _is_due(self, task: dict) -> bool:
         """False for a catch-up with nothing to catch up; a catch-up that goes on runs as the
         firing it missed. systemd starts a Persistent= timer's service when the timer is back
-        after missing an elapse: a systemd start outside the schedule is such a catch-up, or, with
-        nothing missed, a start by hand that runs as any other."""
+        after missing an elapse: a systemd start outside the schedule is such a catch-up, or,
+        when that firing has its run, a start by hand that runs as any other. (A firing from
+        before the install is never run: systemd may remember an older timer of the same name.)"""
         record = self.record
         if self.by_systemd and self.policy.get("catch_up"):
             from .firing import fires_at  # noqa: PLC0415 - small: catch-up tasks only
@@ -186,7 +187,7 @@ class Runner:
                 record.trigger = "catch-up"
         if record.trigger != "catch-up":
             return True
-        from .catchup import missed_firing  # noqa: PLC0415 - catch-ups only
+        from .catchup import MISSED, RAN, missed_firing  # noqa: PLC0415 - catch-ups only
 
         try:
             latest = self._journal_call(self._latest_scheduled)
@@ -194,13 +195,17 @@ class Runner:
             print(f"orchestration {record.namespace}/{self.task_id}: the run journal cannot be read"
                   f" ({error}), so whether a firing was missed is unknown; none is caught up", file=sys.stderr)
             return False
-        due = missed_firing(_fields(task), record.started_at, os.stat(self.manifest_path).st_mtime, latest)
-        if due is None:
-            if self.by_systemd:  # started by hand: a run like any other
-                record.trigger = "systemd"
-            return self.by_systemd
-        record.scheduled_time = self.covered = due
-        return True
+        verdict, due = missed_firing(_fields(task), record.started_at, os.stat(self.manifest_path).st_mtime, latest)
+        if verdict == MISSED:
+            record.scheduled_time = self.covered = due
+            return True
+        if self.by_systemd and verdict == RAN:  # started by hand: a run like any other
+            record.trigger = "systemd"
+            return True
+        if self.by_systemd:
+            print(f"orchestration {record.namespace}/{self.task_id}: started off its schedule, and its last"
+                  " firing came before the install: nothing to catch up, no run")
+        return False
 
     def _latest_scheduled(self) -> float | None:
         """The newest scheduled time among the task's runs, runs kept in the fallback file included."""

@@ -56,10 +56,13 @@ def previous_firing(fields: Fields, before: float) -> float | None:
     oldest = moment - SEARCH_SECONDS
     while moment > oldest:
         local = time.localtime(moment)
-        if not fires_in_hour(fields, local):
-            moment -= local.tm_min * 60 + 60  # the last minute of the hour before
-        elif local.tm_min in fields[0]:
-            return float(moment)
-        else:
+        if fires_in_hour(fields, local):
+            if local.tm_min in fields[0]:
+                return float(moment)
             moment -= 60
+            continue
+        # To the last minute of the hour before, unless the clock changed within this hour
+        # (zones that shift by 30 minutes): then minute by minute, so no minute is skipped.
+        earlier = moment - (local.tm_min * 60 + 60)
+        moment = earlier if time.localtime(earlier).tm_gmtoff == local.tm_gmtoff else moment - 60
     return None

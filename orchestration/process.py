@@ -74,7 +74,6 @@ class Guard:
         if self.child is not None:
             _signal_group(self.child, signum)
         elif self.interruptible:
-            self.interruptible = False  # one exception per block, even if signals keep coming
             raise Interrupted(signum)
 
     def sleep(self, seconds: float) -> None:
@@ -98,19 +97,20 @@ class Guard:
 
     def _time_up(self, signum: int, frame) -> None:
         if self.interruptible:  # an alarm that comes after the block ended is ignored
-            self.interruptible = False
             raise TimeUp()
 
 
 class _Stoppable:
     """Guard.stoppable(): the deadline is a SIGALRM timer, so it also ends a blocking call. The
     block is interruptible before the timer is armed and the signal checked, so that neither an
-    early alarm nor a signal in between is lost; the previous SIGALRM handler comes back after."""
+    early alarm nor a signal in between is lost. The timer repeats every second: user code that
+    swallows a TimeUp gets another until it lets go. Guard._time_up stays the SIGALRM handler
+    afterwards, and ignores an alarm outside a block."""
 
-    __slots__ = ("guard", "deadline", "previous", "armed")
+    __slots__ = ("guard", "deadline")
 
     def __init__(self, guard: Guard, deadline: float | None) -> None:
-        self.guard, self.deadline, self.previous, self.armed = guard, deadline, None, False
+        self.guard, self.deadline = guard, deadline
 
     def __enter__(self) -> None:
         guard = self.guard
@@ -121,20 +121,16 @@ class _Stoppable:
                 left = self.deadline - time.monotonic()
                 if left <= 0:
                     raise TimeUp()
-                self.previous = _signal.signal(_signal.SIGALRM, guard._time_up)
-                self.armed = True
-                _signal.setitimer(_signal.ITIMER_REAL, left)
+                _signal.signal(_signal.SIGALRM, guard._time_up)
+                _signal.setitimer(_signal.ITIMER_REAL, left, 1.0)
         except BaseException:
             self.__exit__()
             raise
 
     def __exit__(self, *exception) -> bool:
         self.guard.interruptible = False
-        if self.armed:
+        if self.deadline is not None:
             _signal.setitimer(_signal.ITIMER_REAL, 0)
-            # A handler installed outside Python reads as None: the default then.
-            _signal.signal(_signal.SIGALRM, _signal.SIG_DFL if self.previous is None else self.previous)
-            self.armed = False
         return False
 
 

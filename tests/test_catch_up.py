@@ -140,3 +140,29 @@ def test_a_user_manager_catches_up_when_the_timer_is_back(systemd_user: Path, pr
     by_hand = runs(state_home)[0]
     assert (by_hand.trigger, by_hand.scheduled_time) == ("systemd", by_hand.started_at - by_hand.started_at % 60)
     assert CliRunner().invoke(main, ["uninstall", "--name", "late"]).exit_code == 0
+
+
+def test_a_systemd_start_off_the_schedule_runs_only_what_is_due(real_crontab, project: Project, state_home: Path) -> None:
+    """How the shim reads a start by systemd outside the schedule (INVOCATION_ID is how it knows
+    systemd started it): a missed firing is caught up; with that firing run already, it is a
+    start by hand and runs; a firing from before the install (systemd may remember an older timer
+    of the same name) is not run."""
+    manifest, firing = install_catching_up(project, state_home, "crontab")
+    now = time.time()
+    os.utime(manifest, (now, now))
+    by_systemd = {**os.environ, "INVOCATION_ID": "0123456789abcdef0123456789abcdef"}
+
+    def start() -> subprocess.CompletedProcess:
+        return subprocess.run([EXEC, str(manifest), "report"], capture_output=True, text=True, timeout=60, env=by_systemd)
+
+    before_install = start()
+    assert (before_install.returncode, before_install.stdout) == (0, "orchestration late/report: started off its schedule,"
+                                                                  " and its last firing came before the install: nothing to catch up, no run\n")
+    assert runs(state_home) == []
+
+    os.utime(manifest, (now - 3 * HOUR, now - 3 * HOUR))
+    assert start().returncode == 0
+    assert [(r.trigger, r.scheduled_time) for r in runs(state_home)] == [("catch-up", firing)]
+    assert start().returncode == 0
+    by_hand = runs(state_home)[0]
+    assert (by_hand.trigger, by_hand.scheduled_time) == ("systemd", by_hand.started_at - by_hand.started_at % 60)

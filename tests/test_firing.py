@@ -19,17 +19,26 @@ EXPRESSIONS = ["* * * * *", "0 9 * * *", "*/15 2-4 * * mon-fri", "0 0 13 * fri",
 
 
 @pytest.fixture
-def berlin():
-    """Local time in Europe/Berlin (CET/CEST) for the test, then back."""
+def zone():
+    """Set the local time zone for the test (TZ), then put it back."""
     saved = os.environ.get("TZ")
-    os.environ["TZ"] = "Europe/Berlin"
-    time.tzset()
-    yield
+
+    def set_zone(name: str) -> None:
+        os.environ["TZ"] = name
+        time.tzset()
+
+    yield set_zone
     if saved is None:
         del os.environ["TZ"]
     else:
         os.environ["TZ"] = saved
     time.tzset()
+
+
+@pytest.fixture
+def berlin(zone):
+    """Local time in Europe/Berlin (CET/CEST)."""
+    zone("Europe/Berlin")
 
 
 def brute_previous(expression: str, before: float, window_days: int = 9) -> float | None:
@@ -75,3 +84,19 @@ def test_firings_between_are_the_matching_minutes() -> None:
     expected = [float(t) for t in range(int(start) + 60, int(end) + 1, 60) if schedule.matches(datetime.fromtimestamp(t))]
     assert firings_between(manifest_fields(schedule), start, end) == expected
     assert len(expected) == 12
+
+
+@pytest.mark.parametrize(("name", "expression", "moments"), [
+    # 6 October 2024: 02:00 became 02:30 (a half-hour change).
+    ("Australia/Lord_Howe", "45 1 * * *", ["2024-10-06T04:00:00", "2024-10-06T02:40:00"]),
+    ("Australia/Lord_Howe", "15,45 2 * * *", ["2024-10-06T03:10:00", "2024-04-07T03:00:00"]),
+    # 29 September 2024: 02:45 became 03:45.
+    ("Pacific/Chatham", "30 2 * * *", ["2024-09-29T05:00:00", "2024-09-29T04:00:00"]),
+    ("Asia/Kolkata", "*/20 */5 * * *", ["2026-11-26T12:34:00"]),
+])
+def test_zones_whose_clocks_change_by_half_an_hour(zone, name: str, expression: str, moments: list[str]) -> None:
+    zone(name)
+    fields = manifest_fields(parse_schedule(expression))
+    for moment in moments:
+        before = time.mktime(time.strptime(moment, "%Y-%m-%dT%H:%M:%S"))
+        assert previous_firing(fields, before) == brute_previous(expression, before), (name, expression, moment)
