@@ -27,6 +27,7 @@ fi
 
 echo
 echo "\$ orchestration install scripts/example/tasks.py"
+installed_at=$(date +%Y-%m-%dT%H:%M:%S%:z)  # runs recorded before this one (an earlier setup) do not count
 .venv/bin/orchestration install scripts/example/tasks.py
 echo
 echo "\$ crontab -l"
@@ -34,10 +35,10 @@ crontab -l
 echo
 echo "Waiting for cron to fire example/greet at the start of the next minute..."
 for _ in $(seq 1 150); do
-  if [ -n "$(.venv/bin/orchestration history example/greet --status ok --limit 1 --json | grep run_id)" ]; then
+  if [ -n "$(.venv/bin/orchestration history example/greet --status ok --since "$installed_at" --limit 1 --json | grep run_id)" ]; then
     echo
-    echo "\$ orchestration history example"
-    .venv/bin/orchestration history example --limit 3
+    echo "\$ orchestration history example --since $installed_at"
+    .venv/bin/orchestration history example --since "$installed_at"
     echo
     echo "\$ orchestration logs example/greet"
     .venv/bin/orchestration logs example/greet
