@@ -192,7 +192,7 @@ def shim_imports(manifest: Path) -> dict:
 def install_costs(root: Path, sizes: list[int]) -> list[dict]:
     from orchestration.backends import systemd
     from orchestration.backends.systemctl import Systemctl
-    from orchestration.errors import ApplyError
+    from orchestration.errors import ApplyError, SchedulerFullError
     from orchestration.installer import capture_environment, compile_loaded, install_plans
     from orchestration.loader import load_tasks_file
 
@@ -215,7 +215,7 @@ def install_costs(root: Path, sizes: list[int]) -> list[dict]:
         try:
             install_plans(plans, backend="crontab")
             crontab_seconds = time.perf_counter() - began
-        except ApplyError as error:  # Debian's crontab takes at most 10,000 lines
+        except (SchedulerFullError, ApplyError) as error:  # Debian's crontab takes at most 10,000 lines
             crontab_seconds, refused = None, str(error)
         subprocess.run([str(BIN / "orchestration"), "uninstall", "--name", f"many{size}"], capture_output=True)
         original = systemd.Systemctl
