@@ -91,7 +91,11 @@ def _arguments(argv: list[str]) -> tuple[str, str, str]:
 
 
 class TimedOut(Exception):
-    """The run's time limit passed before a script started; the message is the run's reason."""
+    """The run's time limit passed in a skip condition; `how` ends the run's reason."""
+
+    def __init__(self, how: str) -> None:
+        super().__init__(how)
+        self.how = how
 
 
 class Runner:
@@ -151,7 +155,7 @@ class Runner:
                 return self._finish("skipped", 0, f"skipped by {reason}")
             code = self._attempts(manifest, task)
         except TimedOut as timed_out:
-            return self._finish("timeout", EXIT_TIMEOUT, str(timed_out))
+            return self._finish_timed_out(timed_out.how)
         except TimeUp:  # the time limit struck outside the code it bounds: still a timeout
             return self._finish_timed_out("")
         except Interrupted as interruption:
@@ -316,11 +320,8 @@ class Runner:
         timeout = self.policy.get("timeout")
         self.deadline = time.monotonic() + timeout if timeout else None
 
-    def _timed_out(self, how: str) -> str:
-        return f"timed out after {self.policy['timeout']:g}s{how}"
-
     def _finish_timed_out(self, how: str) -> int:
-        return self._finish("timeout", EXIT_TIMEOUT, self._timed_out(how))
+        return self._finish("timeout", EXIT_TIMEOUT, f"timed out after {self.policy['timeout']:g}s{how}")
 
     def _skip_reason(self, task: dict) -> str | None:
         """The description of the first condition that says skip, else None."""
@@ -333,7 +334,7 @@ class Runner:
                 with self.guard.stoppable(self.deadline):
                     skip = evaluate_entry(entry, self)
             except TimeUp:
-                raise TimedOut(self._timed_out(f" in the skip condition {entry['description']}")) from None
+                raise TimedOut(f" in the skip condition {entry['description']}") from None
             if skip:
                 return entry["description"]
         return None
@@ -601,10 +602,9 @@ def _fields(task: dict):
     before they were stored there are read from the cron text."""
     if "fields" in task:
         return task["fields"]
-    from .plan import manifest_fields  # noqa: PLC0415 - old manifests only
-    from .schedule import parse_schedule  # noqa: PLC0415
+    from .schedule import parse_schedule  # noqa: PLC0415 - old manifests only
 
-    return manifest_fields(parse_schedule(task["cron"]))
+    return parse_schedule(task["cron"]).manifest_fields()
 
 
 def _load_manifest(path: str) -> dict:

@@ -87,14 +87,6 @@ class SkipPlan:
         return entry
 
 
-def manifest_fields(schedule: Schedule) -> list | None:
-    """The schedule's expanded fields as the shim reads them (`firing.fires_in`); None for @reboot."""
-    if schedule.reboot:
-        return None
-    *sets, days_or = schedule.fields
-    return [sorted(values) for values in sets] + [days_or]
-
-
 @dataclass(frozen=True)
 class TaskPlan:
     id: str
@@ -118,7 +110,7 @@ class TaskPlan:
         entry = {
             "schedule": self.schedule.expression,
             "cron": self.schedule.cron,
-            "fields": manifest_fields(self.schedule),
+            "fields": self.schedule.manifest_fields(),
             "description": self.schedule.describe(),
             "script_type": self.script_type,
             "interval": self.interval,

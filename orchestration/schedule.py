@@ -98,6 +98,13 @@ class Schedule:
         """The expanded fields as `firing.fires_in` reads them (and the manifest stores them)."""
         return (self.minutes, self.hours, self.days, self.months, self.weekdays, self.days_or)
 
+    def manifest_fields(self) -> list | None:
+        """The fields as the manifest stores them for the shim (JSON lists); None for @reboot."""
+        if self.reboot:
+            return None
+        *sets, days_or = self.fields
+        return [sorted(values) for values in sets] + [days_or]
+
     def matches(self, moment: datetime) -> bool:
         """Whether the cron daemon fires in this minute (the daemon's rule, written out)."""
         return not self.reboot and fires_in(self.fields, moment.timetuple())
