@@ -81,22 +81,24 @@ def _options() -> argparse.Namespace:
 
 def _static_task(root: Path) -> Path:
     """A manifest with one task: a no-op bash script, static parameters, a built-in condition."""
-    from orchestration.installer import capture_environment, compile_file
-    from orchestration.manifest import versioned_path, write
+    from orchestration.compile.environment import capture_environment
+    from orchestration.installer.apply import compile_file
+    from orchestration.installer.manifests import versioned_path, write
 
     project = root / "project"
     project.mkdir()
     (project / "noop.sh").write_text("#!/bin/bash\nexit 0\n")
-    (project / "tasks.py").write_text(textwrap.dedent("""\
+    (project / "tasks.py").write_text(
+        textwrap.dedent("""\
         from orchestration import Orchestrator, skips
         o = Orchestrator(name="bench", keep_runs=100000)
         task = o.add_task("0 1 * * *", "bash", name="noop", overlap="allow")
         task.add_script("noop.sh", {"mode": "fast", "count": 3})
         task.add_skip(skips.file_exists("/nonexistent/stop-file"))
-    """))
+    """)
+    )
     environment = capture_environment(root / "state")
-    plan = compile_file(project / "tasks.py", environment)[0]
-    manifest = plan.manifest("crontab")
+    manifest = compile_file(project / "tasks.py", environment)[0].placed("crontab", "user")
     path = versioned_path(environment.state_dir, manifest)
     write(path, manifest)
     return path
@@ -132,8 +134,9 @@ def _peak_rss_mib(argv: list[str]) -> float | None:
     if not os.path.exists("/usr/bin/time"):
         return None
     with tempfile.NamedTemporaryFile("r") as out:
-        subprocess.call(["/usr/bin/time", "-f", "%M", "-o", out.name, *argv],
-                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.call(
+            ["/usr/bin/time", "-f", "%M", "-o", out.name, *argv], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         return int(out.read().split()[-1]) / 1024
 
 
@@ -176,9 +179,10 @@ def shim_overhead(manifest: Path, root: Path, runs: int) -> dict:
 
 
 def shim_imports(manifest: Path) -> dict:
-    probe = "import sys\nfrom orchestration.exec import main\nsys.exit(main(sys.argv[1:]))"
-    result = subprocess.run([sys.executable, "-X", "importtime", "-c", probe, str(manifest), "noop"],
-                            capture_output=True, text=True)
+    # The console script itself, as cron runs it: its wrapper's imports count too.
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", EXEC, str(manifest), "noop"], capture_output=True, text=True
+    )
     modules = [line.split("|")[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")]
     modules = [name for name in modules if name and name != "package"]
     ours = [name for name in modules if name.startswith("orchestration")]
@@ -190,11 +194,13 @@ def shim_imports(manifest: Path) -> dict:
 
 
 def install_costs(root: Path, sizes: list[int]) -> list[dict]:
-    from orchestration.backends import systemd
-    from orchestration.backends.systemctl import Systemctl
+    from orchestration.compile.environment import capture_environment
+    from orchestration.compile.plan import compile_loaded
+    from orchestration.define.loader import load_tasks_file
     from orchestration.errors import ApplyError, SchedulerFullError
-    from orchestration.installer import capture_environment, compile_loaded, install_plans
-    from orchestration.loader import load_tasks_file
+    from orchestration.installer import systemd
+    from orchestration.installer.apply import install_manifests
+    from orchestration.installer.systemctl import Systemctl
 
     class NoReload(Systemctl):
         """systemctl that does nothing: the figure is ours, without systemd's reload."""
@@ -213,7 +219,7 @@ def install_costs(root: Path, sizes: list[int]) -> list[dict]:
         compiled = time.perf_counter() - began
         began = time.perf_counter()
         try:
-            install_plans(plans, backend="crontab")
+            install_manifests(plans, environment.state_dir, backend="crontab")
             crontab_seconds = time.perf_counter() - began
         except (SchedulerFullError, ApplyError) as error:  # Debian's crontab takes at most 10,000 lines
             crontab_seconds, refused = None, str(error)
@@ -222,23 +228,32 @@ def install_costs(root: Path, sizes: list[int]) -> list[dict]:
         systemd.Systemctl = NoReload
         try:
             began = time.perf_counter()
-            install_plans(plans, backend="systemd")
+            install_manifests(plans, environment.state_dir, backend="systemd")
             systemd_seconds = time.perf_counter() - began
         finally:
             systemd.Systemctl = original
-        rows.append({"tasks": size, "compile_s": compiled, "crontab_install_s": crontab_seconds,
-                     "systemd_install_s": systemd_seconds, "crontab_refused": refused})
+        rows.append(
+            {
+                "tasks": size,
+                "compile_s": compiled,
+                "crontab_install_s": crontab_seconds,
+                "systemd_install_s": systemd_seconds,
+                "crontab_refused": refused,
+            }
+        )
     return rows
 
 
 def _many_tasks(root: Path, size: int) -> Path:
     path = root / "project" / f"many{size}.py"
-    path.write_text(textwrap.dedent(f"""\
+    path.write_text(
+        textwrap.dedent(f"""\
         from orchestration import Orchestrator
         o = Orchestrator(name="many{size}")
         for n in range({size}):
             o.add_task(f"{{n % 60}} {{n // 60 % 24}} * * *", "bash", name=f"t{{n}}").add_script("noop.sh", {{"n": n}})
-    """))
+    """)
+    )
     return path
 
 
@@ -313,14 +328,15 @@ def _cpu_seconds(pid: int) -> float:
 def burst(root: Path, count: int, single: dict) -> dict:
     """`count` shims started at once, against `count` bare interpreters started at once (on a
     machine with few cores both queue for the CPU; the difference is ours)."""
-    from orchestration.journal import Journal
+    from orchestration.runtime.journal import Journal
 
     manifest = next((root / "state" / "manifests").glob("bench.*.json"))
     before = {run.run_id for run in Journal(root / "state" / "journal.sqlite3").runs(namespace="bench")}
     baseline = _all_at_once([sys.executable, "-c", "pass"], count)
     shims = _all_at_once([EXEC, str(manifest), "noop"], count)
-    runs = [run for run in Journal(root / "state" / "journal.sqlite3").runs(namespace="bench")
-            if run.run_id not in before]
+    runs = [
+        run for run in Journal(root / "state" / "journal.sqlite3").runs(namespace="bench") if run.run_id not in before
+    ]
     inside = sorted((run.finished_at - run.started_at) * 1000 for run in runs)
     return {
         "runs": count,
@@ -353,9 +369,13 @@ def _all_at_once(argv: list[str], count: int) -> dict:
             cpu.append((usage.ru_utime + usage.ru_stime) * 1000)
     latencies.sort()
     cpu.sort()
-    return {"total_s": time.perf_counter() - began, "p50_ms": _percentile(latencies, 50),
-            "p95_ms": _percentile(latencies, 95), "cpu_p50_ms": _percentile(cpu, 50),
-            "cpu_p95_ms": _percentile(cpu, 95)}
+    return {
+        "total_s": time.perf_counter() - began,
+        "p50_ms": _percentile(latencies, 50),
+        "p95_ms": _percentile(latencies, 95),
+        "cpu_p50_ms": _percentile(cpu, 50),
+        "cpu_p95_ms": _percentile(cpu, 95),
+    }
 
 
 def _percentile(ordered: list[float], percent: int) -> float:
@@ -376,43 +396,63 @@ def _machine() -> dict:
 
 def _print(results: dict) -> None:
     machine, shim, imports = results["machine"], results["shim"], results["imports"]
-    print(f"Machine: Python {machine['python']}, {machine['system']}, {machine['cpus']} CPUs ({machine['processor']})\n")
+    print(
+        f"Machine: Python {machine['python']}, {machine['system']}, {machine['cpus']} CPUs ({machine['processor']})\n"
+    )
     print(f"1. Shim overhead ({shim['runs']} runs each; median [p10-p90])")
-    for label, key in (("python -c pass", "python_c_pass"), ("no-op script, direct", "script_direct"),
-                       ("orchestration-exec + script", "shim")):
+    for label, key in (
+        ("python -c pass", "python_c_pass"),
+        ("no-op script, direct", "script_direct"),
+        ("orchestration-exec + script", "shim"),
+    ):
         row = shim[key]
         print(f"   {label:30} {row['median_ms']:7.1f} ms  [{row['p10_ms']:.1f}-{row['p90_ms']:.1f}]")
     print(f"   CPU time: shim + script {shim['shim_cpu_ms']:.1f} ms, script alone {shim['direct_cpu_ms']:.1f} ms")
-    print(f"   overhead (shim - direct)        {shim['overhead_ms']:7.1f} ms"
-          f" = {shim['overhead_vs_python_c_pass']:.2f} x python -c pass   (budget: <= 3, aim 2)")
-    print(f"   shim peak memory               {shim['shim_peak_rss_mib']:7.1f} MiB"
-          f" (python -c pass: {shim['python_c_pass_peak_rss_mib']:.1f})   (budget: <= 25)")
+    print(
+        f"   overhead (shim - direct)        {shim['overhead_ms']:7.1f} ms"
+        f" = {shim['overhead_vs_python_c_pass']:.2f} x python -c pass   (budget: <= 3, aim 2)"
+    )
+    print(
+        f"   shim peak memory               {shim['shim_peak_rss_mib']:7.1f} MiB"
+        f" (python -c pass: {shim['python_c_pass_peak_rss_mib']:.1f})   (budget: <= 25)"
+    )
     print(f"\n2. Shim imports: {imports['modules']} modules; ours: {', '.join(imports['orchestration_modules'])}")
-    print(f"   heavy modules imported: {', '.join(imports['heavy_modules']) or 'none'}"
-          f"   (none of {', '.join(HEAVY)})")
+    print(f"   heavy modules imported: {', '.join(imports['heavy_modules']) or 'none'}   (none of {', '.join(HEAVY)})")
     print("\n3. Compile and install (seconds)")
     print(f"   {'tasks':>7} {'compile':>9} {'crontab':>9} {'systemd*':>9}   per task (crontab)")
     for row in results["install"]:
         crontab = row["crontab_install_s"]
         per_task = f"{crontab / row['tasks'] * 1000:.2f} ms" if crontab else "crontab refused: too many lines"
-        print(f"   {row['tasks']:>7} {row['compile_s']:9.3f} {crontab if crontab else float('nan'):9.3f}"
-              f" {row['systemd_install_s']:9.3f}   {per_task}")
+        print(
+            f"   {row['tasks']:>7} {row['compile_s']:9.3f} {crontab if crontab else float('nan'):9.3f}"
+            f" {row['systemd_install_s']:9.3f}   {per_task}"
+        )
     print("   * without daemon-reload.   budget: 1,000 tasks into a crontab (compile + install) < 2 s")
     idle = results["idle"]
     print(f"\n4. Idle for {idle['seconds']:.0f} s between firings")
-    print(f"   orchestration: {idle['ours_processes_seen']} processes seen, {idle['ours_cpu_s']:.2f} CPU s,"
-          f" {idle['ours_rss_mib']:.1f} MiB")
+    print(
+        f"   orchestration: {idle['ours_processes_seen']} processes seen, {idle['ours_cpu_s']:.2f} CPU s,"
+        f" {idle['ours_rss_mib']:.1f} MiB"
+    )
     print(f"   resident loop scheduler: {idle['loop_cpu_s']:.2f} CPU s, {idle['loop_rss_mib']:.1f} MiB")
     row = results["burst"]
     print(f"\n5. Burst: {row['runs']} runs started at the same moment; {row['records_written']} records written")
-    print(f"   all done in {row['total_s']:.2f} s ({row['runs']} x python -c pass at once: {row['python_c_pass_total_s']:.2f} s)")
-    print(f"   CPU overhead per run: p50 {row['cpu_overhead_p50_ms']:.0f} ms, p95 {row['cpu_overhead_p95_ms']:.0f} ms"
-          f" = {row['cpu_overhead_p95_ms'] / shim['cpu_overhead_ms']:.1f} x the single run's {shim['cpu_overhead_ms']:.0f} ms"
-          "   (budget: p95 < 10 x)")
-    print(f"   time inside the shim (journal included): p50 {row['in_shim_p50_ms']:.0f} ms, p95 {row['in_shim_p95_ms']:.0f} ms")
-    print(f"   wall latency from start to exit: p50 {row['latency_p50_ms']:.0f} ms, p95 {row['latency_p95_ms']:.0f} ms"
-          f" ({row['runs']} x python -c pass: p95 {row['python_c_pass_latency_p95_ms']:.0f} ms; with"
-          f" {results['machine']['cpus']} CPUs every process queues)")
+    print(
+        f"   all done in {row['total_s']:.2f} s ({row['runs']} x python -c pass at once: {row['python_c_pass_total_s']:.2f} s)"
+    )
+    print(
+        f"   CPU overhead per run: p50 {row['cpu_overhead_p50_ms']:.0f} ms, p95 {row['cpu_overhead_p95_ms']:.0f} ms"
+        f" = {row['cpu_overhead_p95_ms'] / shim['cpu_overhead_ms']:.1f} x the single run's {shim['cpu_overhead_ms']:.0f} ms"
+        "   (budget: p95 < 10 x)"
+    )
+    print(
+        f"   time inside the shim (journal included): p50 {row['in_shim_p50_ms']:.0f} ms, p95 {row['in_shim_p95_ms']:.0f} ms"
+    )
+    print(
+        f"   wall latency from start to exit: p50 {row['latency_p50_ms']:.0f} ms, p95 {row['latency_p95_ms']:.0f} ms"
+        f" ({row['runs']} x python -c pass: p95 {row['python_c_pass_latency_p95_ms']:.0f} ms; with"
+        f" {results['machine']['cpus']} CPUs every process queues)"
+    )
 
 
 def _read_crontab() -> str | None:

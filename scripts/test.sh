@@ -1,21 +1,23 @@
 #!/usr/bin/env bash
-# Run the whole test suite (arguments go to pytest). The cron tests start Debian's cron daemon
-# when none runs; the systemd tests need a user manager, so the suite runs inside a private one
-# (scripts/with-systemd-user.sh) whose HOME is a temporary folder, keeping your own
-# ~/.config/systemd/user untouched. Where no manager can start, the suite runs without one and
-# the systemd tests say why they skip (or fail, with ORCHESTRATION_REQUIRE_DAEMONS=1).
+# Run the whole test suite (arguments go to pytest) against the working tree: the package is
+# installed in .venv in editable mode, so every edit is what the tests see.
+#
+# As root, the suite runs in a private sandbox (scripts/sandbox.sh): its own crontab spool and
+# cron daemon, its own systemd user manager whose HOME is a temporary folder. Your crontab and
+# your units are never read or written, also when the suite is killed. Elsewhere the tests that
+# need the sandbox say why they skip (or fail, with ORCHESTRATION_REQUIRE_DAEMONS=1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ ! -x .venv/bin/pytest ]; then
+if [ ! -x .venv/bin/pytest ] || ! .venv/bin/python -c 'import orchestration' >/dev/null 2>&1; then
   python3 -m venv .venv
-  .venv/bin/pip install --quiet --disable-pip-version-check '.[test]'
+  .venv/bin/pip install --quiet --disable-pip-version-check -e '.[dev]'
 fi
 manager_home=$(mktemp -d -t orchestration-test-home.XXXXXX)
 trap 'rm -rf "$manager_home"' EXIT
 status=0
-HOME=$manager_home scripts/with-systemd-user.sh .venv/bin/pytest "$@" || status=$?
+HOME=$manager_home scripts/sandbox.sh .venv/bin/pytest "$@" || status=$?
 if [ "$status" = 75 ]; then
-  echo "test.sh: no systemd user manager here; running the tests without one" >&2
+  echo "test.sh: no private sandbox here; running the tests that need none" >&2
   status=0
   .venv/bin/pytest "$@" || status=$?
 fi

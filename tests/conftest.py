@@ -1,18 +1,42 @@
 """Shared fixtures. Tests never touch the real state directory: ORCHESTRATION_HOME and HOME point
-into a temporary folder. Tests that need a real daemon skip with a printed reason where it cannot
-run, unless ORCHESTRATION_REQUIRE_DAEMONS=1 (set by .ci/run), which turns the skip into a failure."""
+into a temporary folder. Tests that install into a crontab or a user manager run only inside the
+private sandbox of scripts/sandbox.sh (its own crontab spool, cron daemon and user manager), which
+scripts/test.sh provides; elsewhere they skip with a printed reason, unless
+ORCHESTRATION_REQUIRE_DAEMONS=1 (set by .ci/run), which turns the skip into a failure. Outside the
+sandbox, `crontab` and `systemctl` are replaced on PATH by programs that refuse, so that no test
+can reach the crontab or units of whoever runs the suite."""
 
 from __future__ import annotations
 
 import os
+import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
 
 REQUIRE_DAEMONS = os.environ.get("ORCHESTRATION_REQUIRE_DAEMONS") == "1"
+IN_SANDBOX = os.environ.get("ORCHESTRATION_TEST_SANDBOX") == "1"
 # systemd sets this for the processes of a unit, and the shim reads it as "started by systemd":
 # a test suite run from a unit must not pass it on to the shims it starts as cron would.
 os.environ.pop("INVOCATION_ID", None)
+
+
+def _refuse_outside_the_sandbox() -> None:
+    """Put programs first on PATH that stand in for crontab and systemctl and refuse."""
+    guard = Path(tempfile.mkdtemp(prefix="orchestration-test-guard-"))
+    for program in ("crontab", "systemctl"):
+        (guard / program).write_text(
+            "#!/bin/sh\n"
+            f"echo '{program}: refused: the tests reach schedulers only inside scripts/sandbox.sh"
+            " (run scripts/test.sh)' >&2\nexit 1\n"
+        )
+        (guard / program).chmod(0o755)
+    os.environ["PATH"] = f"{guard}{os.pathsep}{os.environ.get('PATH', '')}"
+
+
+if not IN_SANDBOX:
+    _refuse_outside_the_sandbox()
 
 
 def skip_or_fail(reason: str) -> None:
@@ -91,9 +115,7 @@ class Project:
         found = []
         for path in sorted(self.root.glob("*.args"), key=lambda p: p.stat().st_mtime_ns):
             base = str(path)[: -len(".args")]
-            env = dict(
-                item.split("=", 1) for item in Path(base + ".env").read_text().split("\0") if "=" in item
-            )
+            env = dict(item.split("=", 1) for item in Path(base + ".env").read_text().split("\0") if "=" in item)
             argv = path.read_bytes().decode().split("\0")[:-1]
             found.append({"argv": argv, "env": env, "cwd": Path(base + ".cwd").read_text().strip(), "kind": "bash"})
         for path in sorted(self.root.glob("*.json"), key=lambda p: p.stat().st_mtime_ns):
@@ -120,72 +142,72 @@ PATH=/usr/local/bin:/usr/bin:/bin
 """
 
 
-CRONTAB_TEST_LOCK = f"/tmp/orchestration-tests-crontab-{os.getuid()}.lock"
-
-
 def read_crontab() -> str:
-    import subprocess
-
     result = subprocess.run(["crontab", "-l"], capture_output=True, text=True)
     return result.stdout if result.returncode == 0 else ""
 
 
 def write_crontab(text: str) -> None:
-    import subprocess
-
     subprocess.run(["crontab", "-"], input=text, text=True, check=True)
 
 
 @pytest.fixture
-def real_crontab():
-    """The user's real crontab holding FOREIGN_CRONTAB; whatever it held before is put back."""
-    import shutil
-    import subprocess
-
-    import fcntl
-
-    if shutil.which("crontab") is None:
-        skip_or_fail("no crontab command (Debian: apt-get install cron)")
-    # One crontab per user: test runs in parallel (several checkouts) take turns.
-    with open(CRONTAB_TEST_LOCK, "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        before = subprocess.run(["crontab", "-l"], capture_output=True, text=True)
-        write_crontab(FOREIGN_CRONTAB)
-        try:
-            yield FOREIGN_CRONTAB
-        finally:
-            if before.returncode == 0:
-                write_crontab(before.stdout)
-            else:
-                subprocess.run(["crontab", "-r"], capture_output=True)
-
-
-def cron_running() -> bool:
-    import subprocess
-
-    return subprocess.run(["pgrep", "-x", "cron"], capture_output=True).returncode == 0
-
-
-@pytest.fixture(scope="session")
-def cron_daemon():
-    """A running cron daemon: the one already running, else Debian's cron started for the tests
-    (and stopped after them)."""
-    import shutil
-    import subprocess
-
-    if cron_running():
-        yield
-        return
-    daemon = shutil.which("cron") or "/usr/sbin/cron"
-    if not os.path.exists(daemon):
-        skip_or_fail("no cron daemon installed (Debian: apt-get install cron)")
-    if os.geteuid() != 0:
-        skip_or_fail("the cron daemon can only be started by root here")
-    subprocess.run([daemon], check=True)
-    if not wait_for(cron_running, timeout=5):
-        skip_or_fail("the cron daemon did not start")
+def sandbox():
+    """The private sandbox of scripts/sandbox.sh, with an empty crontab again after the test (so
+    that nothing a test installed fires during the next one)."""
+    if not IN_SANDBOX:
+        skip_or_fail(
+            "installs into a crontab or a user manager: run the tests through"
+            " scripts/test.sh (as root), which gives them a private sandbox"
+        )
     yield
-    subprocess.run(["pkill", "-x", "cron"])
+    subprocess.run(["crontab", "-r"], capture_output=True)
+
+
+@pytest.fixture
+def real_crontab(sandbox):
+    """The sandbox's crontab (a real one, in a private spool) holding FOREIGN_CRONTAB."""
+    write_crontab(FOREIGN_CRONTAB)
+    return FOREIGN_CRONTAB
+
+
+CRON_PIDFILE = Path("/run/crond.pid")
+CRON_DAEMON = "/usr/sbin/cron"
+
+
+def cron_pid() -> int | None:
+    """The sandbox's cron daemon, if it runs (never a cron outside the sandbox)."""
+    try:
+        pid = int(CRON_PIDFILE.read_text().strip())
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return None
+    return pid
+
+
+def stop_cron() -> None:
+    """Stop the sandbox's cron daemon and wait until it is gone."""
+    pid = cron_pid()
+    if pid is not None:
+        os.kill(pid, 15)
+        wait_for(lambda: cron_pid() is None, timeout=10)
+
+
+def start_cron() -> None:
+    """Start Debian's cron in the sandbox, as it starts at boot (it runs @reboot entries when
+    /run/crond.reboot is absent)."""
+    subprocess.run([CRON_DAEMON], check=True)
+    if not wait_for(lambda: cron_pid() is not None, timeout=5):
+        skip_or_fail("the cron daemon did not start")
+
+
+@pytest.fixture
+def cron_daemon(sandbox):
+    """The sandbox's running cron daemon."""
+    if not os.path.exists(CRON_DAEMON):
+        skip_or_fail("no cron daemon installed (Debian: apt-get install cron)")
+    if cron_pid() is None:
+        start_cron()
 
 
 @pytest.fixture
@@ -206,25 +228,24 @@ MANAGER_HOME = os.environ.get("HOME", "/root")
 
 
 def user_manager_answers() -> bool:
-    import subprocess
-
     try:
-        result = subprocess.run(["systemctl", "--user", "is-system-running"], capture_output=True,
-                                text=True, timeout=10)
+        result = subprocess.run(
+            ["systemctl", "--user", "is-system-running"], capture_output=True, text=True, timeout=10
+        )
     except (OSError, subprocess.TimeoutExpired):
         return False
     return result.stdout.strip() in ("running", "degraded")
 
 
 @pytest.fixture
-def systemd_user(state_home: Path, monkeypatch: pytest.MonkeyPatch):
+def systemd_user(sandbox, state_home: Path, monkeypatch: pytest.MonkeyPatch):
     """A real systemd user manager (the one scripts/with-systemd-user.sh started) and its unit
     folder; our units left behind by a failing test are removed afterwards."""
-    import subprocess
-
     if not user_manager_answers():
-        skip_or_fail("no systemd user manager answers; run the tests through scripts/test.sh,"
-                     " which starts one with scripts/with-systemd-user.sh")
+        skip_or_fail(
+            "no systemd user manager answers; run the tests through scripts/test.sh,"
+            " which starts one with scripts/with-systemd-user.sh"
+        )
     monkeypatch.setenv("XDG_CONFIG_HOME", os.path.join(MANAGER_HOME, ".config"))
     unit_dir = Path(MANAGER_HOME) / ".config" / "systemd" / "user"
     before = set(unit_dir.glob("orchestration-*")) if unit_dir.is_dir() else set()

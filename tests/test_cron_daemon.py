@@ -14,12 +14,22 @@ from click.testing import CliRunner
 
 from conftest import Project, read_crontab, skip_or_fail, wait_for
 from orchestration.cli import main
-from orchestration.journal import Journal
+from orchestration.runtime.journal import Journal
 
-pytestmark = pytest.mark.cron_daemon
+pytestmark = [pytest.mark.cron_daemon, pytest.mark.usefixtures("sandbox")]
 
-LITERAL = ["two words", "it's \"quoted\"", "100% done", "$(touch /tmp/pwned-by-cron)", "a;b",
-           "`id`", "x | y", "naïve café ✓", "-n", "#hash"]
+LITERAL = [
+    "two words",
+    'it\'s "quoted"',
+    "100% done",
+    "$(touch /tmp/pwned-by-cron)",
+    "a;b",
+    "`id`",
+    "x | y",
+    "naïve café ✓",
+    "-n",
+    "#hash",
+]
 
 
 def test_cron_fires_the_task_with_literal_parameters(cron_crontab: str, project: Project, state_home: Path) -> None:
@@ -63,10 +73,12 @@ def test_back_to_back_installs_while_cron_reads_land_in_different_seconds(real_c
     spool = Path("/var/spool/cron/crontabs") / pwd.getpwuid(os.getuid()).pw_name
     if not os.access(spool.parent, os.X_OK):
         skip_or_fail(f"{spool} cannot be inspected by this user")
-    first = project.write("o = Orchestrator(name='first')\no.add_task('0 3 * * *', 'bash').add_script('record.sh')\n",
-                          name="first.py")
-    second = project.write("o = Orchestrator(name='second')\no.add_task('0 4 * * *', 'bash').add_script('record.sh')\n",
-                           name="second.py")
+    first = project.write(
+        "o = Orchestrator(name='first')\no.add_task('0 3 * * *', 'bash').add_script('record.sh')\n", name="first.py"
+    )
+    second = project.write(
+        "o = Orchestrator(name='second')\no.add_task('0 4 * * *', 'bash').add_script('record.sh')\n", name="second.py"
+    )
     runner = CliRunner()
     time.sleep(60.2 - time.time() % 60)  # just after the start of a minute, when cron reads
 

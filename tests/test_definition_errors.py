@@ -12,121 +12,188 @@ from orchestration.cli import main
 T = "task #1 ('* * * * *')"
 DYNAMIC = "from orchestration import skips, template, secret\no = Orchestrator()\n"
 CASES = [
-    ("o = Orchestrator()\no.add_task('61 * * * *', 'bash')",
-     "{file}:3: task #1 ('61 * * * *'): cron expression '61 * * * *' has the minute 61, which is"
-     " out of range 0-59"),
-    ("o = Orchestrator()\no.add_task('0 0 30 2 *', 'bash')",
-     "{file}:3: task #1 ('0 0 30 2 *'): cron expression '0 0 30 2 *' never fires: February has no"
-     " day 30"),
-    ("o = Orchestrator()\no.add_task('0 0 L * *', 'bash', name='monthly')",
-     "{file}:3: task 'monthly': cron expression '0 0 L * *' uses 'L' (last day) in the"
-     " day-of-month field 'L', which is not supported on the crontab target: the cron daemon reads"
-     " only numbers, names, '*', ',', '-' and '/'"),
-    ("o = Orchestrator()\no.add_task('* * * * *', 'perl')",
-     f"{{file}}:3: {T}: add_task: unknown script_type 'perl'; valid types are 'bash', 'python'"),
-    ("o = Orchestrator()\no.add_task('* * * * *', 'pyhton')",
-     f"{{file}}:3: {T}: add_task: unknown script_type 'pyhton'; valid types are 'bash', 'python'\n"
-     "Did you mean 'python'?"),
-    ("o = Orchestrator()\no.add_task('* * * * *', 'bash', -1)",
-     f"{{file}}:3: {T}: add_task: interval -1 is negative; give the seconds to wait between"
-     " scripts (0 or more, default 1)"),
-    ("o = Orchestrator()\no.add_task('* * * * *', 'bash', '5')",
-     f"{{file}}:3: {T}: add_task: interval must be a number of seconds between scripts, not '5'"),
-    ("o = Orchestrator()\no.add_task('* * * * *', 'bash', name='x').add_script('missing.sh')",
-     "{file}:3: task 'x': add_script: script {dir}/missing.sh does not exist\n"
-     "Relative paths are resolved from the tasks file's folder {dir}."),
-    ("o = Orchestrator()\no.add_task('* * * * *', 'bash', name='x')\n"
-     "o.add_task('* * * * *', 'bash', name='x')",
-     "{file}:4: task 'x': add_task: the name 'x' is already used by another task of this"
-     " Orchestrator; task names must be unique"),
-    ("o = Orchestrator()\no.add_task('* * * * *', 'bash').add_script('record.sh', ['a'])",
-     f"{{file}}:3: {T}: add_script: script_parameters must be a dict of parameter name to value,"
-     " not list ['a']"),
-    ("o = Orchestrator()\no.add_task('* * * * *', 'bash').add_script('record.sh', {'a': [1]})",
-     f"{{file}}:3: {T}: add_script: parameter 'a' has a value of type list ([1]); use str, int,"
-     " float, bool or pathlib.Path, or work it out at each run with template('...') or a function"),
-    ("o = Orchestrator()\no.add_task('* * * * *', 'bash').add_script('record.sh', {'a-b': 1})",
-     f"{{file}}:3: {T}: add_script: parameter name 'a-b' in script_parameters must be a string of"
-     " letters, digits and '_' that does not start with a digit (it is also exported as"
-     " ORCHESTRATION_PARAM_<NAME>)"),
-    ("o = Orchestrator()\no.add_task('* * * * *', 'bash').add_script('record.sh', {'a': 'x\\0y'})",
-     f"{{file}}:3: {T}: add_script: parameter 'a' contains a NUL byte, which no program argument"
-     " can carry; remove it"),
-    ("o = Orchestrator()\no.add_task('* * * * *', 'bash').add_repeat('record.sh', [])",
-     f"{{file}}:3: {T}: add_repeat: script_parameters is an empty list, so the script would never"
-     " run; give at least one dict of parameters"),
-    ("o = Orchestrator()\no.add_task('* * * * *', 'bash').add_repeat('record.sh', [{'a': 1}, 'b'])",
-     f"{{file}}:3: {T}: add_repeat: script_parameters[1] must be a dict of parameter name to"
-     " value, not str 'b'"),
-    ("o = Orchestrator()\no.add_task('* * * * *', 'bash').add_skip('yes')",
-     f"{{file}}:3: {T}: add_skip: condition must be True/False, a condition from"
-     " orchestration.skips or a function returning True/False, not str 'yes'"),
-    ("o = Orchestrator()\no.add_task('* * * * *', 'bash')",
-     f"{{file}}:3: {T}: has no scripts, so it would do nothing; add one with"
-     " task.add_script(path)"),
-    ("o = Orchestrator(name='empty')",
-     "{file}: Orchestrator 'empty' has no tasks; add one with orchestrator.add_task('0 * * * *',"
-     " 'bash')"),
-    ("o = Orchestrator(name='bad name')",
-     "{file}:2: Orchestrator(name=...): namespace 'bad name' must be 1-64 letters, digits, '-' or"
-     " '_', starting with a letter or digit (it becomes part of crontab markers and unit file"
-     " names)"),
-    ("a = Orchestrator(name='same')\na.add_task('* * * * *', 'bash').add_script('record.sh')\n"
-     "b = Orchestrator(name='same')\nb.add_task('* * * * *', 'bash').add_script('record.sh')",
-     "{file}: two Orchestrators share the namespace 'same'; give each its own name with"
-     " Orchestrator(name='...')"),
-    ("x = 1", "tasks file {file} creates no Orchestrator; create one with `orchestrator ="
-     " Orchestrator()` and add tasks to it"),
-    ("raise RuntimeError('boom')",
-     "{file}:2: importing the tasks file raised RuntimeError: boom; fix the file and try again"),
-    ("import not_a_module_anywhere",
-     "{file}:2: importing the tasks file raised ModuleNotFoundError: No module named"
-     " 'not_a_module_anywhere'; fix the file and try again"),
+    (
+        "o = Orchestrator()\no.add_task('61 * * * *', 'bash')",
+        "{file}:3: task #1 ('61 * * * *'): cron expression '61 * * * *' has the minute 61, which is out of range 0-59",
+    ),
+    (
+        "o = Orchestrator()\no.add_task('0 0 30 2 *', 'bash')",
+        "{file}:3: task #1 ('0 0 30 2 *'): cron expression '0 0 30 2 *' never fires: February has no day 30",
+    ),
+    (
+        "o = Orchestrator()\no.add_task('0 0 L * *', 'bash', name='monthly')",
+        "{file}:3: task 'monthly': cron expression '0 0 L * *' uses 'L' (last day) in the"
+        " day-of-month field 'L', which is not supported on the crontab target: the cron daemon reads"
+        " only numbers, names, '*', ',', '-' and '/'",
+    ),
+    (
+        "o = Orchestrator()\no.add_task('* * * * *', 'perl')",
+        f"{{file}}:3: {T}: add_task: unknown script_type 'perl'; valid types are 'bash', 'python'",
+    ),
+    (
+        "o = Orchestrator()\no.add_task('* * * * *', 'pyhton')",
+        f"{{file}}:3: {T}: add_task: unknown script_type 'pyhton'; valid types are 'bash', 'python'\n"
+        "Did you mean 'python'?",
+    ),
+    (
+        "o = Orchestrator()\no.add_task('* * * * *', 'bash', -1)",
+        f"{{file}}:3: {T}: add_task: interval -1 is negative; give the seconds to wait between"
+        " scripts (0 or more, default 1)",
+    ),
+    (
+        "o = Orchestrator()\no.add_task('* * * * *', 'bash', '5')",
+        f"{{file}}:3: {T}: add_task: interval must be a number of seconds between scripts, not '5'",
+    ),
+    (
+        "o = Orchestrator()\no.add_task('* * * * *', 'bash', name='x').add_script('missing.sh')",
+        "{file}:3: task 'x': add_script: script {dir}/missing.sh does not exist\n"
+        "Relative paths are resolved from the tasks file's folder {dir}.",
+    ),
+    (
+        "o = Orchestrator()\no.add_task('* * * * *', 'bash', name='x')\no.add_task('* * * * *', 'bash', name='x')",
+        "{file}:4: task 'x': add_task: the name 'x' is already used by another task of this"
+        " Orchestrator; task names must be unique",
+    ),
+    (
+        "o = Orchestrator()\no.add_task('* * * * *', 'bash').add_script('record.sh', ['a'])",
+        f"{{file}}:3: {T}: add_script: script_parameters must be a dict of parameter name to value, not list ['a']",
+    ),
+    (
+        "o = Orchestrator()\no.add_task('* * * * *', 'bash').add_script('record.sh', {'a': [1]})",
+        f"{{file}}:3: {T}: add_script: parameter 'a' has a value of type list ([1]); use str, int,"
+        " float, bool or pathlib.Path, or work it out at each run with template('...') or a function",
+    ),
+    (
+        "o = Orchestrator()\no.add_task('* * * * *', 'bash').add_script('record.sh', {'a-b': 1})",
+        f"{{file}}:3: {T}: add_script: parameter name 'a-b' in script_parameters must be a string of"
+        " letters, digits and '_' that does not start with a digit (it is also exported as"
+        " ORCHESTRATION_PARAM_<NAME>)",
+    ),
+    (
+        "o = Orchestrator()\no.add_task('* * * * *', 'bash').add_script('record.sh', {'a': 'x\\0y'})",
+        f"{{file}}:3: {T}: add_script: parameter 'a' contains a NUL byte, which no program argument"
+        " can carry; remove it",
+    ),
+    (
+        "o = Orchestrator()\no.add_task('* * * * *', 'bash').add_repeat('record.sh', [])",
+        f"{{file}}:3: {T}: add_repeat: script_parameters is an empty list, so the script would never"
+        " run; give at least one dict of parameters",
+    ),
+    (
+        "o = Orchestrator()\no.add_task('* * * * *', 'bash').add_repeat('record.sh', [{'a': 1}, 'b'])",
+        f"{{file}}:3: {T}: add_repeat: script_parameters[1] must be a dict of parameter name to value, not str 'b'",
+    ),
+    (
+        "o = Orchestrator()\no.add_task('* * * * *', 'bash').add_skip('yes')",
+        f"{{file}}:3: {T}: add_skip: condition must be True/False, a condition from"
+        " orchestration.skips or a function returning True/False, not str 'yes'",
+    ),
+    (
+        "o = Orchestrator()\no.add_task('* * * * *', 'bash')",
+        f"{{file}}:3: {T}: has no scripts, so it would do nothing; add one with task.add_script(path)",
+    ),
+    (
+        "o = Orchestrator(name='empty')",
+        "{file}: Orchestrator 'empty' has no tasks; add one with orchestrator.add_task('0 * * * *', 'bash')",
+    ),
+    (
+        "o = Orchestrator(name='bad name')",
+        "{file}:2: Orchestrator(name=...): namespace 'bad name' must be 1-64 letters, digits, '-' or"
+        " '_', starting with a letter or digit (it becomes part of crontab markers and unit file"
+        " names)",
+    ),
+    (
+        "a = Orchestrator(name='same')\na.add_task('* * * * *', 'bash').add_script('record.sh')\n"
+        "b = Orchestrator(name='same')\nb.add_task('* * * * *', 'bash').add_script('record.sh')",
+        "{file}: two Orchestrators share the namespace 'same'; give each its own name with Orchestrator(name='...')",
+    ),
+    (
+        "x = 1",
+        "tasks file {file} creates no Orchestrator; create one with `orchestrator ="
+        " Orchestrator()` and add tasks to it",
+    ),
+    (
+        "raise RuntimeError('boom')",
+        "{file}:2: importing the tasks file raised RuntimeError: boom; fix the file and try again",
+    ),
+    (
+        "import not_a_module_anywhere",
+        "{file}:2: importing the tasks file raised ModuleNotFoundError: No module named"
+        " 'not_a_module_anywhere'; fix the file and try again",
+    ),
     ("def f(:\n    pass", "{file}:2: syntax error: invalid syntax; fix the file and try again"),
     # Skip conditions and dynamic parameters: each builder is refused at its own line.
-    (f"{DYNAMIC}o.add_task('* * * * *', 'bash', name='x').add_script('record.sh')\\\n"
-     "    .add_skip(skips.outside_hours('9:00', '25:00'))",
-     "{file}:5: skips.outside_hours: end '25:00' is not a time of day; write it as 'HH:MM' (24-hour"
-     " clock), such as '09:00' or '17:30'"),
-    (f"{DYNAMIC}o.add_task('* * * * *', 'bash').add_skip(skips.weekend)",
-     f"{{file}}:4: {T}: add_skip: skips.weekend makes a condition; call it: add_skip(skips.weekend(...))"),
-    (f"{DYNAMIC}business = skips.any_of(skips.weekend(), lambda: True)",
-     "{file}:4: skips.any_of: condition 2 is a function; it combines conditions from"
-     " orchestration.skips only\nTo combine your own function with them, write one function and give"
-     " it to add_skip: task.add_skip(lambda ctx: is_holiday(ctx) or skips.weekend().evaluate(ctx))."),
-    (f"{DYNAMIC}o.add_task('* * * * *', 'bash').add_script('record.sh', {{'day': template('{{{{ yesterdy }}}}')}})",
-     "{file}:4: template('{{{{ yesterdy }}}}'): unknown name 'yesterdy'; a template can use"
-     " scheduled_time, now, today, yesterday, tomorrow, task, namespace, run_id, trigger, env and the"
-     " functions days, hours, minutes\nDid you mean 'yesterday'?"),
-    (f"{DYNAMIC}o.add_task('* * * * *', 'bash').add_script('record.sh', {{'key': secret(b'bytes')}})",
-     "{file}:4: secret(): the value must be a str, int, float, bool or pathlib.Path, a template('...')"
-     " or a function, not bytes"),
-    (f"{DYNAMIC}o.add_task('* * * * *', 'bash').add_repeat('record.sh', {{'a': 1}})",
-     f"{{file}}:4: {T}: add_repeat: script_parameters must be a list of dicts, one per run, or a"
-     " function that returns one at each run, not dict\nUse add_script for a single run:"
-     " task.add_script(path, {{'key': 'value'}})"),
-    (f"{DYNAMIC}o.add_task('* * * * *', 'bash').add_script('record.sh', {{'when': skips.weekend()}})",
-     f"{{file}}:4: {T}: add_script: parameter 'when' has a value of type Condition (<skip condition:"
-     " weekend (Saturday or Sunday)>); use str, int, float, bool or pathlib.Path, or work it out at"
-     " each run with template('...') or a function"),
-    (f"{DYNAMIC}o.add_task('* * * * *', 'bash').add_script('record.sh', {{'key': secret('x', argument='no')}})",
-     "{file}:4: secret(): argument must be True (an argument and an environment variable) or False (the"
-     " environment variable only), not 'no'"),
-    ("o = Orchestrator()\no.add_task('* * * * *', 'bash', timeout=0)",
-     f"{{file}}:3: {T}: add_task: timeout 0 must be a number of seconds above 0, or None for no limit"),
-    ("o = Orchestrator()\no.add_task('* * * * *', 'bash', overlap='wait')",
-     f"{{file}}:3: {T}: add_task: overlap 'wait' must be one of 'skip', 'queue', 'allow' (skip a firing"
-     " while the previous run still runs, queue it, or allow both)"),
-    ("o = Orchestrator()\no.add_task('* * * * *', 'bash', retries=1.5)",
-     f"{{file}}:3: {T}: add_task: retries 1.5 must be a whole number of extra attempts, 0 or more"),
-    ("o = Orchestrator()\no.add_task('* * * * *', 'bash', retry_delay=-1)",
-     f"{{file}}:3: {T}: add_task: retry_delay -1 must be a number of seconds, 0 or more"),
-    ("o = Orchestrator()\no.add_task('* * * * *', 'bash', catch_up='yes')",
-     f"{{file}}:3: {T}: add_task: catch_up 'yes' must be True (run a firing missed while the machine was"
-     " down once it is back) or False"),
-    ("o = Orchestrator()\no.add_task('@reboot', 'bash', name='boot', catch_up=True)",
-     "{file}:3: task 'boot': add_task: catch_up=True has nothing to catch up on an @reboot task, which"
-     " runs at every start; remove catch_up"),
+    (
+        f"{DYNAMIC}o.add_task('* * * * *', 'bash', name='x').add_script('record.sh')\\\n"
+        "    .add_skip(skips.outside_hours('9:00', '25:00'))",
+        "{file}:5: skips.outside_hours: end '25:00' is not a time of day; write it as 'HH:MM' (24-hour"
+        " clock), such as '09:00' or '17:30'",
+    ),
+    (
+        f"{DYNAMIC}o.add_task('* * * * *', 'bash').add_skip(skips.weekend)",
+        f"{{file}}:4: {T}: add_skip: skips.weekend makes a condition; call it: add_skip(skips.weekend(...))",
+    ),
+    (
+        f"{DYNAMIC}business = skips.any_of(skips.weekend(), lambda: True)",
+        "{file}:4: skips.any_of: condition 2 is a function; it combines conditions from"
+        " orchestration.skips only\nTo combine your own function with them, write one function and give"
+        " it to add_skip: task.add_skip(lambda ctx: is_holiday(ctx) or skips.weekend().evaluate(ctx)).",
+    ),
+    (
+        f"{DYNAMIC}o.add_task('* * * * *', 'bash').add_script('record.sh', {{'day': template('{{{{ yesterdy }}}}')}})",
+        "{file}:4: template('{{{{ yesterdy }}}}'): unknown name 'yesterdy'; a template can use"
+        " scheduled_time, now, today, yesterday, tomorrow, task, namespace, run_id, trigger, env and the"
+        " functions days, hours, minutes\nDid you mean 'yesterday'?",
+    ),
+    (
+        f"{DYNAMIC}o.add_task('* * * * *', 'bash').add_script('record.sh', {{'key': secret(b'bytes')}})",
+        "{file}:4: secret(): the value must be a str, int, float, bool or pathlib.Path, a template('...')"
+        " or a function, not bytes",
+    ),
+    (
+        f"{DYNAMIC}o.add_task('* * * * *', 'bash').add_repeat('record.sh', {{'a': 1}})",
+        f"{{file}}:4: {T}: add_repeat: script_parameters must be a list of dicts, one per run, or a"
+        " function that returns one at each run, not dict\nUse add_script for a single run:"
+        " task.add_script(path, {{'key': 'value'}})",
+    ),
+    (
+        f"{DYNAMIC}o.add_task('* * * * *', 'bash').add_script('record.sh', {{'when': skips.weekend()}})",
+        f"{{file}}:4: {T}: add_script: parameter 'when' has a value of type Condition (<skip condition:"
+        " weekend (Saturday or Sunday)>); use str, int, float, bool or pathlib.Path, or work it out at"
+        " each run with template('...') or a function",
+    ),
+    (
+        f"{DYNAMIC}o.add_task('* * * * *', 'bash').add_script('record.sh', {{'key': secret('x', argument='no')}})",
+        "{file}:4: secret(): argument must be True (an argument and an environment variable) or False (the"
+        " environment variable only), not 'no'",
+    ),
+    (
+        "o = Orchestrator()\no.add_task('* * * * *', 'bash', timeout=0)",
+        f"{{file}}:3: {T}: add_task: timeout 0 must be a number of seconds above 0, or None for no limit",
+    ),
+    (
+        "o = Orchestrator()\no.add_task('* * * * *', 'bash', overlap='wait')",
+        f"{{file}}:3: {T}: add_task: overlap 'wait' must be one of 'skip', 'queue', 'allow' (skip a firing"
+        " while the previous run still runs, queue it, or allow both)",
+    ),
+    (
+        "o = Orchestrator()\no.add_task('* * * * *', 'bash', retries=1.5)",
+        f"{{file}}:3: {T}: add_task: retries 1.5 must be a whole number of extra attempts, 0 or more",
+    ),
+    (
+        "o = Orchestrator()\no.add_task('* * * * *', 'bash', retry_delay=-1)",
+        f"{{file}}:3: {T}: add_task: retry_delay -1 must be a number of seconds, 0 or more",
+    ),
+    (
+        "o = Orchestrator()\no.add_task('* * * * *', 'bash', catch_up='yes')",
+        f"{{file}}:3: {T}: add_task: catch_up 'yes' must be True (run a firing missed while the machine was"
+        " down once it is back) or False",
+    ),
+    (
+        "o = Orchestrator()\no.add_task('@reboot', 'bash', name='boot', catch_up=True)",
+        "{file}:3: task 'boot': add_task: catch_up=True has nothing to catch up on an @reboot task, which"
+        " runs at every start; remove catch_up",
+    ),
 ]
 
 
@@ -134,8 +201,9 @@ CASES = [
 def test_bad_definition_is_refused_and_changes_nothing(
     real_crontab: str, project: Project, body: str, message: str
 ) -> None:
-    good = project.write("o = Orchestrator(name='kept')\no.add_task('0 1 * * *', 'bash').add_script('record.sh')\n",
-                         name="kept.py")
+    good = project.write(
+        "o = Orchestrator(name='kept')\no.add_task('0 1 * * *', 'bash').add_script('record.sh')\n", name="kept.py"
+    )
     assert CliRunner().invoke(main, ["install", str(good)]).exit_code == 0
     before = read_crontab()
     manifests = sorted(p.read_bytes() for p in (project.root.parent / "state" / "manifests").iterdir())

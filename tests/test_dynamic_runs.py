@@ -10,9 +10,14 @@ import sys
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from conftest import Project, manifest_file, read_crontab
-from orchestration.journal import Journal
+from orchestration.runtime.journal import Journal
 from test_journal import cli, fire, install
+
+# Every test here installs into a crontab or a user manager: only inside the private sandbox.
+pytestmark = pytest.mark.usefixtures("sandbox")
 
 
 def journal(state: Path) -> Journal:
@@ -48,9 +53,13 @@ def why_at(reference: str, moment: float, *extra: str) -> dict:
     return json.loads(result.output)
 
 
-def test_built_in_conditions_decide_runs_and_why_agrees(real_crontab, project: Project, state_home: Path, monkeypatch) -> None:
+def test_built_in_conditions_decide_runs_and_why_agrees(
+    real_crontab, project: Project, state_home: Path, monkeypatch
+) -> None:
     today = date.today()
-    (project.root / "holidays.txt").write_text(f"# ours\n{today}\n{today + timedelta(days=1)}  # in case midnight passes\n")
+    (project.root / "holidays.txt").write_text(
+        f"# ours\n{today}\n{today + timedelta(days=1)}  # in case midnight passes\n"
+    )
     install(project, BUILTINS)
 
     def fired(task: str, **env: str) -> subprocess.CompletedProcess:
@@ -65,14 +74,20 @@ def test_built_in_conditions_decide_runs_and_why_agrees(real_crontab, project: P
         return result
 
     missing = fired("arrived")
-    assert (missing.returncode, missing.stdout) == (0, f"orchestration ns/arrived: skipped by file {project.root}/inbox/data.csv is missing\n")
+    assert (missing.returncode, missing.stdout) == (
+        0,
+        f"orchestration ns/arrived: skipped by file {project.root}/inbox/data.csv is missing\n",
+    )
     (project.root / "inbox").mkdir()
     (project.root / "inbox" / "data.csv").write_text("a,b\n")
     assert fired("arrived").returncode == 0
     assert [r["argv"] for r in project.records()] == [["arrived"]]
 
     always = fired("always")
-    assert always.stdout == "orchestration ns/always: skipped by weekend (Saturday or Sunday) or weekday (Monday to Friday)\n"
+    assert (
+        always.stdout
+        == "orchestration ns/always: skipped by weekend (Saturday or Sunday) or weekday (Monday to Friday)\n"
+    )
     holiday = fired("holiday")
     assert holiday.stdout == f"orchestration ns/holiday: skipped by on a date listed in {project.root}/holidays.txt\n"
     assert fired("mode", MODE="maintenance").stdout == (
@@ -128,7 +143,7 @@ o.add_task('0 1 * * *', 'bash', name='peek', interval=0) \\
 
 def test_conditions_on_earlier_runs_read_the_journal(real_crontab, project: Project, state_home: Path) -> None:
     flaky = project.root / "flaky.sh"
-    flaky.write_text("#!/bin/bash\nexit $(cat \"$(dirname \"$0\")/code\")\n")
+    flaky.write_text('#!/bin/bash\nexit $(cat "$(dirname "$0")/code")\n')
     code = project.root / "code"
     install(project, HISTORY)
 
@@ -186,7 +201,11 @@ def test_dynamic_parameters_are_worked_out_at_each_run(real_crontab, project: Pr
     assert first["argv"] == [day_before, scheduled[:16], "report-dyn-cron", "3", "as is"]
     assert first["env"]["ORCHESTRATION_PARAM_LABEL"] == "report-dyn-cron"
     inbox = project.root / "inbox"
-    assert [r["argv"] for r in records[1:]] == [[f"{inbox}/a.csv", "1"], [f"{inbox}/b.csv", "2"], [f"{inbox}/c.csv", "3"]]
+    assert [r["argv"] for r in records[1:]] == [
+        [f"{inbox}/a.csv", "1"],
+        [f"{inbox}/b.csv", "2"],
+        [f"{inbox}/c.csv", "3"],
+    ]
 
     lines = result.stdout.splitlines()
     assert lines[0] == (
@@ -202,7 +221,9 @@ def test_dynamic_parameters_are_worked_out_at_each_run(real_crontab, project: Pr
     assert row.status == "ok" and len(row.steps) == 4
     assert [run["parameters"] for run in row.parameters] == [
         {"day": day_before, "minute": scheduled[:16], "label": "report-dyn-cron", "count": "3", "fixed": "as is"},
-        {"file": f"{inbox}/a.csv", "n": "1"}, {"file": f"{inbox}/b.csv", "n": "2"}, {"file": f"{inbox}/c.csv", "n": "3"},
+        {"file": f"{inbox}/a.csv", "n": "1"},
+        {"file": f"{inbox}/b.csv", "n": "2"},
+        {"file": f"{inbox}/c.csv", "n": "3"},
     ]
     assert datetime.fromtimestamp(row.scheduled_time).strftime("%Y-%m-%dT%H:%M") == scheduled[:16]
 
@@ -231,7 +252,8 @@ def test_secrets_reach_the_script_and_are_shown_nowhere(real_crontab, project: P
     bad = fire(state_home, "ns", "badsecret")
     assert (keys.returncode, fanout.returncode, bad.returncode) == (0, 0, 1)
     assert [r["argv"] for r in project.records()] == [
-        ["alice", "hunter2-static", "tok-from-function", "Bearer k-from-env"], ["db1", "key-of-db1"],
+        ["alice", "hunter2-static", "tok-from-function", "Bearer k-from-env"],
+        ["db1", "key-of-db1"],
     ]
     assert keys.stdout.splitlines()[0] == (
         "orchestration ns/keys: record.sh [1/1] parameters: user=alice password=*** token=*** header=***"
@@ -242,13 +264,24 @@ def test_secrets_reach_the_script_and_are_shown_nowhere(real_crontab, project: P
         " secret() of one\n"
     )
     assert newest(state_home, "keys").parameters[0]["parameters"] == {
-        "user": "alice", "password": "***", "token": "***", "header": "***",
+        "user": "alice",
+        "password": "***",
+        "token": "***",
+        "header": "***",
     }
     shown = [
-        keys.stdout, keys.stderr, fanout.stdout, bad.stdout, read_crontab(),
-        cli("history", "--json").output, cli("history").output,
-        cli("logs", "ns/keys").output, cli("logs", "ns/fanout").output, cli("status", "--json").output,
-        cli("list", "--json").output, cli("why", "ns/keys", "--json").output,
+        keys.stdout,
+        keys.stderr,
+        fanout.stdout,
+        bad.stdout,
+        read_crontab(),
+        cli("history", "--json").output,
+        cli("history").output,
+        cli("logs", "ns/keys").output,
+        cli("logs", "ns/fanout").output,
+        cli("status", "--json").output,
+        cli("list", "--json").output,
+        cli("why", "ns/keys", "--json").output,
         *(path.read_text() for path in (state_home / "logs").rglob("*.log")),
     ]
     for secret_text in ("hunter2-static", "tok-from-function", "k-from-env", "key-of-db1", "leaked-through-repr"):
@@ -271,21 +304,23 @@ o.add_task('0 1 * * *', 'bash', name='later').add_script('record.sh', {'a': 1}) 
 """
 
 
-def test_a_wrong_dynamic_value_is_an_error_run_naming_the_parameter(real_crontab, project: Project, state_home: Path) -> None:
+def test_a_wrong_dynamic_value_is_an_error_run_naming_the_parameter(
+    real_crontab, project: Project, state_home: Path
+) -> None:
     install(project, WRONG_VALUES)
     expected = {
         "listy": "script record.sh: parameter 'ids' from <lambda>() returned list [1, 2]; return str,"
-                 " int, float, bool or pathlib.Path, or secret() of one",
+        " int, float, bool or pathlib.Path, or secret() of one",
         "undefined": "script record.sh: parameter 'key': template '{{ env.NOT_SET_ANYWHERE }}' raised"
-                     " UndefinedError: 'dict object' has no attribute 'NOT_SET_ANYWHERE'",
+        " UndefinedError: 'dict object' has no attribute 'NOT_SET_ANYWHERE'",
         "raises": "script record.sh: parameter 'n' from <lambda>() raised ValueError: invalid literal for"
-                  " int() with base 10: 'x'",
+        " int() with base 10: 'x'",
         "sets": "script record.sh: parameter sets from <lambda>() returned dict {'a': 1}; return a list of"
-                " dicts, one per run",
+        " dicts, one per run",
         "setitem": "script record.sh: parameter sets from <lambda>(): item 2 is list ['b'], not a dict of"
-                   " parameter name to value",
+        " parameter name to value",
         "later": "script record.sh (parameter set 2): parameter 'v' from <lambda>() returned NoneType None;"
-                 " return str, int, float, bool or pathlib.Path, or secret() of one",
+        " return str, int, float, bool or pathlib.Path, or secret() of one",
     }
     for task, message in expected.items():
         result = fire(state_home, "ns", task)
@@ -311,10 +346,13 @@ def test_a_tasks_file_edited_after_install(real_crontab, project: Project, state
 
     project.write(EDITED.replace("t.add_skip(lambda: False)", "t.add_skip(skips.weekend())\nt.add_skip(lambda: False)"))
     result = fire(state_home, "ns", "job")
-    assert (result.returncode, result.stdout) == (1, (
-        f"orchestration ns/job: error: task 'job' in {tasks} no longer matches what was installed: its"
-        f" skip conditions were [function] and are now [built-in, function]; {fix}\n"
-    ))
+    assert (result.returncode, result.stdout) == (
+        1,
+        (
+            f"orchestration ns/job: error: task 'job' in {tasks} no longer matches what was installed: its"
+            f" skip conditions were [function] and are now [built-in, function]; {fix}\n"
+        ),
+    )
     assert result.stderr == (
         f"orchestration ns/job: warning: the tasks file {tasks} changed since it was installed; run"
         f" `orchestration install {tasks}` to apply the changes\n"
@@ -340,10 +378,11 @@ def imported_by_a_run(state: Path, task: str) -> list:
     """Run the shim in a fresh interpreter; its exit code and the heavy modules it loaded."""
     probe = (
         "import json, sys\n"
-        "from orchestration.exec import main\n"
+        "from orchestration.runtime.exec import main\n"
         f"code = main([{str(manifest_file(state, 'ns'))!r}, {task!r}])\n"
-        "heavy = ['click', 'jinja2', 'croniter', 'crontab', 'orchestration.model', 'orchestration.loader',"
-        " 'orchestration.plan', 'orchestration.usercode', 'orchestration.params']\n"
+        "heavy = ['click', 'jinja2', 'croniter', 'crontab', 'orchestration.define.orchestrator',"
+        " 'orchestration.define.loader', 'orchestration.compile.plan', 'orchestration.runtime.usercode',"
+        " 'orchestration.rules.templates']\n"
         "print(json.dumps([code, [m for m in heavy if m in sys.modules]]))\n"
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd="/")
@@ -364,6 +403,6 @@ o.add_task('0 1 * * *', 'bash', name='function').add_script('record.sh', {'n': l
 def test_what_a_run_imports(real_crontab, project: Project, state_home: Path) -> None:
     install(project, LIGHT)
     assert imported_by_a_run(state_home, "builtin") == [0, []]
-    assert imported_by_a_run(state_home, "templated") == [0, ["jinja2", "orchestration.params"]]
+    assert imported_by_a_run(state_home, "templated") == [0, ["jinja2", "orchestration.rules.templates"]]
     code, modules = imported_by_a_run(state_home, "function")
-    assert code == 0 and {"orchestration.model", "orchestration.usercode"} <= set(modules)
+    assert code == 0 and {"orchestration.define.orchestrator", "orchestration.runtime.usercode"} <= set(modules)

@@ -9,15 +9,30 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from conftest import Project, manifest_file
 from orchestration.cli import main
-from orchestration.journal import Journal
+from orchestration.runtime.journal import Journal
+
+# Every test here installs into a crontab or a user manager: only inside the private sandbox.
+pytestmark = pytest.mark.usefixtures("sandbox")
 
 HOSTILE = [
-    "two words", "it's \"quoted\"", "100% done", "$(touch /tmp/pwned)", "a;b", "x | y",
-    "`id`", "line\nbreak", "#hash", "-n", "--flag", "naïve café ✓", "",
+    "two words",
+    'it\'s "quoted"',
+    "100% done",
+    "$(touch /tmp/pwned)",
+    "a;b",
+    "x | y",
+    "`id`",
+    "line\nbreak",
+    "#hash",
+    "-n",
+    "--flag",
+    "naïve café ✓",
+    "",
 ]
 
 
@@ -39,7 +54,10 @@ def journal(state: Path) -> Journal:
 
 def test_parameters_reach_the_script_literally_in_order(real_crontab, project: Project, state_home: Path) -> None:
     params = {f"p{i}": value for i, value in enumerate(HOSTILE)}
-    install(project, f"o = Orchestrator(name='ns')\no.add_task('0 1 * * *', 'bash', name='lit').add_script('record.sh', {params!r})\n")
+    install(
+        project,
+        f"o = Orchestrator(name='ns')\no.add_task('0 1 * * *', 'bash', name='lit').add_script('record.sh', {params!r})\n",
+    )
     result = run("ns/lit")
     assert result.returncode == 0, result.stderr
     [record] = project.records()
@@ -51,7 +69,10 @@ def test_parameters_reach_the_script_literally_in_order(real_crontab, project: P
 
 def test_environment_and_working_directory(real_crontab, project: Project, state_home: Path, monkeypatch) -> None:
     monkeypatch.setenv("PATH", "/opt/captured/bin:" + os.environ["PATH"])
-    install(project, "o = Orchestrator(name='ns')\no.add_task('0 1 * * *', 'python', name='env').add_script('record.py', {'Mode': 'full', 'n': 3, 'on': True})\n")
+    install(
+        project,
+        "o = Orchestrator(name='ns')\no.add_task('0 1 * * *', 'python', name='env').add_script('record.py', {'Mode': 'full', 'n': 3, 'on': True})\n",
+    )
     result = run("ns/env")
     assert result.returncode == 0, result.stderr
     [record] = project.records()
@@ -67,17 +88,25 @@ def test_environment_and_working_directory(real_crontab, project: Project, state
     assert env["ORCHESTRATION_PARAM_ON"] == "true"
     [row] = journal(state_home).runs()
     assert env["ORCHESTRATION_RUN_ID"] == row.run_id
-    assert env["ORCHESTRATION_SCHEDULED_TIME"][:19] == __import__("datetime").datetime.fromtimestamp(row.scheduled_time).isoformat()[:19]
+    assert (
+        env["ORCHESTRATION_SCHEDULED_TIME"][:19]
+        == __import__("datetime").datetime.fromtimestamp(row.scheduled_time).isoformat()[:19]
+    )
     assert (row.namespace, row.task, row.trigger, row.status, row.exit_code) == ("ns", "env", "manual", "ok", 0)
 
 
-def test_scripts_run_in_order_interval_apart_and_repeat_per_parameter_set(real_crontab, project: Project, state_home: Path) -> None:
-    install(project, (
-        "o = Orchestrator(name='ns')\n"
-        "t = o.add_task('0 1 * * *', 'bash', interval=1, name='seq')\n"
-        "t.add_script('record.sh', {'step': 'first'})\n"
-        "t.add_repeat('record.sh', [{'step': 'r1'}, {'step': 'r2'}])\n"
-    ))
+def test_scripts_run_in_order_interval_apart_and_repeat_per_parameter_set(
+    real_crontab, project: Project, state_home: Path
+) -> None:
+    install(
+        project,
+        (
+            "o = Orchestrator(name='ns')\n"
+            "t = o.add_task('0 1 * * *', 'bash', interval=1, name='seq')\n"
+            "t.add_script('record.sh', {'step': 'first'})\n"
+            "t.add_repeat('record.sh', [{'step': 'r1'}, {'step': 'r2'}])\n"
+        ),
+    )
     result = run("ns/seq")
     assert result.returncode == 0
     assert [r["argv"] for r in project.records()] == [["first"], ["r1"], ["r2"]]
@@ -88,14 +117,19 @@ def test_scripts_run_in_order_interval_apart_and_repeat_per_parameter_set(real_c
     assert all(gap >= 0.99 for gap in gaps)
 
 
-def test_first_failing_script_stops_the_run_with_its_exit_code(real_crontab, project: Project, state_home: Path) -> None:
-    install(project, (
-        "o = Orchestrator(name='ns')\n"
-        "t = o.add_task('0 1 * * *', 'bash', interval=0, name='stops')\n"
-        "t.add_script('record.sh', {'step': 'before'})\n"
-        "t.add_script('fail.sh', {'code': 7})\n"
-        "t.add_script('record.sh', {'step': 'never'})\n"
-    ))
+def test_first_failing_script_stops_the_run_with_its_exit_code(
+    real_crontab, project: Project, state_home: Path
+) -> None:
+    install(
+        project,
+        (
+            "o = Orchestrator(name='ns')\n"
+            "t = o.add_task('0 1 * * *', 'bash', interval=0, name='stops')\n"
+            "t.add_script('record.sh', {'step': 'before'})\n"
+            "t.add_script('fail.sh', {'code': 7})\n"
+            "t.add_script('record.sh', {'step': 'never'})\n"
+        ),
+    )
     result = run("ns/stops")
     assert result.returncode == 7
     assert [r["argv"] for r in project.records()] == [["before"]]
@@ -109,7 +143,10 @@ def test_first_failing_script_stops_the_run_with_its_exit_code(real_crontab, pro
 
 
 def test_static_skip(real_crontab, project: Project, state_home: Path) -> None:
-    install(project, "o = Orchestrator(name='ns')\no.add_task('0 1 * * *', 'bash', name='off').add_script('record.sh').add_skip(False).add_skip(True)\n")
+    install(
+        project,
+        "o = Orchestrator(name='ns')\no.add_task('0 1 * * *', 'bash', name='off').add_script('record.sh').add_skip(False).add_skip(True)\n",
+    )
     result = run("ns/off")
     assert result.returncode == 0
     assert result.stdout == "orchestration ns/off: skipped by add_skip(True)\n"
@@ -143,14 +180,15 @@ def test_callable_skips_are_evaluated_at_run_time(real_crontab, project: Project
     raised = run("ns/raises")
     assert raised.returncode == 1
     assert raised.stdout == (
-        "orchestration ns/raises: error: skip condition <lambda>() raised ZeroDivisionError:"
-        " division by zero\n"
+        "orchestration ns/raises: error: skip condition <lambda>() raised ZeroDivisionError: division by zero\n"
     )
     statuses = {row.task: row.status for row in journal(state_home).runs()}
     assert statuses == {"cond": "skipped", "runs": "ok", "raises": "error"}
 
 
-def test_a_task_removed_from_the_file_after_install_is_an_error_run(real_crontab, project: Project, state_home: Path) -> None:
+def test_a_task_removed_from_the_file_after_install_is_an_error_run(
+    real_crontab, project: Project, state_home: Path
+) -> None:
     install(project, CALLABLE_SKIPS)
     project.write("o = Orchestrator(name='ns')\n")
     result = run("ns/cond")
@@ -167,21 +205,27 @@ def test_run_of_unknown_task_names_what_exists(real_crontab, project: Project, s
 
 
 def test_static_task_imports_no_heavy_module(real_crontab, project: Project, state_home: Path) -> None:
-    install(project, "o = Orchestrator(name='ns')\no.add_task('0 1 * * *', 'bash', name='light').add_script('record.sh').add_skip(False)\n")
+    install(
+        project,
+        "o = Orchestrator(name='ns')\no.add_task('0 1 * * *', 'bash', name='light').add_script('record.sh').add_skip(False)\n",
+    )
     probe = (
         "import json, sys\n"
-        "from orchestration.exec import main\n"
+        "from orchestration.runtime.exec import main\n"
         f"code = main([{str(manifest_file(state_home, 'ns'))!r}, 'light'])\n"
-        "heavy = ['click', 'jinja2', 'croniter', 'crontab', 'cron_descriptor', 'dateutil',"
-        " 'orchestration.model', 'orchestration.loader']\n"
+        "heavy = ['click', 'jinja2', 'croniter', 'crontab', 'orchestration.define.orchestrator',"
+        " 'orchestration.define.loader', 'orchestration.runtime.usercode']\n"
         "print(json.dumps([code, [m for m in heavy if m in sys.modules]]))\n"
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd="/")
     assert json.loads(result.stdout.splitlines()[-1]) == [0, []]
 
 
-def test_the_manifest_json_wins_over_a_stale_fast_copy(real_crontab, project: Project, state_home: Path) -> None:
-    install(project, "o = Orchestrator(name='ns')\no.add_task('0 1 * * *', 'bash', name='copy').add_script('record.sh', {'v': 'installed'})\n")
+def test_the_shim_runs_the_manifest_json_as_it_stands(real_crontab, project: Project, state_home: Path) -> None:
+    install(
+        project,
+        "o = Orchestrator(name='ns')\no.add_task('0 1 * * *', 'bash', name='copy').add_script('record.sh', {'v': 'installed'})\n",
+    )
     manifest = manifest_file(state_home, "ns")
     manifest.write_text(manifest.read_text().replace('"installed"', '"edited"'))
     assert run("ns/copy").returncode == 0

@@ -10,12 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.backends.crontab import render_block
-from orchestration.backends.systemd import render_units
-from orchestration.installer import compile_loaded
-from orchestration.loader import load_tasks_file
-from orchestration.manifest import versioned_path
-from orchestration.plan import Environment
+from orchestration.api import render as render_files
+from orchestration.compile.environment import Environment
+from orchestration.targets import as_text
 
 CASES_DIR = Path(__file__).parent / "golden" / "cases"
 # Fixed programs and a state folder with a space and a '%', which cron and systemd would
@@ -31,14 +28,7 @@ ENVIRONMENT = Environment(
 
 
 def render(tasks_file: Path, target: str) -> str:
-    text = ""
-    for plan in compile_loaded(load_tasks_file(tasks_file), ENVIRONMENT):
-        manifest = plan.manifest(target)
-        path = str(versioned_path(ENVIRONMENT.state_dir, manifest))
-        if target == "crontab":
-            text += render_block(manifest, path)
-        else:
-            text += "".join(f"# --- {name} ---\n{unit}" for name, unit in render_units(manifest, path).items())
+    text = as_text(target, render_files(tasks_file, target, environment=ENVIRONMENT))
     # The manifest's name carries a hash of its content, which holds this checkout's paths.
     text = re.sub(r"(manifests/[A-Za-z0-9_-]+)\.[0-9a-f]{12}\.json", r"\1.{HASH}.json", text)
     return text.replace(str(tasks_file.parent), "{GOLDEN}")

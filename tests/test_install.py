@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from click.testing import CliRunner
 
 from conftest import Project, manifest_file, read_crontab
-from orchestration.backends.crontab import find_block
 from orchestration.cli import main
+from orchestration.targets.crontab import find_block
+
+# Every test here installs into a crontab or a user manager: only inside the private sandbox.
+pytestmark = pytest.mark.usefixtures("sandbox")
 
 TWO_TASKS = """
 o = Orchestrator(name="demo")
@@ -34,7 +38,7 @@ def test_install_writes_one_readable_block_and_keeps_every_foreign_line(real_cro
     )
     crontab = read_crontab()
     assert crontab.startswith(real_crontab)
-    block = crontab[len(real_crontab):]
+    block = crontab[len(real_crontab) :]
     assert block == find_block(crontab, "demo")
     lines = block.splitlines()
     assert lines[0] == "# BEGIN orchestration:demo"
@@ -58,9 +62,7 @@ def test_installing_the_same_file_again_changes_nothing(real_crontab: str, proje
     manifest = manifest_file(project.root.parent / "state", "demo")
     modified = manifest.stat().st_mtime_ns
     result = invoke("install", str(tasks))
-    assert result.output == (
-        f"Namespace 'demo' (crontab) is up to date with {tasks}; nothing changed.\n"
-    )
+    assert result.output == (f"Namespace 'demo' (crontab) is up to date with {tasks}; nothing changed.\n")
     assert read_crontab() == before
     assert manifest.stat().st_mtime_ns == modified
 
@@ -158,8 +160,9 @@ def test_list_shows_schedule_next_time_backend_and_file(real_crontab: str, proje
     tasks = project.write(TWO_TASKS)
     invoke("install", str(tasks))
     listing = json.loads(invoke("list", "--json").output)
-    assert [(item["namespace"], item["task"], item["schedule"], item["backend"], item["tasks_file"])
-            for item in listing] == [
+    assert [
+        (item["namespace"], item["task"], item["schedule"], item["backend"], item["tasks_file"]) for item in listing
+    ] == [
         ("demo", "fetch", "*/5 * * * *", "crontab", str(tasks)),
         ("demo", "report", "0 3 * * *", "crontab", str(tasks)),
     ]
@@ -179,10 +182,14 @@ def test_compile_prints_the_block_and_touches_nothing(real_crontab: str, project
     assert not (project.root.parent / "state").exists()
 
 
-def test_a_new_secret_keeps_the_manifest_name_and_reaches_the_next_run(real_crontab, project: Project, monkeypatch) -> None:
+def test_a_new_secret_keeps_the_manifest_name_and_reaches_the_next_run(
+    real_crontab, project: Project, monkeypatch
+) -> None:
     state = project.root.parent / "state"
-    tasks = project.write("import os\nfrom orchestration import secret\no = Orchestrator(name='sec')\n"
-                          "o.add_task('0 1 * * *', 'bash', name='t').add_script('record.sh', {'token': secret(os.environ['TOKEN'])})\n")
+    tasks = project.write(
+        "import os\nfrom orchestration import secret\no = Orchestrator(name='sec')\n"
+        "o.add_task('0 1 * * *', 'bash', name='t').add_script('record.sh', {'token': secret(os.environ['TOKEN'])})\n"
+    )
     monkeypatch.setenv("TOKEN", "first-secret")
     invoke("install", str(tasks))
     name = manifest_file(state, "sec").name

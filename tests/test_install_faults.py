@@ -15,13 +15,18 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import Project, read_crontab, write_crontab
-from orchestration.backends.crontab import find_block
 from orchestration.cli import main
+from orchestration.targets.crontab import find_block
+
+# Every test here installs into a crontab or a user manager: only inside the private sandbox.
+pytestmark = pytest.mark.usefixtures("sandbox")
 
 PROGRAM = str(Path(sys.executable).with_name("orchestration"))
 V1 = "o = Orchestrator(name='atom')\no.add_task('0 1 * * *', 'bash', name='a').add_script('record.sh', {'v': '1'})\n"
-V2 = ("o = Orchestrator(name='atom')\no.add_task('0 2 * * *', 'bash', name='a').add_script('record.sh', {'v': '2'})\n"
-      "o.add_task('0 3 * * *', 'bash', name='b').add_script('record.sh')\n")
+V2 = (
+    "o = Orchestrator(name='atom')\no.add_task('0 2 * * *', 'bash', name='a').add_script('record.sh', {'v': '2'})\n"
+    "o.add_task('0 3 * * *', 'bash', name='b').add_script('record.sh')\n"
+)
 
 
 def cli(*args: str):
@@ -51,7 +56,7 @@ def assert_consistent(state: Path, rendered_in: str) -> dict:
     referenced = [name for name in os.listdir(state / "manifests") if name in rendered_in]
     assert len(referenced) == 1, (referenced, rendered_in)
     manifest = json.loads((state / "manifests" / referenced[0]).read_text())
-    assert {task: entry["schedule"] for task, entry in manifest["tasks"].items()} == named
+    assert {task: entry["timing"]["expression"] for task, entry in manifest["tasks"].items()} == named
     for task in named:
         assert f"{referenced[0]} {task}" in rendered_in or f"{referenced[0]}' {task}" in rendered_in
     return named
@@ -61,7 +66,9 @@ CRONTAB_POINTS = ["manifest-written", "entries-written", "entries-applied"]
 
 
 @pytest.mark.parametrize("point", CRONTAB_POINTS)
-def test_a_failure_at_any_point_leaves_the_previous_install(real_crontab, project: Project, state_home: Path, point: str) -> None:
+def test_a_failure_at_any_point_leaves_the_previous_install(
+    real_crontab, project: Project, state_home: Path, point: str
+) -> None:
     tasks = project.write(V1)
     assert cli("install", str(tasks), "--backend", "crontab").exit_code == 0
     before = snapshot(state_home)
@@ -72,7 +79,9 @@ def test_a_failure_at_any_point_leaves_the_previous_install(real_crontab, projec
 
 
 @pytest.mark.parametrize("point", CRONTAB_POINTS)
-def test_a_kill_at_any_point_leaves_entries_with_the_manifest_they_name(real_crontab, project: Project, state_home: Path, point: str) -> None:
+def test_a_kill_at_any_point_leaves_entries_with_the_manifest_they_name(
+    real_crontab, project: Project, state_home: Path, point: str
+) -> None:
     tasks = project.write(V1)
     assert cli("install", str(tasks), "--backend", "crontab").exit_code == 0
     project.write(V2)
@@ -92,7 +101,9 @@ SYSTEMD_POINTS = ["manifest-written", "entries-written", "manager-reloaded", "en
 
 @pytest.mark.parametrize("how", ["raise", "kill"])
 @pytest.mark.parametrize("point", SYSTEMD_POINTS)
-def test_systemd_installs_survive_failures_and_kills(systemd_user: Path, project: Project, state_home: Path, point: str, how: str) -> None:
+def test_systemd_installs_survive_failures_and_kills(
+    systemd_user: Path, project: Project, state_home: Path, point: str, how: str
+) -> None:
     tasks = project.write(V1)
     assert cli("install", str(tasks), "--backend", "systemd").exit_code == 0
     before = snapshot(state_home, systemd_user)
@@ -108,7 +119,9 @@ def test_systemd_installs_survive_failures_and_kills(systemd_user: Path, project
     assert not list(systemd_user.glob("orchestration-atom-*"))
 
 
-def test_moving_between_backends_fails_back_to_where_it_was(systemd_user: Path, real_crontab, project: Project, state_home: Path) -> None:
+def test_moving_between_backends_fails_back_to_where_it_was(
+    systemd_user: Path, real_crontab, project: Project, state_home: Path
+) -> None:
     tasks = project.write(V1)
     assert cli("install", str(tasks), "--backend", "crontab").exit_code == 0
     before = snapshot(state_home), snapshot(state_home, systemd_user)
@@ -121,16 +134,19 @@ def test_moving_between_backends_fails_back_to_where_it_was(systemd_user: Path, 
 def test_parallel_installs_of_many_namespaces_all_land(real_crontab, project: Project, tmp_path: Path) -> None:
     files = []
     for number in range(12):
-        files.append(project.write(
-            f"o = Orchestrator(name='par{number}')\no.add_task('{number} 1 * * *', 'bash', name='t').add_script('record.sh')\n",
-            name=f"tasks{number}.py",
-        ))
+        files.append(
+            project.write(
+                f"o = Orchestrator(name='par{number}')\no.add_task('{number} 1 * * *', 'bash', name='t').add_script('record.sh')\n",
+                name=f"tasks{number}.py",
+            )
+        )
 
     def install(index: int) -> int:
         # Half of them with a state directory of their own: one crontab, different homes.
         env = {**os.environ, "ORCHESTRATION_HOME": str(tmp_path / f"home{index % 2}")}
-        return subprocess.run([PROGRAM, "install", str(files[index]), "--backend", "crontab"],
-                              capture_output=True, env=env).returncode
+        return subprocess.run(
+            [PROGRAM, "install", str(files[index]), "--backend", "crontab"], capture_output=True, env=env
+        ).returncode
 
     with ThreadPoolExecutor(max_workers=12) as pool:
         assert list(pool.map(install, range(12))) == [0] * 12
@@ -149,20 +165,30 @@ def test_parallel_installs_of_many_namespaces_all_land(real_crontab, project: Pr
 
 
 DAMAGES = [
-    ("the END line deleted",
-     lambda block: block.replace("# END orchestration:atom\n", ""),
-     "expected one '# BEGIN orchestration:atom' line followed by one '# END orchestration:atom' line, found 1 and 0"),
-    ("a foreign job put inside the block",
-     lambda block: block.replace("# END orchestration:atom\n", "*/5 * * * * /usr/bin/my-job\n# END orchestration:atom\n"),
-     "line(s) 17 inside its block are not entries orchestration wrote; move them outside the block"),
-    ("the marker comment of an entry deleted",
-     lambda block: block.replace(" # orchestration:atom:a", ""),
-     "line(s) 16 inside its block are not entries orchestration wrote; move them outside the block"),
+    (
+        "the END line deleted",
+        lambda block: block.replace("# END orchestration:atom\n", ""),
+        "expected one '# BEGIN orchestration:atom' line followed by one '# END orchestration:atom' line, found 1 and 0",
+    ),
+    (
+        "a foreign job put inside the block",
+        lambda block: block.replace(
+            "# END orchestration:atom\n", "*/5 * * * * /usr/bin/my-job\n# END orchestration:atom\n"
+        ),
+        "line(s) 17 inside its block are not entries orchestration wrote; move them outside the block",
+    ),
+    (
+        "the marker comment of an entry deleted",
+        lambda block: block.replace(" # orchestration:atom:a", ""),
+        "line(s) 16 inside its block are not entries orchestration wrote; move them outside the block",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("what", "damage", "found"), DAMAGES, ids=[d[0] for d in DAMAGES])
-def test_a_damaged_fence_stops_install_and_uninstall(real_crontab, project: Project, state_home: Path, what, damage, found) -> None:
+def test_a_damaged_fence_stops_install_and_uninstall(
+    real_crontab, project: Project, state_home: Path, what, damage, found
+) -> None:
     tasks = project.write(V1)
     assert cli("install", str(tasks), "--backend", "crontab").exit_code == 0
     block = find_block(read_crontab(), "atom")
@@ -209,20 +235,26 @@ def test_an_edited_entry_is_reported_and_replaced(real_crontab, project: Project
     assert read_crontab() == installed
 
 
-def test_deleted_and_edited_unit_files_are_reported_and_restored(systemd_user: Path, project: Project, state_home: Path) -> None:
+def test_deleted_and_edited_unit_files_are_reported_and_restored(
+    systemd_user: Path, project: Project, state_home: Path
+) -> None:
     tasks = project.write(V1)
     assert cli("install", str(tasks), "--backend", "systemd").exit_code == 0
     timer = systemd_user / "orchestration-atom-a.timer"
     original = timer.read_text()
     timer.write_text(original.replace("OnCalendar=*-*-* 01:00:00", "OnCalendar=*-*-* 05:00:00"))
     result = CliRunner().invoke(main, ["install", str(tasks)])
-    assert result.stderr.startswith("Warning: the systemd entries of namespace 'atom' were changed by hand"
-                                    " (edited: orchestration-atom-a.timer); they are replaced by what")
+    assert result.stderr.startswith(
+        "Warning: the systemd entries of namespace 'atom' were changed by hand"
+        " (edited: orchestration-atom-a.timer); they are replaced by what"
+    )
     assert timer.read_text() == original
     timer.unlink()
     result = CliRunner().invoke(main, ["install", str(tasks)])
-    assert result.stderr.startswith("Warning: the systemd entries of namespace 'atom' were changed by hand"
-                                    " (deleted: orchestration-atom-a.timer); they are replaced by what")
+    assert result.stderr.startswith(
+        "Warning: the systemd entries of namespace 'atom' were changed by hand"
+        " (deleted: orchestration-atom-a.timer); they are replaced by what"
+    )
     assert timer.read_text() == original
     assert cli("uninstall", "--name", "atom").exit_code == 0
 

@@ -12,11 +12,17 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from conftest import Project, manifest_file, skip_or_fail
 from orchestration.cli import main
-from orchestration.journal import Journal, RunRecord, fallback_paths
+from orchestration.runtime.fallback import fallback_paths
+from orchestration.runtime.journal import Journal
+from orchestration.runtime.records import RunRecord
+
+# Every test here installs into a crontab or a user manager: only inside the private sandbox.
+pytestmark = pytest.mark.usefixtures("sandbox")
 
 EXEC = str(Path(sys.executable).with_name("orchestration-exec"))
 
@@ -32,7 +38,9 @@ def fire(state: Path, namespace: str, task: str, env: dict | None = None) -> sub
     """What cron does: call orchestration-exec with the manifest and the task."""
     return subprocess.run(
         [EXEC, str(manifest_file(state, namespace)), task],
-        capture_output=True, text=True, env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
     )
 
 
@@ -60,7 +68,8 @@ def test_a_run_records_everything_about_itself(real_crontab, project: Project, s
     assert run["started_at"] <= run["finished_at"]
     assert run["duration"] > 0
     assert [(s["position"], Path(s["script"]).name, s["status"], s["exit_code"]) for s in run["steps"]] == [
-        (1, "record.sh", "ok", 0), (2, "fail.sh", "failed", 5),
+        (1, "record.sh", "ok", 0),
+        (2, "fail.sh", "failed", 5),
     ]
     assert run["parameters"][1]["parameters"] == {"code": "5"}
     assert Path(run["log_path"]).read_text().count("failing with 5") == 1
@@ -80,8 +89,9 @@ def test_history_filters_and_formats(real_crontab, project: Project, state_home:
     assert len(json.loads(cli("history", "--since", "5m", "--json").stdout)) == 3
     wrong = CliRunner().invoke(main, ["history", "--status", "great"])
     assert wrong.exit_code == 2
-    assert wrong.stderr == ("Error: unknown status 'great'; use one of running, ok, failed, skipped,"
-                            " error, timeout, overlap, killed\n")
+    assert wrong.stderr == (
+        "Error: unknown status 'great'; use one of running, ok, failed, skipped, error, timeout, overlap, killed\n"
+    )
 
 
 def test_logs_show_the_newest_run_or_a_chosen_one(real_crontab, project: Project, state_home: Path) -> None:
@@ -130,8 +140,20 @@ def test_old_runs_and_their_logs_are_pruned_by_later_runs(real_crontab, project:
     old_log = state_home / "logs" / "ns" / "good" / "old.log"
     old_log.parent.mkdir(parents=True)
     old_log.write_text("from long ago")
-    journal.fold([RunRecord("old", "ns", "good", "cron", time.time() - 40 * 86400, status="ok",
-                            finished_at=time.time() - 40 * 86400, log_path=str(old_log))])
+    journal.fold(
+        [
+            RunRecord(
+                "old",
+                "ns",
+                "good",
+                "cron",
+                time.time() - 40 * 86400,
+                status="ok",
+                finished_at=time.time() - 40 * 86400,
+                log_path=str(old_log),
+            )
+        ]
+    )
     for _ in range(5):
         fire(state_home, "ns", "good")
     runs = journal.runs(task="good")
@@ -141,7 +163,10 @@ def test_old_runs_and_their_logs_are_pruned_by_later_runs(real_crontab, project:
 
 def test_a_log_is_capped_but_stdout_gets_everything(real_crontab, project: Project, state_home: Path) -> None:
     (project.root / "loud.sh").write_text("#!/bin/bash\nfor i in $(seq 1 200); do echo line $i of output; done\n")
-    install(project, "o = Orchestrator(name='ns', max_log_bytes=100)\no.add_task('0 1 * * *', 'bash', name='loud').add_script('loud.sh')\n")
+    install(
+        project,
+        "o = Orchestrator(name='ns', max_log_bytes=100)\no.add_task('0 1 * * *', 'bash', name='loud').add_script('loud.sh')\n",
+    )
     result = fire(state_home, "ns", "loud")
     assert "line 200 of output" in result.stdout
     log = Path(json.loads(cli("history", "ns/loud", "--json").stdout)[0]["log_path"]).read_text()
@@ -173,7 +198,9 @@ def test_a_locked_journal_keeps_the_run_in_the_fallback_file_until_the_next_run(
     assert len(Journal(state_home / "journal.sqlite3").runs(task="good")) == 3
 
 
-def test_a_damaged_journal_is_moved_aside_and_a_new_one_started(real_crontab, project: Project, state_home: Path) -> None:
+def test_a_damaged_journal_is_moved_aside_and_a_new_one_started(
+    real_crontab, project: Project, state_home: Path
+) -> None:
     install(project, TASKS)
     fire(state_home, "ns", "good")
     journal_file = state_home / "journal.sqlite3"
@@ -197,8 +224,9 @@ def test_a_read_only_state_directory_still_records_the_run(real_crontab, project
         f"mount --bind {state_home} {state_home} && mount -o remount,ro,bind {state_home} && "
         f"exec {EXEC} {manifest_file(state_home, 'ns')} good"
     )
-    result = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        ["unshare", "-m", "--propagation", "private", "sh", "-c", script], capture_output=True, text=True
+    )
     if "mount" in result.stderr and result.returncode != 0 and "orchestration" not in result.stderr:
         skip_or_fail(f"cannot make a read-only mount here: {result.stderr.strip()}")
     assert result.returncode == 0, result.stderr
@@ -211,12 +239,19 @@ def test_a_read_only_state_directory_still_records_the_run(real_crontab, project
     assert len(Journal(state_home / "journal.sqlite3").runs(task="good")) == 3
 
 
-def test_a_hundred_runs_finishing_together_leave_a_hundred_records(real_crontab, project: Project, state_home: Path) -> None:
+def test_a_hundred_runs_finishing_together_leave_a_hundred_records(
+    real_crontab, project: Project, state_home: Path
+) -> None:
     (project.root / "quick.sh").write_text("#!/bin/bash\nexit 0\n")
-    install(project, "o = Orchestrator(name='burst', keep_runs=1000)\no.add_task('0 1 * * *', 'bash', name='quick', overlap='allow').add_script('quick.sh')\n")
+    install(
+        project,
+        "o = Orchestrator(name='burst', keep_runs=1000)\no.add_task('0 1 * * *', 'bash', name='quick', overlap='allow').add_script('quick.sh')\n",
+    )
     manifest = str(manifest_file(state_home, "burst"))
-    processes = [subprocess.Popen([EXEC, manifest, "quick"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-                 for _ in range(100)]
+    processes = [
+        subprocess.Popen([EXEC, manifest, "quick"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        for _ in range(100)
+    ]
     errors = [p.communicate()[1] for p in processes]
     assert [p.returncode for p in processes] == [0] * 100
     assert b"journal" not in b"".join(errors)
@@ -227,8 +262,14 @@ def test_a_hundred_runs_finishing_together_leave_a_hundred_records(real_crontab,
 
 
 def _follow(args: list[str], cwd: Path) -> subprocess.Popen:
-    return subprocess.Popen(args, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    return subprocess.Popen(
+        args,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
 
 
 def _read_until(process: subprocess.Popen, needle: str, timeout: float) -> tuple[list[str], float]:
@@ -261,8 +302,7 @@ def test_execute_tasks_installs_then_prints_runs_as_they_start_and_finish(
     try:
         _read_until(follower, "Following runs of live", timeout=20)
         started = time.monotonic()
-        runner = subprocess.Popen([EXEC, str(manifest_file(state_home, "live")), "slow"],
-                                  stdout=subprocess.DEVNULL)
+        runner = subprocess.Popen([EXEC, str(manifest_file(state_home, "live")), "slow"], stdout=subprocess.DEVNULL)
         lines, seen_start = _read_until(follower, "live/slow  running", timeout=5)
         assert seen_start - started < 1.5  # printed while the script still runs
         lines, _ = _read_until(follower, "live/slow  ok", timeout=10)

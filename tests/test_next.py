@@ -45,6 +45,5 @@ def test_next_refuses_a_time_it_cannot_read(project: Project) -> None:
     result = CliRunner().invoke(main, ["next", str(project.write(TASKS)), "--from", "tomorrow"])
     assert result.exit_code == 2
     assert result.output == (
-        "Error: 'tomorrow' is not a time; use ISO 8601 such as 2026-01-31T09:00 or"
-        " 2026-01-31T09:00+01:00\n"
+        "Error: 'tomorrow' is not a time; use ISO 8601 such as 2026-01-31T09:00 or 2026-01-31T09:00+01:00\n"
     )

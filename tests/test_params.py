@@ -9,16 +9,24 @@ from pathlib import Path
 import pytest
 
 from orchestration import secret, template
-from orchestration.context import RunContext
+from orchestration.compile.plan import parameter
 from orchestration.errors import DefinitionError
-from orchestration.params import encode, kind_of, render
+from orchestration.rules.context import RunContext
+from orchestration.rules.templates import render
+from orchestration.rules.values import kind_of
 
 SCHEDULED = datetime(2026, 3, 1, 0, 30, tzinfo=timezone(timedelta(hours=1)))
 
 
 def context(**environ: str) -> RunContext:
-    return RunContext(namespace="backups", task="nightly", run_id="20260228T233000-abc123",
-                      scheduled_time=SCHEDULED, now=SCHEDULED + timedelta(seconds=2), environ=environ)
+    return RunContext(
+        namespace="backups",
+        task="nightly",
+        run_id="20260228T233000-abc123",
+        scheduled_time=SCHEDULED,
+        now=SCHEDULED + timedelta(seconds=2),
+        environ=environ,
+    )
 
 
 @pytest.mark.parametrize(
@@ -50,20 +58,28 @@ def test_a_template_is_strict_about_undefined_values_at_run_time() -> None:
 @pytest.mark.parametrize(
     "source, message",
     [
-        ("{{ yesterdya }}",
-         "template('{{ yesterdya }}'): unknown name 'yesterdya'; a template can use scheduled_time, now,"
-         " today, yesterday, tomorrow, task, namespace, run_id, trigger, env and the functions days,"
-         " hours, minutes\nDid you mean 'yesterday'?"),
-        ("{{ scheduled_time | strftime('%Y') ",
-         "template(\"{{ scheduled_time | strftime('%Y') \"): syntax error on line 1: unexpected end of"
-         " template, expected 'end of print statement'; fix the template"),
-        ("{{ now | strftme('%Y') }}",
-         "template(\"{{ now | strftme('%Y') }}\"): syntax error on line 1: No filter named 'strftme';"
-         " fix the template\nBesides jinja2's own filters, templates have: strftime."),
-        ("line one\n{% for x in [1] %}",
-         "template('line one\\n{% for x in [1] %}'): syntax error on line 2: Unexpected end of template."
-         " Jinja was looking for the following tags: 'endfor' or 'else'. The innermost block that needs"
-         " to be closed is 'for'; fix the template"),
+        (
+            "{{ yesterdya }}",
+            "template('{{ yesterdya }}'): unknown name 'yesterdya'; a template can use scheduled_time, now,"
+            " today, yesterday, tomorrow, task, namespace, run_id, trigger, env and the functions days,"
+            " hours, minutes\nDid you mean 'yesterday'?",
+        ),
+        (
+            "{{ scheduled_time | strftime('%Y') ",
+            "template(\"{{ scheduled_time | strftime('%Y') \"): syntax error on line 1: unexpected end of"
+            " template, expected 'end of print statement'; fix the template",
+        ),
+        (
+            "{{ now | strftme('%Y') }}",
+            "template(\"{{ now | strftme('%Y') }}\"): syntax error on line 1: No filter named 'strftme';"
+            " fix the template\nBesides jinja2's own filters, templates have: strftime.",
+        ),
+        (
+            "line one\n{% for x in [1] %}",
+            "template('line one\\n{% for x in [1] %}'): syntax error on line 2: Unexpected end of template."
+            " Jinja was looking for the following tags: 'endfor' or 'else'. The innermost block that needs"
+            " to be closed is 'for'; fix the template",
+        ),
         (42, "template(): source must be a string such as '{{ yesterday }}', not int 42"),
     ],
 )
@@ -77,8 +93,7 @@ def test_secret_refuses_values_without_showing_them() -> None:
     with pytest.raises(DefinitionError) as raised:
         secret(["hunter2"])
     assert str(raised.value) == (
-        "secret(): the value must be a str, int, float, bool or pathlib.Path, a template('...') or a"
-        " function, not list"
+        "secret(): the value must be a str, int, float, bool or pathlib.Path, a template('...') or a function, not list"
     )
     with pytest.raises(DefinitionError) as raised:
         secret("hunter2\0")
@@ -104,5 +119,5 @@ def named_function(context):
     ],
 )
 def test_how_values_are_stored_in_the_manifest(value, stored, kind: str) -> None:
-    assert encode(value) == stored
+    assert parameter(value).to_json() == stored
     assert kind_of(value) == kind

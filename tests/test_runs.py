@@ -5,6 +5,7 @@ recorded, overlapping runs get units of their own, and stopping the unit records
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -18,7 +19,10 @@ from click.testing import CliRunner
 
 from conftest import Project, manifest_file, wait_for
 from orchestration.cli import main
-from orchestration.journal import Journal
+from orchestration.runtime.journal import Journal
+
+# Every test here installs into a crontab or a user manager: only inside the private sandbox.
+pytestmark = pytest.mark.usefixtures("sandbox")
 
 EXEC = str(Path(sys.executable).with_name("orchestration-exec"))
 PROGRAM = str(Path(sys.executable).with_name("orchestration"))
@@ -30,12 +34,12 @@ SCRIPTS = {
     "stubborn.sh": "#!/bin/bash\ntrap '' TERM\nsleep 3003 & wait\n",
     # Runs until the file 'release' appears; notes when it started and ended.
     "hold.sh": "#!/bin/bash\necho start $(date +%s.%N) >> times\nwhile [ ! -e release ]; do sleep 0.05; done\n"
-               "echo end $(date +%s.%N) >> times\n",
+    "echo end $(date +%s.%N) >> times\n",
     # Fails until its third attempt.
     "flaky.sh": "#!/bin/bash\necho x >> attempts\n[ $(wc -l < attempts) -ge 3 ]\n",
     # Says which signal reached it, then stops.
     "trap.sh": "#!/bin/bash\ntrap 'echo TERM > got; exit 143' TERM\ntrap 'echo INT > got; exit 130' INT\n"
-               "touch ready\nwhile true; do sleep 0.05; done\n",
+    "touch ready\nwhile true; do sleep 0.05; done\n",
 }
 
 
@@ -53,8 +57,13 @@ def install(project: Project, body: str, backend: str = "crontab") -> None:
 
 
 def start(state: Path, task: str, **env: str) -> subprocess.Popen:
-    return subprocess.Popen([EXEC, str(manifest_file(state, "runs")), task], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env={**os.environ, **env})
+    return subprocess.Popen(
+        [EXEC, str(manifest_file(state, "runs")), task],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **env},
+    )
 
 
 def runs(state: Path, task: str) -> list:
@@ -79,7 +88,9 @@ def test_a_timeout_stops_the_whole_process_group(real_crontab, scripts: Project,
     assert "orchestration runs/hang: timeout: timed out after 1s; hang.sh was stopped" in out
 
 
-def test_a_script_that_ignores_sigterm_is_killed_after_the_grace_period(real_crontab, scripts: Project, state_home: Path) -> None:
+def test_a_script_that_ignores_sigterm_is_killed_after_the_grace_period(
+    real_crontab, scripts: Project, state_home: Path
+) -> None:
     install(scripts, "o.add_task('0 1 * * *', 'bash', name='stubborn', timeout=1).add_script('stubborn.sh')\n")
     shim = start(state_home, "stubborn", ORCHESTRATION_KILL_GRACE="1")
     shim.communicate(timeout=30)
@@ -88,7 +99,9 @@ def test_a_script_that_ignores_sigterm_is_killed_after_the_grace_period(real_cro
     assert runs(state_home, "stubborn")[0].status == "timeout"
 
 
-def test_overlap_skip_records_the_firing_and_names_the_running_run(real_crontab, scripts: Project, state_home: Path) -> None:
+def test_overlap_skip_records_the_firing_and_names_the_running_run(
+    real_crontab, scripts: Project, state_home: Path
+) -> None:
     install(scripts, "o.add_task('0 1 * * *', 'bash', name='hold').add_script('hold.sh')\n")
     first = start(state_home, "hold")
     assert wait_for(lambda: (scripts.root / "times").exists(), 10)
@@ -100,8 +113,9 @@ def test_overlap_skip_records_the_firing_and_names_the_running_run(real_crontab,
     ok, overlap = sorted(runs(state_home, "hold"), key=lambda r: r.status != "ok")
     assert ok.status == "ok"
     assert overlap.status == "overlap"
-    assert overlap.reason == (f"the previous run is still running (run {ok.run_id} (pid {first.pid}));"
-                              " this firing was skipped")
+    assert overlap.reason == (
+        f"the previous run is still running (run {ok.run_id} (pid {first.pid})); this firing was skipped"
+    )
     assert f"overlap: {overlap.reason}" in out
     assert (scripts.root / "times").read_text().count("start") == 1
 
@@ -126,8 +140,9 @@ def test_overlap_allow_runs_both_at_once(real_crontab, scripts: Project, state_h
     install(scripts, "o.add_task('0 1 * * *', 'bash', name='hold', overlap='allow').add_script('hold.sh')\n")
     first = start(state_home, "hold")
     second = start(state_home, "hold")
-    assert wait_for(lambda: (scripts.root / "times").exists()
-                    and (scripts.root / "times").read_text().count("start") == 2, 10)
+    assert wait_for(
+        lambda: (scripts.root / "times").exists() and (scripts.root / "times").read_text().count("start") == 2, 10
+    )
     (scripts.root / "release").touch()
     first.communicate(timeout=30)
     second.communicate(timeout=30)
@@ -135,7 +150,9 @@ def test_overlap_allow_runs_both_at_once(real_crontab, scripts: Project, state_h
 
 
 def test_a_failed_run_is_retried_and_every_attempt_recorded(real_crontab, scripts: Project, state_home: Path) -> None:
-    install(scripts, "o.add_task('0 1 * * *', 'bash', name='flaky', retries=3, retry_delay=0.5).add_script('flaky.sh')\n")
+    install(
+        scripts, "o.add_task('0 1 * * *', 'bash', name='flaky', retries=3, retry_delay=0.5).add_script('flaky.sh')\n"
+    )
     shim = start(state_home, "flaky")
     out, _ = shim.communicate(timeout=30)
     assert shim.returncode == 0
@@ -143,7 +160,7 @@ def test_a_failed_run_is_retried_and_every_attempt_recorded(real_crontab, script
     assert [(r.attempt, r.status, r.exit_code) for r in attempts] == [(1, "failed", 1), (2, "failed", 1), (3, "ok", 0)]
     assert len({r.run_id for r in attempts}) == 3
     assert len({r.scheduled_time for r in attempts}) == 1
-    assert all(b.started_at - a.finished_at >= 0.5 for a, b in zip(attempts, attempts[1:]))
+    assert all(b.started_at - a.finished_at >= 0.5 for a, b in itertools.pairwise(attempts))
     assert "orchestration runs/flaky: attempt 2 of 4 after failed run" in out
     history = json.loads(CliRunner().invoke(main, ["history", "runs/flaky", "--json"]).output)
     assert [run["attempt"] for run in history] == [3, 2, 1]
@@ -157,7 +174,9 @@ def test_retries_stop_when_they_run_out(real_crontab, scripts: Project, state_ho
     assert [(r.attempt, r.status) for r in runs(state_home, "flaky")] == [(1, "failed"), (2, "failed")]
 
 
-def test_sigterm_to_the_shim_reaches_the_script_and_records_killed(real_crontab, scripts: Project, state_home: Path) -> None:
+def test_sigterm_to_the_shim_reaches_the_script_and_records_killed(
+    real_crontab, scripts: Project, state_home: Path
+) -> None:
     install(scripts, "o.add_task('0 1 * * *', 'bash', name='trap', retries=2).add_script('trap.sh')\n")
     shim = start(state_home, "trap")
     assert wait_for(lambda: (scripts.root / "ready").exists(), 10)
@@ -172,8 +191,9 @@ def test_sigterm_to_the_shim_reaches_the_script_and_records_killed(real_crontab,
 def test_ctrl_c_on_orchestration_run_is_recorded_as_killed(real_crontab, scripts: Project, state_home: Path) -> None:
     install(scripts, "o.add_task('0 1 * * *', 'bash', name='trap').add_script('trap.sh')\n")
     # As a terminal does: SIGINT to the whole foreground process group.
-    person = subprocess.Popen([PROGRAM, "run", "runs/trap"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True, start_new_session=True)
+    person = subprocess.Popen(
+        [PROGRAM, "run", "runs/trap"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
     assert wait_for(lambda: (scripts.root / "ready").exists(), 10)
     os.killpg(person.pid, signal.SIGINT)
     person.communicate(timeout=30)
@@ -185,8 +205,11 @@ def test_ctrl_c_on_orchestration_run_is_recorded_as_killed(real_crontab, scripts
 
 def test_a_signal_between_scripts_ends_the_run(real_crontab, scripts: Project, state_home: Path) -> None:
     (scripts.root / "quick.sh").write_text("#!/bin/bash\necho quick >> quick\n")
-    install(scripts, "t = o.add_task('0 1 * * *', 'bash', name='two', interval=30)\n"
-                     "t.add_script('quick.sh').add_script('quick.sh')\n")
+    install(
+        scripts,
+        "t = o.add_task('0 1 * * *', 'bash', name='two', interval=30)\n"
+        "t.add_script('quick.sh').add_script('quick.sh')\n",
+    )
     shim = start(state_home, "two")
     assert wait_for(lambda: (scripts.root / "quick").exists(), 10)
     time.sleep(0.5)
@@ -197,18 +220,24 @@ def test_a_signal_between_scripts_ends_the_run(real_crontab, scripts: Project, s
     assert runs(state_home, "two")[0].status == "killed"
 
 
-def test_a_script_removed_after_install_fails_the_run_with_the_fix(real_crontab, scripts: Project, state_home: Path) -> None:
+def test_a_script_removed_after_install_fails_the_run_with_the_fix(
+    real_crontab, scripts: Project, state_home: Path
+) -> None:
     install(scripts, "o.add_task('0 1 * * *', 'bash', name='gone').add_script('hold.sh')\n")
     (scripts.root / "hold.sh").unlink()
     shim = start(state_home, "gone")
-    out, _ = shim.communicate(timeout=30)
+    _out, _ = shim.communicate(timeout=30)
     assert shim.returncode == 1
     [run] = runs(state_home, "gone")
     assert run.status == "error"
-    assert run.reason == (f"the script {scripts.root}/hold.sh is gone since the install; restore it, or fix"
-                          f" the tasks file and run `orchestration install {scripts.tasks_file}`")
+    assert run.reason == (
+        f"the script {scripts.root}/hold.sh is gone since the install; restore it, or fix"
+        f" the tasks file and run `orchestration install {scripts.tasks_file}`"
+    )
     status = json.loads(CliRunner().invoke(main, ["status", "--json"]).output)[0]
-    assert status["problems"] == [f"{scripts.root}/hold.sh is gone; runs of this task fail until it is back or reinstalled"]
+    assert status["problems"] == [
+        f"{scripts.root}/hold.sh is gone; runs of this task fail until it is back or reinstalled"
+    ]
 
 
 def test_systemd_drops_elapses_during_a_run_which_are_recorded_or_given_units_of_their_own(
@@ -217,18 +246,24 @@ def test_systemd_drops_elapses_during_a_run_which_are_recorded_or_given_units_of
     # Each script's first run lasts past the next minute; later runs end at once.
     for name in ("skip", "allow"):
         (scripts.root / f"{name}.sh").write_text(
-            f"#!/bin/bash\necho $(date +%s) >> {name}.starts\n"
-            f"[ $(wc -l < {name}.starts) -eq 1 ] && sleep 75\nexit 0\n")
-    install(scripts, "o.add_task('* * * * *', 'bash', name='skip').add_script('skip.sh')\n"
-                     "o.add_task('* * * * *', 'bash', name='allow', overlap='allow').add_script('allow.sh')\n",
-            backend="systemd")
+            f"#!/bin/bash\necho $(date +%s) >> {name}.starts\n[ $(wc -l < {name}.starts) -eq 1 ] && sleep 75\nexit 0\n"
+        )
+    install(
+        scripts,
+        "o.add_task('* * * * *', 'bash', name='skip').add_script('skip.sh')\n"
+        "o.add_task('* * * * *', 'bash', name='allow', overlap='allow').add_script('allow.sh')\n",
+        backend="systemd",
+    )
     service = (systemd_user / "orchestration-runs-allow.service").read_text()
     assert "ExecStart=/usr/bin/systemd-run --user --no-block --collect --quiet" in service
 
     def settled() -> bool:
         skip, allow = runs(state_home, "skip"), runs(state_home, "allow")
-        return (any(r.status == "overlap" for r in skip) and any(r.status == "ok" for r in skip)
-                and sum(r.status == "ok" for r in allow) >= 2)
+        return (
+            any(r.status == "overlap" for r in skip)
+            and any(r.status == "ok" for r in skip)
+            and sum(r.status == "ok" for r in allow) >= 2
+        )
 
     assert wait_for(settled, timeout=210), (runs(state_home, "skip"), runs(state_home, "allow"))
     skip = runs(state_home, "skip")
@@ -258,8 +293,10 @@ def test_stopping_the_unit_records_killed(systemd_user: Path, scripts: Project, 
 
 def test_scripts_start_with_default_signal_dispositions(real_crontab, scripts: Project, state_home: Path) -> None:
     # Python ignores SIGPIPE; a script must not inherit that (`yes | head -1` would never end).
-    (scripts.root / "pipe.sh").write_text("#!/bin/bash\nset -o pipefail\nyes | head -1 > /dev/null\necho $? > code\n"
-                                          "grep SigIgn /proc/$$/status > ignored\n")
+    (scripts.root / "pipe.sh").write_text(
+        "#!/bin/bash\nset -o pipefail\nyes | head -1 > /dev/null\necho $? > code\n"
+        "grep SigIgn /proc/$$/status > ignored\n"
+    )
     install(scripts, "o.add_task('0 1 * * *', 'bash', name='pipe').add_script('pipe.sh')\n")
     shim = start(state_home, "pipe")
     shim.communicate(timeout=20)
@@ -286,7 +323,9 @@ def test_a_closed_stdout_costs_neither_the_run_nor_its_record(real_crontab, scri
     (scripts.root / "talk.sh").write_text("#!/bin/bash\nsleep 0.3\nfor i in $(seq 1 2000); do echo line $i; done\n")
     install(scripts, "o.add_task('0 1 * * *', 'bash', name='talk').add_script('talk.sh')\n")
     reader, writer = os.pipe()
-    shim = subprocess.Popen([EXEC, str(manifest_file(state_home, "runs")), "talk"], stdout=writer, stderr=subprocess.PIPE)
+    shim = subprocess.Popen(
+        [EXEC, str(manifest_file(state_home, "runs")), "talk"], stdout=writer, stderr=subprocess.PIPE
+    )
     os.close(writer)
     os.close(reader)  # whoever read the output went away
     shim.communicate(timeout=30)
@@ -309,7 +348,10 @@ def test_a_run_killed_outright_is_closed_by_the_next_one(real_crontab, scripts: 
     second = start(state_home, "hold")
     second.communicate(timeout=20)
     stale, fresh = runs(state_home, "hold")
-    assert (stale.status, stale.reason) == ("killed", "ended without a record: killed outright (SIGKILL, out of memory, a reboot)")
+    assert (stale.status, stale.reason) == (
+        "killed",
+        "ended without a record: killed outright (SIGKILL, out of memory, a reboot)",
+    )
     assert fresh.status == "ok"
 
 
@@ -331,21 +373,33 @@ def never_answers(context):
 
 def test_a_condition_that_hangs_ends_at_the_time_limit(real_crontab, scripts: Project, state_home: Path) -> None:
     (scripts.root / "mark.sh").write_text("#!/bin/bash\ntouch ran\n")
-    install(scripts, HANGING + "o.add_task('0 1 * * *', 'bash', name='stuck', timeout=1, retries=2)"
-                               ".add_script('mark.sh').add_skip(never_decides)\n")
+    install(
+        scripts,
+        HANGING + "o.add_task('0 1 * * *', 'bash', name='stuck', timeout=1, retries=2)"
+        ".add_script('mark.sh').add_skip(never_decides)\n",
+    )
     shim = start(state_home, "stuck")
     out, _ = shim.communicate(timeout=30)
     assert shim.returncode == 124
     [run] = runs(state_home, "stuck")  # conditions are asked once per firing: no retry
-    assert (run.status, run.exit_code, run.reason) == ("timeout", 124, "timed out after 1s in the skip condition never_decides()")
+    assert (run.status, run.exit_code, run.reason) == (
+        "timeout",
+        124,
+        "timed out after 1s in the skip condition never_decides()",
+    )
     assert not (scripts.root / "ran").exists()
     assert "orchestration runs/stuck: timeout: timed out after 1s in the skip condition never_decides()" in out
 
 
-def test_a_dynamic_value_that_hangs_ends_the_attempt_at_the_time_limit(real_crontab, scripts: Project, state_home: Path) -> None:
+def test_a_dynamic_value_that_hangs_ends_the_attempt_at_the_time_limit(
+    real_crontab, scripts: Project, state_home: Path
+) -> None:
     (scripts.root / "mark.sh").write_text("#!/bin/bash\ntouch ran\n")
-    install(scripts, HANGING + "o.add_task('0 1 * * *', 'bash', name='stuck', timeout=1, retries=1)"
-                               ".add_script('mark.sh', {'day': never_answers})\n")
+    install(
+        scripts,
+        HANGING + "o.add_task('0 1 * * *', 'bash', name='stuck', timeout=1, retries=1)"
+        ".add_script('mark.sh', {'day': never_answers})\n",
+    )
     shim = start(state_home, "stuck")
     shim.communicate(timeout=30)
     assert shim.returncode == 124
@@ -359,7 +413,10 @@ def test_a_dynamic_value_that_hangs_ends_the_attempt_at_the_time_limit(real_cron
 
 def test_a_signal_stops_a_hanging_dynamic_value(real_crontab, scripts: Project, state_home: Path) -> None:
     (scripts.root / "mark.sh").write_text("#!/bin/bash\ntouch ran\n")
-    install(scripts, HANGING + "o.add_task('0 1 * * *', 'bash', name='stuck').add_script('mark.sh', {'day': never_answers})\n")
+    install(
+        scripts,
+        HANGING + "o.add_task('0 1 * * *', 'bash', name='stuck').add_script('mark.sh', {'day': never_answers})\n",
+    )
     shim = start(state_home, "stuck")
     assert wait_for(lambda: (scripts.root / "deciding").exists(), 10)
     shim.send_signal(signal.SIGTERM)
@@ -370,11 +427,16 @@ def test_a_signal_stops_a_hanging_dynamic_value(real_crontab, scripts: Project, 
     assert not (scripts.root / "ran").exists()
 
 
-def test_a_tasks_file_whose_import_hangs_in_a_run_ends_at_the_time_limit(real_crontab, scripts: Project, state_home: Path) -> None:
+def test_a_tasks_file_whose_import_hangs_in_a_run_ends_at_the_time_limit(
+    real_crontab, scripts: Project, state_home: Path
+) -> None:
     (scripts.root / "mark.sh").write_text("#!/bin/bash\ntouch ran\n")
-    install(scripts, "import sys, time\nif 'orchestration.exec' in sys.modules:  # in a run, not at install\n"
-                     "    time.sleep(3600)\n"
-                     "o.add_task('0 1 * * *', 'bash', name='stuck', timeout=1).add_script('mark.sh', {'day': lambda: 'x'})\n")
+    install(
+        scripts,
+        "import sys, time\nif 'orchestration.runtime.exec' in sys.modules:  # in a run, not at install\n"
+        "    time.sleep(3600)\n"
+        "o.add_task('0 1 * * *', 'bash', name='stuck', timeout=1).add_script('mark.sh', {'day': lambda: 'x'})\n",
+    )
     shim = start(state_home, "stuck")
     shim.communicate(timeout=30)
     assert shim.returncode == 124

@@ -3,17 +3,19 @@ and firing times checked against the daemon's rule written out minute by minute.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from orchestration.errors import ScheduleError
-from orchestration.schedule import (
-    brute_force_times,
+from orchestration.define.schedule import (
+    Schedule,
     croniter_disagreement,
-    next_times,
     parse_schedule,
 )
+from orchestration.define.wording import describe
+from orchestration.errors import ScheduleError
+from orchestration.observe.preview import next_times
 
 # expression, emitted crontab fields, words
 ACCEPTED = [
@@ -55,7 +57,7 @@ ACCEPTED = [
 def test_accepted_expressions_are_rewritten_and_described(expression: str, cron: str, words: str) -> None:
     schedule = parse_schedule(expression)
     assert schedule.cron == cron
-    assert schedule.describe() == words
+    assert describe(schedule) == words
     assert croniter_disagreement(schedule) is None
 
 
@@ -66,50 +68,90 @@ REFUSED = [
     ("0 0 0 * *", f"{E} '0 0 0 * *' has the day-of-month 0, which is out of range 1-31"),
     ("0 0 * 13 *", f"{E} '0 0 * 13 *' has the month 13, which is out of range 1-12"),
     ("0 0 * * 8", f"{E} '0 0 * * 8' has the day-of-week 8, which is out of range 0-7"),
-    ("* * * *", f"{E} '* * * *' has 4 fields; a cron expression has 5: minute hour day-of-month"
-     " month day-of-week"),
+    ("* * * *", f"{E} '* * * *' has 4 fields; a cron expression has 5: minute hour day-of-month month day-of-week"),
     ("0 0 30 2 *", f"{E} '0 0 30 2 *' never fires: February has no day 30"),
     ("0 0 31 2,4 *", f"{E} '0 0 31 2,4 *' never fires: February or April has no day 31"),
-    ("*/0 * * * *", f"{E} '*/0 * * * *' has the step 0 in the minute field '*/0'; a step must be"
-     " between 1 and 59"),
-    ("0 0 * * monday", f"{E} '0 0 * * monday' has the day-of-week 'monday', which is neither a"
-     " number 0-7 nor a name (sun, mon, tue, wed, thu, fri, sat)\nDid you mean 'mon'?"),
-    ("0 0 L * *", f"{E} '0 0 L * *' uses 'L' (last day) in the day-of-month field 'L', which is"
-     " not supported on the crontab target: the cron daemon reads only numbers, names, '*', ',',"
-     " '-' and '/'"),
-    ("0 0 * * 5#2", f"{E} '0 0 * * 5#2' uses '#' (nth weekday of the month) in the day-of-week"
-     " field '5#2', which is not supported on the crontab target: the cron daemon reads only"
-     " numbers, names, '*', ',', '-' and '/'"),
-    ("0 0 15W * *", f"{E} '0 0 15W * *' uses 'W' (nearest weekday) in the day-of-month field"
-     " '15W', which is not supported on the crontab target: the cron daemon reads only numbers,"
-     " names, '*', ',', '-' and '/'"),
-    ("0 0 ? * *", f"{E} '0 0 ? * *' uses '?' (no specific value) in the day-of-month field '?',"
-     " which is not supported on the crontab target: the cron daemon reads only numbers, names,"
-     " '*', ',', '-' and '/'"),
-    ("H * * * *", f"{E} 'H * * * *' uses 'H' (hashed value) in the minute field 'H', which is not"
-     " supported on the crontab target: the cron daemon reads only numbers, names, '*', ',', '-'"
-     " and '/'"),
-    ("R * * * *", f"{E} 'R * * * *' uses 'R' (random value) in the minute field 'R', which is not"
-     " supported on the crontab target: the cron daemon reads only numbers, names, '*', ',', '-'"
-     " and '/'"),
-    ("0 0 0 1 1 *", f"{E} '0 0 0 1 1 *' has 6 fields (a seconds field), which is not supported on"
-     " the crontab target: cron fires at most once a minute; use the 5 fields minute hour"
-     " day-of-month month day-of-week"),
-    ("0 0 0 1 1 * 2030", f"{E} '0 0 0 1 1 * 2030' has 7 fields (seconds and year fields), which"
-     " is not supported on the crontab target: cron fires at most once a minute; use the 5"
-     " fields minute hour day-of-month month day-of-week"),
-    ("CRON_TZ=UTC 0 0 * * *", f"{E} 'CRON_TZ=UTC 0 0 * * *' sets a time zone, which is not"
-     " supported on the crontab target: the cron daemon uses the machine's time zone; write the"
-     " time in that zone"),
-    ("@every", f"{E} '@every' is not a known shortcut; use one of @yearly, @annually, @monthly,"
-     " @weekly, @daily, @midnight, @hourly, @reboot\nDid you mean '@weekly'?"),
-    ("1-*/2 * * * *", f"{E} '1-*/2 * * * *' has an unreadable minute '1-*/2'; use a number 0-59,"
-     " '*', a list 'a,b', a range 'a-b' or a step '*/n'"),
-    (",0 * * * *", f"{E} ',0 * * * *' has an unreadable minute ''; use a number 0-59, '*', a list"
-     " 'a,b', a range 'a-b' or a step '*/n'"),
+    ("*/0 * * * *", f"{E} '*/0 * * * *' has the step 0 in the minute field '*/0'; a step must be between 1 and 59"),
+    (
+        "0 0 * * monday",
+        f"{E} '0 0 * * monday' has the day-of-week 'monday', which is neither a"
+        " number 0-7 nor a name (sun, mon, tue, wed, thu, fri, sat)\nDid you mean 'mon'?",
+    ),
+    (
+        "0 0 L * *",
+        f"{E} '0 0 L * *' uses 'L' (last day) in the day-of-month field 'L', which is"
+        " not supported on the crontab target: the cron daemon reads only numbers, names, '*', ',',"
+        " '-' and '/'",
+    ),
+    (
+        "0 0 * * 5#2",
+        f"{E} '0 0 * * 5#2' uses '#' (nth weekday of the month) in the day-of-week"
+        " field '5#2', which is not supported on the crontab target: the cron daemon reads only"
+        " numbers, names, '*', ',', '-' and '/'",
+    ),
+    (
+        "0 0 15W * *",
+        f"{E} '0 0 15W * *' uses 'W' (nearest weekday) in the day-of-month field"
+        " '15W', which is not supported on the crontab target: the cron daemon reads only numbers,"
+        " names, '*', ',', '-' and '/'",
+    ),
+    (
+        "0 0 ? * *",
+        f"{E} '0 0 ? * *' uses '?' (no specific value) in the day-of-month field '?',"
+        " which is not supported on the crontab target: the cron daemon reads only numbers, names,"
+        " '*', ',', '-' and '/'",
+    ),
+    (
+        "H * * * *",
+        f"{E} 'H * * * *' uses 'H' (hashed value) in the minute field 'H', which is not"
+        " supported on the crontab target: the cron daemon reads only numbers, names, '*', ',', '-'"
+        " and '/'",
+    ),
+    (
+        "R * * * *",
+        f"{E} 'R * * * *' uses 'R' (random value) in the minute field 'R', which is not"
+        " supported on the crontab target: the cron daemon reads only numbers, names, '*', ',', '-'"
+        " and '/'",
+    ),
+    (
+        "0 0 0 1 1 *",
+        f"{E} '0 0 0 1 1 *' has 6 fields (a seconds field), which is not supported on"
+        " the crontab target: cron fires at most once a minute; use the 5 fields minute hour"
+        " day-of-month month day-of-week",
+    ),
+    (
+        "0 0 0 1 1 * 2030",
+        f"{E} '0 0 0 1 1 * 2030' has 7 fields (seconds and year fields), which"
+        " is not supported on the crontab target: cron fires at most once a minute; use the 5"
+        " fields minute hour day-of-month month day-of-week",
+    ),
+    (
+        "CRON_TZ=UTC 0 0 * * *",
+        f"{E} 'CRON_TZ=UTC 0 0 * * *' sets a time zone, which is not"
+        " supported on the crontab target: the cron daemon uses the machine's time zone; write the"
+        " time in that zone",
+    ),
+    (
+        "@every",
+        f"{E} '@every' is not a known shortcut; use one of @yearly, @annually, @monthly,"
+        " @weekly, @daily, @midnight, @hourly, @reboot\nDid you mean '@weekly'?",
+    ),
+    (
+        "1-*/2 * * * *",
+        f"{E} '1-*/2 * * * *' has an unreadable minute '1-*/2'; use a number 0-59,"
+        " '*', a list 'a,b', a range 'a-b' or a step '*/n'",
+    ),
+    (
+        ",0 * * * *",
+        f"{E} ',0 * * * *' has an unreadable minute ''; use a number 0-59, '*', a list"
+        " 'a,b', a range 'a-b' or a step '*/n'",
+    ),
     ("a * * * *", f"{E} 'a * * * *' has the minute 'a', which is not a number 0-59"),
-    ("0 0 * foo *", f"{E} '0 0 * foo *' has the month 'foo', which is neither a number 1-12 nor a"
-     " name (jan, feb, mar, apr, may, jun, jul, aug, sep, oct, nov, dec)"),
+    (
+        "0 0 * foo *",
+        f"{E} '0 0 * foo *' has the month 'foo', which is neither a number 1-12 nor a"
+        " name (jan, feb, mar, apr, may, jun, jul, aug, sep, oct, nov, dec)",
+    ),
     ("", "cron_expression is empty; give five fields such as '0 * * * *'"),
 ]
 
@@ -130,10 +172,26 @@ def test_a_non_string_expression_is_refused() -> None:
 
 # Expressions whose firing times croniter must compute exactly as the daemon's rule does.
 PREVIEWED = [
-    "*/7 * * * *", "0 22 * * fri-mon", "0 22-2 * * *", "5/15 3 * * *", "0 0 1 * 1",
-    "0 0 */2 * 1", "0 9 1-7 * */2", "0 0 1-31 * 1-5", "0 0 13 * 5", "30 4 1,15 * 5",
-    "0 12 * nov-feb *", "0 0 29 2 *", "0 0 29 2 1", "0 0 * * 5-7", "15 10 */3 */2 *",
-    "0 0 31 * *", "1-5 * * * *", "0 0 1 jan-jan *", "0 6 * * sat-sun", "0 0 */10 * sun",
+    "*/7 * * * *",
+    "0 22 * * fri-mon",
+    "0 22-2 * * *",
+    "5/15 3 * * *",
+    "0 0 1 * 1",
+    "0 0 */2 * 1",
+    "0 9 1-7 * */2",
+    "0 0 1-31 * 1-5",
+    "0 0 13 * 5",
+    "30 4 1,15 * 5",
+    "0 12 * nov-feb *",
+    "0 0 29 2 *",
+    "0 0 29 2 1",
+    "0 0 * * 5-7",
+    "15 10 */3 */2 *",
+    "0 0 31 * *",
+    "1-5 * * * *",
+    "0 0 1 jan-jan *",
+    "0 6 * * sat-sun",
+    "0 0 */10 * sun",
 ]
 
 
@@ -154,3 +212,18 @@ def test_daemon_rule_or_and_and() -> None:
     assert either.matches(monday_the_30th) and either.matches(datetime(2026, 12, 1))
     assert not both.matches(monday_the_30th)
     assert both.matches(monday_the_23rd)
+
+
+def brute_force_times(schedule: Schedule, after: datetime, count: int) -> Iterator[datetime]:
+    """Firing times found day by day with the daemon's rule (`matches`): the oracle of next_times."""
+    day = after.replace(hour=0, minute=0, second=0, microsecond=0)
+    found = 0
+    while found < count:
+        if schedule.matches(day.replace(hour=min(schedule.hours), minute=min(schedule.minutes))):
+            for hour in sorted(schedule.hours):
+                for minute in sorted(schedule.minutes):
+                    moment = day.replace(hour=hour, minute=minute)
+                    if moment > after and found < count and schedule.matches(moment):
+                        found += 1
+                        yield moment
+        day += timedelta(days=1)

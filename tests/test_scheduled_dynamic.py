@@ -12,7 +12,10 @@ from click.testing import CliRunner
 
 from conftest import Project, read_crontab, wait_for
 from orchestration.cli import main
-from orchestration.journal import Journal
+from orchestration.runtime.journal import Journal
+
+# Every test here installs into a crontab or a user manager: only inside the private sandbox.
+pytestmark = pytest.mark.usefixtures("sandbox")
 
 TASKS = """
 from orchestration import skips, template, secret
@@ -45,7 +48,9 @@ def install_and_wait(project: Project, state_home: Path, backend: str, timeout: 
 
 
 @pytest.mark.cron_daemon
-def test_cron_fires_tasks_with_conditions_and_dynamic_parameters(cron_crontab: str, project: Project, state_home: Path) -> None:
+def test_cron_fires_tasks_with_conditions_and_dynamic_parameters(
+    cron_crontab: str, project: Project, state_home: Path
+) -> None:
     tasks = install_and_wait(project, state_home, "crontab", timeout=150)
     assert "crontab-secret" not in read_crontab()
     assert CliRunner().invoke(main, ["uninstall", str(tasks)]).exit_code == 0
@@ -53,7 +58,9 @@ def test_cron_fires_tasks_with_conditions_and_dynamic_parameters(cron_crontab: s
 
 
 @pytest.mark.systemd
-def test_a_user_manager_fires_tasks_with_conditions_and_dynamic_parameters(systemd_user: Path, project: Project, state_home: Path) -> None:
+def test_a_user_manager_fires_tasks_with_conditions_and_dynamic_parameters(
+    systemd_user: Path, project: Project, state_home: Path
+) -> None:
     tasks = install_and_wait(project, state_home, "systemd", timeout=75)
     assert not any("systemd-secret" in unit.read_text() for unit in systemd_user.glob("orchestration-dynamic-*"))
     assert CliRunner().invoke(main, ["uninstall", str(tasks)]).exit_code == 0

@@ -10,11 +10,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from conftest import Project, manifest_file
 from orchestration.cli import main
-from orchestration.spare import spare_dir
+from orchestration.state import spare_dir
+
+# Every test here installs into a crontab or a user manager: only inside the private sandbox.
+pytestmark = pytest.mark.usefixtures("sandbox")
 
 EXEC = str(Path(sys.executable).with_name("orchestration-exec"))
 
@@ -32,7 +36,9 @@ def test_every_file_we_create_is_private(real_crontab, project: Project, state_h
     # A run while the journal is locked leaves a fallback file; the next run folds it in.
     holder = sqlite3.connect(state_home / "journal.sqlite3", isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")
-    subprocess.run([EXEC, manifest, "t"], capture_output=True, env={**os.environ, "ORCHESTRATION_JOURNAL_TIMEOUT": "0.2"})
+    subprocess.run(
+        [EXEC, manifest, "t"], capture_output=True, env={**os.environ, "ORCHESTRATION_JOURNAL_TIMEOUT": "0.2"}
+    )
     holder.execute("ROLLBACK")
     holder.close()
     out = tmp_path / "units"
@@ -45,8 +51,11 @@ def test_every_file_we_create_is_private(real_crontab, project: Project, state_h
     loose = [f"{path} {stat.filemode(path.stat().st_mode)}" for path in created if path.stat().st_mode & 0o077]
     assert loose == []
     assert "hunter2" not in subprocess.run(["crontab", "-l"], capture_output=True, text=True).stdout
-    assert not any("hunter2" in path.read_text(errors="replace") for path in created
-                   if path.is_file() and path.suffix in (".log", ".service", ".timer", ".sqlite3", ".jsonl"))
+    assert not any(
+        "hunter2" in path.read_text(errors="replace")
+        for path in created
+        if path.is_file() and path.suffix in (".log", ".service", ".timer", ".sqlite3", ".jsonl")
+    )
 
 
 def test_an_error_in_a_secret_value_does_not_show_the_secret(real_crontab, project: Project, state_home: Path) -> None:
@@ -68,18 +77,22 @@ def test_an_error_in_a_secret_value_does_not_show_the_secret(real_crontab, proje
 
 
 def test_a_secret_kept_out_of_the_arguments_reaches_the_script_in_its_environment_only(
-        real_crontab, project: Project, state_home: Path) -> None:
+    real_crontab, project: Project, state_home: Path
+) -> None:
     """`ps` shows every process's arguments to every user; a process's environment only to its
     owner and root. secret(..., argument=False) travels in the environment only."""
+    from orchestration.runtime.journal import Journal
     from test_journal import fire, install
-    from orchestration.journal import Journal
 
-    install(project, "from orchestration import secret\no = Orchestrator(name='env')\n"
-            "o.add_task('0 1 * * *', 'bash', name='one', interval=0).add_script('record.sh', {\n"
-            "    'user': 'me', 'token': secret('s3cr3t-env', argument=False),\n"
-            "    'day': secret(lambda: 'monday', argument=False), 'last': 'x'})\n"
-            "o.add_task('0 1 * * *', 'bash', name='fan', interval=0).add_repeat('record.sh',\n"
-            "    lambda: [{'key': secret('k1', argument=False), 'n': 1}])\n")
+    install(
+        project,
+        "from orchestration import secret\no = Orchestrator(name='env')\n"
+        "o.add_task('0 1 * * *', 'bash', name='one', interval=0).add_script('record.sh', {\n"
+        "    'user': 'me', 'token': secret('s3cr3t-env', argument=False),\n"
+        "    'day': secret(lambda: 'monday', argument=False), 'last': 'x'})\n"
+        "o.add_task('0 1 * * *', 'bash', name='fan', interval=0).add_repeat('record.sh',\n"
+        "    lambda: [{'key': secret('k1', argument=False), 'n': 1}])\n",
+    )
     assert fire(state_home, "env", "one").returncode == 0
     assert fire(state_home, "env", "fan").returncode == 0
 

@@ -11,9 +11,11 @@ from pathlib import Path
 import pytest
 
 from orchestration import skips
-from orchestration.context import RunContext
+from orchestration.compile.manifest import Skip
+from orchestration.define.skips import Condition
 from orchestration.errors import DefinitionError, RunError
-from orchestration.skips import Condition, evaluate_entry
+from orchestration.rules.context import RunContext
+from orchestration.runtime.conditions import evaluate
 
 # 2026-11-23 is a Monday.
 MONDAY = datetime(2026, 11, 23, 10, 30)
@@ -21,8 +23,9 @@ MONDAY = datetime(2026, 11, 23, 10, 30)
 
 def at(moment: datetime, **fields) -> RunContext:
     """A context for a run scheduled at `moment`; the wall clock is a day later on purpose."""
-    return RunContext(namespace="ns", task="t", run_id="r", scheduled_time=moment,
-                      now=moment + timedelta(days=1, minutes=7), **fields)
+    return RunContext(
+        namespace="ns", task="t", run_id="r", scheduled_time=moment, now=moment + timedelta(days=1, minutes=7), **fields
+    )
 
 
 def decide(condition: Condition, moment: datetime = MONDAY, **fields) -> bool:
@@ -55,7 +58,9 @@ def test_outside_hours_is_a_half_open_window(clock: str, outside: bool) -> None:
     assert decide(skips.inside_hours("09:00", "17:00"), moment) is not outside
 
 
-@pytest.mark.parametrize("clock, inside", [("21:59", False), ("22:00", True), ("00:00", True), ("05:59", True), ("06:00", False)])
+@pytest.mark.parametrize(
+    "clock, inside", [("21:59", False), ("22:00", True), ("00:00", True), ("05:59", True), ("06:00", False)]
+)
 def test_a_window_may_cross_midnight(clock: str, inside: bool) -> None:
     hour, minute = map(int, clock.split(":"))
     assert decide(skips.inside_hours("22:00", time(6, 0)), MONDAY.replace(hour=hour, minute=minute)) is inside
@@ -126,7 +131,10 @@ def test_commands_run_without_a_shell_in_the_tasks_folder(tmp_path: Path) -> Non
 def test_a_command_that_hangs_or_cannot_start_cannot_decide(tmp_path: Path) -> None:
     environ = {"PATH": os.environ["PATH"]}
     with pytest.raises(RunError) as raised:
-        decide(skips.command_succeeds([sys.executable, "-c", "import time; time.sleep(5)"], timeout=0.2).bound(tmp_path), environ=environ)
+        decide(
+            skips.command_succeeds([sys.executable, "-c", "import time; time.sleep(5)"], timeout=0.2).bound(tmp_path),
+            environ=environ,
+        )
     assert str(raised.value) == f"command `{sys.executable} -c 'import time; time.sleep(5)'` did not finish within 0.2s"
     with pytest.raises(RunError) as raised:
         decide(skips.command_fails(["no-such-program-here"]).bound(tmp_path), environ=environ)
@@ -137,11 +145,20 @@ def test_history_conditions() -> None:
     def with_previous(status, succeeded=None):
         return {"previous_status": status, "previous_time": MONDAY - timedelta(hours=1), "last_success_time": succeeded}
 
-    assert [decide(skips.previous_failed(), **with_previous(s)) for s in ("ok", "failed", "error", "skipped", None)] == [
-        False, True, True, False, False,
+    assert [
+        decide(skips.previous_failed(), **with_previous(s)) for s in ("ok", "failed", "error", "skipped", None)
+    ] == [
+        False,
+        True,
+        True,
+        False,
+        False,
     ]
     assert [decide(skips.previous_succeeded(), **with_previous(s)) for s in ("ok", "failed", "skipped", None)] == [
-        True, False, False, False,
+        True,
+        False,
+        False,
+        False,
     ]
     today = skips.succeeded_today()
     assert decide(today, **with_previous("failed", MONDAY.replace(hour=0, minute=5))) is True
@@ -168,9 +185,17 @@ def test_combinations() -> None:
     weekend, late = skips.weekend(), skips.outside_hours("09:00", "17:00")
     saturday_noon = MONDAY.replace(day=28, hour=12)
     monday_night = MONDAY.replace(hour=22)
-    assert [decide(skips.any_of(weekend, late), m) for m in (MONDAY, saturday_noon, monday_night)] == [False, True, True]
-    assert [decide(skips.all_of(weekend, late), m) for m in (MONDAY, saturday_noon, saturday_noon.replace(hour=22))] == [
-        False, False, True,
+    assert [decide(skips.any_of(weekend, late), m) for m in (MONDAY, saturday_noon, monday_night)] == [
+        False,
+        True,
+        True,
+    ]
+    assert [
+        decide(skips.all_of(weekend, late), m) for m in (MONDAY, saturday_noon, saturday_noon.replace(hour=22))
+    ] == [
+        False,
+        False,
+        True,
     ]
     assert [decide(skips.not_(weekend), m) for m in (MONDAY, saturday_noon)] == [True, False]
     assert decide(skips.any_of([weekend, late]), monday_night) is True
@@ -203,10 +228,14 @@ def test_any_of_stops_at_the_first_condition_that_decides(tmp_path: Path) -> Non
         (skips.previous_failed(), "the previous run failed"),
         (skips.previous_succeeded(), "the previous run succeeded"),
         (skips.succeeded_today(), "already succeeded today"),
-        (skips.any_of(skips.weekend(), skips.outside_hours("09:00", "17:00")),
-         "weekend (Saturday or Sunday) or outside 09:00-17:00"),
-        (skips.any_of(skips.weekend(), skips.all_of(skips.env_set("A"), skips.file_missing("/x"))),
-         "weekend (Saturday or Sunday) or (environment variable A is set and file /x is missing)"),
+        (
+            skips.any_of(skips.weekend(), skips.outside_hours("09:00", "17:00")),
+            "weekend (Saturday or Sunday) or outside 09:00-17:00",
+        ),
+        (
+            skips.any_of(skips.weekend(), skips.all_of(skips.env_set("A"), skips.file_missing("/x"))),
+            "weekend (Saturday or Sunday) or (environment variable A is set and file /x is missing)",
+        ),
         (skips.not_(skips.file_exists("/data/ready")), "not (file /data/ready exists)"),
     ],
 )
@@ -218,58 +247,91 @@ def test_descriptions(condition: Condition, description: str) -> None:
 @pytest.mark.parametrize(
     "build, message",
     [
-        (lambda: skips.outside_hours("25:00", "17:00"),
-         "skips.outside_hours: start '25:00' is not a time of day; write it as 'HH:MM' (24-hour clock),"
-         " such as '09:00' or '17:30'"),
-        (lambda: skips.inside_hours("09:00", 17),
-         "skips.inside_hours: end 17 is not a time of day; write it as 'HH:MM' (24-hour clock), such as"
-         " '09:00' or '17:30'"),
-        (lambda: skips.inside_hours("09:00", "9:00"),
-         "skips.inside_hours: start and end are both 09:00, so the window is empty; give different"
-         " times (a window may cross midnight: '22:00' to '06:00')"),
-        (lambda: skips.outside_hours(time(9, 0, 30), "17:00"),
-         "skips.outside_hours: start 09:00:30 has seconds; runs are judged by their minute, so give"
-         " hours and minutes: '09:00'"),
-        (lambda: skips.on_dates("2026-12-25"),
-         "skips.on_dates: dates must be a list of dates such as ['2026-12-25', '2026-12-26'], not str"
-         " '2026-12-25'\nFor dates kept in a file, use skips.on_dates_in_file(path)."),
-        (lambda: skips.on_dates([]),
-         "skips.on_dates: dates is an empty list, so it would never skip; give at least one date"),
-        (lambda: skips.on_dates(["2026-12-25", "2026-02-30"]),
-         "skips.on_dates: dates[1] '2026-02-30' is not a date; give datetime.date objects or ISO dates"
-         " such as '2026-12-25'"),
-        (lambda: skips.on_dates([datetime(2026, 12, 25, 8, 0)]),
-         "skips.on_dates: dates[0] is a datetime (datetime.datetime(2026, 12, 25, 8, 0)); give the day"
-         " only: '2026-12-25'"),
+        (
+            lambda: skips.outside_hours("25:00", "17:00"),
+            "skips.outside_hours: start '25:00' is not a time of day; write it as 'HH:MM' (24-hour clock),"
+            " such as '09:00' or '17:30'",
+        ),
+        (
+            lambda: skips.inside_hours("09:00", 17),
+            "skips.inside_hours: end 17 is not a time of day; write it as 'HH:MM' (24-hour clock), such as"
+            " '09:00' or '17:30'",
+        ),
+        (
+            lambda: skips.inside_hours("09:00", "9:00"),
+            "skips.inside_hours: start and end are both 09:00, so the window is empty; give different"
+            " times (a window may cross midnight: '22:00' to '06:00')",
+        ),
+        (
+            lambda: skips.outside_hours(time(9, 0, 30), "17:00"),
+            "skips.outside_hours: start 09:00:30 has seconds; runs are judged by their minute, so give"
+            " hours and minutes: '09:00'",
+        ),
+        (
+            lambda: skips.on_dates("2026-12-25"),
+            "skips.on_dates: dates must be a list of dates such as ['2026-12-25', '2026-12-26'], not str"
+            " '2026-12-25'\nFor dates kept in a file, use skips.on_dates_in_file(path).",
+        ),
+        (
+            lambda: skips.on_dates([]),
+            "skips.on_dates: dates is an empty list, so it would never skip; give at least one date",
+        ),
+        (
+            lambda: skips.on_dates(["2026-12-25", "2026-02-30"]),
+            "skips.on_dates: dates[1] '2026-02-30' is not a date; give datetime.date objects or ISO dates"
+            " such as '2026-12-25'",
+        ),
+        (
+            lambda: skips.on_dates([datetime(2026, 12, 25, 8, 0)]),
+            "skips.on_dates: dates[0] is a datetime (datetime.datetime(2026, 12, 25, 8, 0)); give the day"
+            " only: '2026-12-25'",
+        ),
         (lambda: skips.file_missing(""), "skips.file_missing: path must be a file path such as '/data/in.csv', not ''"),
-        (lambda: skips.env_set("1X"),
-         "skips.env_set: name '1X' is not an environment variable name; use letters, digits and '_', not"
-         " starting with a digit, such as 'MAINTENANCE'"),
-        (lambda: skips.env_equals("MODE", 1),
-         "skips.env_equals: value must be a string (environment values are text), not int 1; write '1'"),
-        (lambda: skips.command_succeeds("test -e /x"),
-         "skips.command_succeeds: argv must be a list of arguments such as ['test', '-e', '/data/ready'],"
-         " not the string 'test -e /x'; no shell reads it, so split it into its words"),
-        (lambda: skips.command_fails([]),
-         "skips.command_fails: argv must be a non-empty list of arguments such as ['test', '-e',"
-         " '/data/ready'], not []"),
-        (lambda: skips.command_fails(["sleep", 5]),
-         "skips.command_fails: argv[1] 5 must be a string without NUL bytes (convert numbers with str())"),
-        (lambda: skips.command_succeeds(["true"], timeout=0),
-         "skips.command_succeeds: timeout must be a positive number of seconds, not 0"),
-        (lambda: skips.any_of(),
-         "skips.any_of: give at least one condition, such as skips.any_of(skips.weekend())"),
-        (lambda: skips.all_of(skips.weekend(), lambda: True),
-         "skips.all_of: condition 2 is a function; it combines conditions from orchestration.skips only\n"
-         "To combine your own function with them, write one function and give it to add_skip:"
-         " task.add_skip(lambda ctx: is_holiday(ctx) or skips.weekend().evaluate(ctx))."),
-        (lambda: skips.not_([skips.weekend(), skips.weekdays()]),
-         "skips.not_: give one condition, not a list; to negate several, combine them first:"
-         " skips.not_(skips.any_of(a, b))"),
-        (lambda: skips.not_(True),
-         "skips.not_: condition 1 is bool True; it combines conditions from orchestration.skips only\n"
-         "To combine your own function with them, write one function and give it to add_skip:"
-         " task.add_skip(lambda ctx: is_holiday(ctx) or skips.weekend().evaluate(ctx))."),
+        (
+            lambda: skips.env_set("1X"),
+            "skips.env_set: name '1X' is not an environment variable name; use letters, digits and '_', not"
+            " starting with a digit, such as 'MAINTENANCE'",
+        ),
+        (
+            lambda: skips.env_equals("MODE", 1),
+            "skips.env_equals: value must be a string (environment values are text), not int 1; write '1'",
+        ),
+        (
+            lambda: skips.command_succeeds("test -e /x"),
+            "skips.command_succeeds: argv must be a list of arguments such as ['test', '-e', '/data/ready'],"
+            " not the string 'test -e /x'; no shell reads it, so split it into its words",
+        ),
+        (
+            lambda: skips.command_fails([]),
+            "skips.command_fails: argv must be a non-empty list of arguments such as ['test', '-e',"
+            " '/data/ready'], not []",
+        ),
+        (
+            lambda: skips.command_fails(["sleep", 5]),
+            "skips.command_fails: argv[1] 5 must be a string without NUL bytes (convert numbers with str())",
+        ),
+        (
+            lambda: skips.command_succeeds(["true"], timeout=0),
+            "skips.command_succeeds: timeout must be a positive number of seconds, not 0",
+        ),
+        (lambda: skips.any_of(), "skips.any_of: give at least one condition, such as skips.any_of(skips.weekend())"),
+        (
+            lambda: skips.all_of(skips.weekend(), lambda: True),
+            "skips.all_of: condition 2 is a function; it combines conditions from orchestration.skips only\n"
+            "To combine your own function with them, write one function and give it to add_skip:"
+            " task.add_skip(lambda ctx: is_holiday(ctx) or skips.weekend().evaluate(ctx)).",
+        ),
+        (
+            lambda: skips.not_([skips.weekend(), skips.weekdays()]),
+            "skips.not_: give one condition, not a list; to negate several, combine them first:"
+            " skips.not_(skips.any_of(a, b))",
+        ),
+        (
+            lambda: skips.not_(True),
+            "skips.not_: condition 1 is bool True; it combines conditions from orchestration.skips only\n"
+            "To combine your own function with them, write one function and give it to add_skip:"
+            " task.add_skip(lambda ctx: is_holiday(ctx) or skips.weekend().evaluate(ctx)).",
+        ),
     ],
 )
 def test_builders_refuse_wrong_arguments_at_the_call(build, message: str) -> None:
@@ -284,29 +346,31 @@ def test_a_condition_has_no_truth_value_of_its_own() -> None:
 
 
 class Runtime:
-    """What evaluate_entry asks for, without a tasks file."""
+    """What a condition asks of its run (runtime.inputs.RunInputs), without a tasks file."""
 
     def context(self) -> RunContext:
         return at(MONDAY)
 
-    def user_code(self):
+    def functions(self):
         raise AssertionError("a built-in condition must not import the tasks file")
+
+    def note(self, message: str) -> None:
+        raise AssertionError("a condition says nothing")
 
 
 def test_manifest_entries_report_failures_with_the_condition_named(tmp_path: Path) -> None:
-    entry = {"kind": "builtin", "description": "on a date listed in /nope",
-             "condition": skips.on_dates_in_file("/nope").to_spec()}
+    entry = Skip("builtin", "on a date listed in /nope", condition=skips.on_dates_in_file("/nope").to_spec())
     with pytest.raises(RunError) as raised:
-        evaluate_entry(entry, Runtime())
+        evaluate(entry, Runtime())
     assert str(raised.value) == (
         "skip condition 'on a date listed in /nope' failed: cannot read the dates file /nope: No such file or directory"
     )
-    unknown = {"kind": "builtin", "description": "later", "condition": {"type": "phase_of_moon"}}
+    unknown = Skip("builtin", "later", condition={"type": "phase_of_moon"})
     with pytest.raises(RunError) as raised:
-        evaluate_entry(unknown, Runtime())
+        evaluate(unknown, Runtime())
     assert str(raised.value) == (
         "skip condition 'later' failed: the manifest has an unknown built-in skip condition"
         " 'phase_of_moon' (installed by another version of orchestration?); run `orchestration"
         " install TASKS_FILE` again"
     )
-    assert evaluate_entry({"kind": "static", "value": True, "description": "add_skip(True)"}, Runtime()) is True
+    assert evaluate(Skip("static", "add_skip(True)", value=True), Runtime()) is True

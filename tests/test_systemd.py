@@ -15,14 +15,23 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import Project, read_crontab, skip_or_fail, wait_for
-from orchestration.backends.systemd import render_units
+from orchestration.api import render as render_files
 from orchestration.cli import main
-from orchestration.installer import capture_environment, compile_file
-from orchestration.journal import Journal
-from orchestration.manifest import versioned_path
+from orchestration.runtime.journal import Journal
 
-LITERAL = ["two words", "it's \"quoted\"", "100% done", "$(touch /tmp/pwned-by-systemd)", "a;b",
-           "`id`", "$HOME", "naïve café ✓", "-n", "#hash", "x\\y"]
+LITERAL = [
+    "two words",
+    'it\'s "quoted"',
+    "100% done",
+    "$(touch /tmp/pwned-by-systemd)",
+    "a;b",
+    "`id`",
+    "$HOME",
+    "naïve café ✓",
+    "-n",
+    "#hash",
+    "x\\y",
+]
 GOLDEN_CASES = sorted((Path(__file__).parent / "golden" / "cases").glob("*.tasks.py"))
 
 
@@ -48,10 +57,8 @@ def test_every_unit_passes_systemd_analyze_verify_silently(tasks_file: Path, tmp
         skip_or_fail("systemd-analyze is not installed (Debian package systemd)")
     folder = tmp_path / "units"
     folder.mkdir()
-    for plan in compile_file(tasks_file, capture_environment(state_home)):
-        manifest = plan.manifest("systemd")
-        for name, text in render_units(manifest, str(versioned_path(state_home, manifest))).items():
-            (folder / name).write_text(text)
+    for name, text in render_files(tasks_file, "systemd").items():
+        (folder / name).write_text(text)
     units = sorted(str(path) for path in folder.iterdir())
     assert units
     result = subprocess.run(["systemd-analyze", "verify", *units], capture_output=True, text=True)
@@ -60,7 +67,9 @@ def test_every_unit_passes_systemd_analyze_verify_silently(tasks_file: Path, tmp
 
 
 def test_compile_writes_units_into_a_folder_and_touches_nothing_else(project: Project, tmp_path: Path) -> None:
-    tasks = project.write("o = Orchestrator(name='c')\no.add_task('0 1 * * *', 'bash', name='t').add_script('record.sh', {'secret': 'hunter2'})\n")
+    tasks = project.write(
+        "o = Orchestrator(name='c')\no.add_task('0 1 * * *', 'bash', name='t').add_script('record.sh', {'secret': 'hunter2'})\n"
+    )
     out = tmp_path / "units"
     result = cli("compile", str(tasks), "--target", "systemd", "--output", str(out))
     assert result.output == f"Wrote {out}/orchestration-c-t.service\nWrote {out}/orchestration-c-t.timer\n"
@@ -71,7 +80,9 @@ def test_compile_writes_units_into_a_folder_and_touches_nothing_else(project: Pr
     assert printed.startswith("# --- orchestration-c-t.service ---\n")
 
 
-def test_a_real_user_manager_fires_the_timer_with_literal_parameters(systemd_user: Path, project: Project, state_home: Path) -> None:
+def test_a_real_user_manager_fires_the_timer_with_literal_parameters(
+    systemd_user: Path, project: Project, state_home: Path
+) -> None:
     params = {f"p{i}": value for i, value in enumerate(LITERAL)}
     tasks = project.write(
         "o = Orchestrator(name='sd')\n"
@@ -92,8 +103,13 @@ def test_a_real_user_manager_fires_the_timer_with_literal_parameters(systemd_use
     assert record["argv"] == LITERAL
     assert record["cwd"] == str(project.root)
     assert not Path("/tmp/pwned-by-systemd").exists()
-    assert wait_for(lambda: Journal(state_home / "journal.sqlite3").runs() and
-                    Journal(state_home / "journal.sqlite3").runs()[-1].status == "ok", 20)
+    assert wait_for(
+        lambda: (
+            Journal(state_home / "journal.sqlite3").runs()
+            and Journal(state_home / "journal.sqlite3").runs()[-1].status == "ok"
+        ),
+        20,
+    )
     first = Journal(state_home / "journal.sqlite3").runs()[-1]
     assert (first.trigger, first.status, first.scheduled_time % 60) == ("systemd", "ok", 0)
 
@@ -112,8 +128,9 @@ def test_a_real_user_manager_fires_the_timer_with_literal_parameters(systemd_use
     edited = cli("install", str(tasks), "--backend", "systemd").output
     assert "  ~ every-minute  */2 * * * *  (every 2 minutes)\n" in edited
     assert reloads() == reloaded + 1
-    shown = subprocess.run(["systemctl", "--user", "show", timer.name, "-p", "TimersCalendar"],
-                           capture_output=True, text=True).stdout
+    shown = subprocess.run(
+        ["systemctl", "--user", "show", timer.name, "-p", "TimersCalendar"], capture_output=True, text=True
+    ).stdout
     assert "OnCalendar=*-*-* *:00..58/2:00" in shown
 
     assert cli("uninstall", str(tasks)).output == "Removed namespace 'sd' (systemd): 1 task(s) every-minute\n"
@@ -128,7 +145,9 @@ def test_units_we_did_not_write_are_never_touched(systemd_user: Path, project: P
     neighbour = systemd_user / "backup.timer"
     neighbour.write_text("[Timer]\nOnCalendar=daily\n")
     try:
-        tasks = project.write("o = Orchestrator(name='own')\no.add_task('0 1 * * *', 'bash', name='keep').add_script('record.sh')\n")
+        tasks = project.write(
+            "o = Orchestrator(name='own')\no.add_task('0 1 * * *', 'bash', name='keep').add_script('record.sh')\n"
+        )
         result = CliRunner().invoke(main, ["install", str(tasks), "--backend", "systemd"])
         assert result.exit_code == 2
         assert result.output == (
@@ -138,7 +157,9 @@ def test_units_we_did_not_write_are_never_touched(systemd_user: Path, project: P
         )
         assert foreign.read_text() == "[Service]\nExecStart=/bin/true\n"
         assert not (systemd_user / "orchestration-own-keep.timer").exists()
-        other = project.write("o = Orchestrator(name='own')\no.add_task('0 1 * * *', 'bash', name='other').add_script('record.sh')\n")
+        other = project.write(
+            "o = Orchestrator(name='own')\no.add_task('0 1 * * *', 'bash', name='other').add_script('record.sh')\n"
+        )
         assert cli("install", str(other), "--backend", "systemd").exit_code == 0
         assert cli("uninstall", "--name", "own").exit_code == 0
         assert foreign.read_text() == "[Service]\nExecStart=/bin/true\n"
@@ -151,9 +172,11 @@ def test_units_we_did_not_write_are_never_touched(systemd_user: Path, project: P
 def test_auto_picks_cron_when_its_daemon_runs_else_the_user_manager(
     systemd_user: Path, real_crontab: str, project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import orchestration.backends as backends
+    import orchestration.installer.schedulers as backends
 
-    tasks = project.write("o = Orchestrator(name='auto')\no.add_task('0 1 * * *', 'bash', name='t').add_script('record.sh')\n")
+    tasks = project.write(
+        "o = Orchestrator(name='auto')\no.add_task('0 1 * * *', 'bash', name='t').add_script('record.sh')\n"
+    )
     # The one seam: whether a cron daemon runs is read from /proc; the machine's own cannot be
     # stopped for a test, so that answer is set here and both real schedulers do the rest.
     monkeypatch.setattr(backends, "cron_daemon_running", lambda: True)
@@ -177,15 +200,15 @@ def test_auto_picks_cron_when_its_daemon_runs_else_the_user_manager(
 
 
 def test_no_scheduler_at_all_names_both_ways(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
-    import crontab
-
-    import orchestration.backends as backends
-    from orchestration.backends import systemctl
+    import orchestration.installer.schedulers as backends
+    from orchestration.installer import systemctl
 
     monkeypatch.setattr(backends, "cron_daemon_running", lambda: False)
-    monkeypatch.setattr(crontab, "CRON_COMMAND", "/nonexistent/crontab")
+    monkeypatch.setattr(backends, "crontab_command", lambda: None)
     monkeypatch.setattr(systemctl, "SYSTEMCTL", "/nonexistent/systemctl")
-    tasks = project.write("o = Orchestrator(name='none')\no.add_task('0 1 * * *', 'bash', name='t').add_script('record.sh')\n")
+    tasks = project.write(
+        "o = Orchestrator(name='none')\no.add_task('0 1 * * *', 'bash', name='t').add_script('record.sh')\n"
+    )
     result = CliRunner().invoke(main, ["install", str(tasks)])
     assert result.exit_code == 2
     assert result.output == (
@@ -207,13 +230,27 @@ def test_system_scope_needs_root(tmp_path: Path) -> None:
         shared.chmod(0o777)
         (shared / "job.sh").write_text("#!/bin/bash\ntrue\n")
         tasks = shared / "tasks.py"
-        tasks.write_text("from orchestration import Orchestrator\n"
-                         "o = Orchestrator(name='sys')\no.add_task('0 1 * * *', 'bash', name='t').add_script('job.sh')\n")
+        tasks.write_text(
+            "from orchestration import Orchestrator\n"
+            "o = Orchestrator(name='sys')\no.add_task('0 1 * * *', 'bash', name='t').add_script('job.sh')\n"
+        )
         program = str(Path(sys.executable).with_name("orchestration"))
         result = subprocess.run(
-            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", program, "install", str(tasks),
-             "--backend", "systemd", "--scope", "system"],
-            capture_output=True, text=True,
+            [
+                "setpriv",
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                program,
+                "install",
+                str(tasks),
+                "--backend",
+                "systemd",
+                "--scope",
+                "system",
+            ],
+            capture_output=True,
+            text=True,
             env={"PATH": os.environ["PATH"], "HOME": str(shared), "ORCHESTRATION_HOME": str(shared / "state")},
         )
     finally:
@@ -228,7 +265,9 @@ def test_system_scope_needs_root(tmp_path: Path) -> None:
 def test_system_scope_refuses_files_another_user_can_write(project: Project, tmp_path: Path) -> None:
     if os.geteuid() != 0:
         skip_or_fail("system scope is for root")
-    tasks = project.write("o = Orchestrator(name='sys')\no.add_task('0 1 * * *', 'bash', name='t').add_script('record.sh')\n")
+    tasks = project.write(
+        "o = Orchestrator(name='sys')\no.add_task('0 1 * * *', 'bash', name='t').add_script('record.sh')\n"
+    )
     script = project.root / "record.sh"
     script.chmod(0o666)
     result = CliRunner().invoke(main, ["install", str(tasks), "--backend", "systemd", "--scope", "system"])

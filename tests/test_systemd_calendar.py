@@ -13,8 +13,8 @@ import pytest
 from croniter import croniter
 
 from conftest import skip_or_fail
-from orchestration.backends.systemd_calendar import calendar_specs
-from orchestration.schedule import parse_schedule
+from orchestration.define.schedule import parse_schedule
+from orchestration.targets.calendar import calendar_specs
 
 # Both sides count from the same instant. Odd on purpose: mid-minute, late in a day, just before a
 # leap day or a new year, where systemd has skipped elapses after a field wrapped around.
@@ -141,7 +141,7 @@ def test_table_covers_enough_expressions() -> None:
 @pytest.mark.parametrize("expression", EXPRESSIONS)
 def test_systemd_fires_when_cron_does(expression: str, base: datetime) -> None:
     schedule = parse_schedule(expression)
-    specs = calendar_specs(schedule)
+    specs = calendar_specs(schedule.fields)
     per_line = [_systemd_times(spec, base) for spec in specs]
     # Each line is complete up to its last computed time, so the merge is complete up to the
     # earliest of those.
@@ -160,9 +160,10 @@ def _systemd_times(spec: str, base: datetime) -> list[datetime]:
     if analyze is None:
         skip_or_fail("systemd-analyze is not installed (Debian package 'systemd')")
     result = subprocess.run(
-        [analyze, "calendar", f"--iterations={ITERATIONS}",
-         f"--base-time={base:%Y-%m-%d %H:%M:%S} UTC", spec],
-        capture_output=True, text=True, check=False,
+        [analyze, "calendar", f"--iterations={ITERATIONS}", f"--base-time={base:%Y-%m-%d %H:%M:%S} UTC", spec],
+        capture_output=True,
+        text=True,
+        check=False,
         env={**os.environ, "TZ": "UTC", "LC_ALL": "C", "SYSTEMD_COLORS": "0"},
     )
     assert result.returncode == 0 and result.stderr == "", f"{spec!r}: {result.stderr}"
@@ -171,16 +172,13 @@ def _systemd_times(spec: str, base: datetime) -> list[datetime]:
     return _elapses(result.stdout)
 
 
-_ELAPSE = re.compile(
-    r"^\s*(?:Next elapse|Iter\. #\d+|\(in UTC\)): \w{3} (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) UTC$", re.M
-)
+_ELAPSE = re.compile(r"^\s*(?:Next elapse|Iter\. #\d+|\(in UTC\)): \w{3} (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) UTC$", re.M)
 
 
 def _elapses(output: str) -> list[datetime]:
     """The UTC times in `systemd-analyze calendar` output (lines in another zone are skipped)."""
     return [
-        datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=timezone.utc)
-        for text in _ELAPSE.findall(output)
+        datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=timezone.utc) for text in _ELAPSE.findall(output)
     ]
 
 
@@ -221,9 +219,4 @@ def test_elapses_reads_local_and_utc_lines() -> None:
     ],
 )
 def test_exact_lines(expression: str, lines: tuple[str, ...]) -> None:
-    assert calendar_specs(parse_schedule(expression)) == lines
-
-
-def test_reboot_has_no_calendar_time() -> None:
-    with pytest.raises(ValueError, match="OnBootSec"):
-        calendar_specs(parse_schedule("@reboot"))
+    assert calendar_specs(parse_schedule(expression).fields) == lines

@@ -49,58 +49,76 @@ NIGHTLY = "  schedule: fires at this minute (30 2 * * mon-fri: at 02:30 on Monda
 @pytest.mark.parametrize(
     "when, lines",
     [
-        ("2026-12-25T02:30", [
-            "ns/nightly at 2026-12-25 02:30 +0000 (Friday)",
-            NIGHTLY,
-            "  1. skip if on 2026-12-25: yes, skip",
-            "  2. skip if outside 01:00-03:00: no (not checked at run time: condition 1 decides first)",
-            "  3. skip if is_closed(): no (not checked at run time: condition 1 decides first)",
-            "Would be skipped by on 2026-12-25.",
-        ]),
-        ("2026-12-23T02:30", [
-            "ns/nightly at 2026-12-23 02:30 +0000 (Wednesday)",
-            NIGHTLY,
-            "  1. skip if on 2026-12-25: no",
-            "  2. skip if outside 01:00-03:00: no",
-            "  3. skip if is_closed(): no",
-            "Would run.",
-        ]),
-        ("2026-12-24T02:30:41", [
-            "ns/nightly at 2026-12-24 02:30 +0000 (Thursday)",
-            NIGHTLY,
-            "  1. skip if on 2026-12-25: no",
-            "  2. skip if outside 01:00-03:00: no",
-            "  3. skip if is_closed(): yes, skip",
-            "Would be skipped by is_closed().",
-        ]),
-        ("2026-12-26T02:30+00:00", [
-            "ns/nightly at 2026-12-26 02:30 +0000 (Saturday)",
-            "  schedule: does not fire at this minute; previous firing 2026-12-25 02:30 +0000, next firing"
-            " 2026-12-28 02:30 +0000 (30 2 * * mon-fri: at 02:30 on Monday through Friday)",
-            "  1. skip if on 2026-12-25: no",
-            "  2. skip if outside 01:00-03:00: no",
-            "  3. skip if is_closed(): no",
-            "Would not run: the schedule does not fire at this minute; its skip conditions would let a run"
-            " at this minute go ahead.",
-        ]),
-        ("2026-12-28T04:30+02:00", [
-            "ns/nightly at 2026-12-28 02:30 +0000 (Monday)",
-            NIGHTLY,
-            "  1. skip if on 2026-12-25: no",
-            "  2. skip if outside 01:00-03:00: no",
-            "  3. skip if is_closed(): no",
-            "Would run.",
-        ]),
-        ("2026-12-28T12:00", [
-            "ns/nightly at 2026-12-28 12:00 +0000 (Monday)",
-            "  schedule: does not fire at this minute; previous firing 2026-12-28 02:30 +0000, next firing"
-            " 2026-12-29 02:30 +0000 (30 2 * * mon-fri: at 02:30 on Monday through Friday)",
-            "  1. skip if on 2026-12-25: no",
-            "  2. skip if outside 01:00-03:00: yes, skip",
-            "  3. skip if is_closed(): no (not checked at run time: condition 2 decides first)",
-            "Would not run: the schedule does not fire at this minute; a run at this minute would be skipped"
-            " by outside 01:00-03:00.",
-        ]),
+        (
+            "2026-12-25T02:30",
+            [
+                "ns/nightly at 2026-12-25 02:30 +0000 (Friday)",
+                NIGHTLY,
+                "  1. skip if on 2026-12-25: yes, skip",
+                "  2. skip if outside 01:00-03:00: no (not checked at run time: condition 1 decides first)",
+                "  3. skip if is_closed(): no (not checked at run time: condition 1 decides first)",
+                "Would be skipped by on 2026-12-25.",
+            ],
+        ),
+        (
+            "2026-12-23T02:30",
+            [
+                "ns/nightly at 2026-12-23 02:30 +0000 (Wednesday)",
+                NIGHTLY,
+                "  1. skip if on 2026-12-25: no",
+                "  2. skip if outside 01:00-03:00: no",
+                "  3. skip if is_closed(): no",
+                "Would run.",
+            ],
+        ),
+        (
+            "2026-12-24T02:30:41",
+            [
+                "ns/nightly at 2026-12-24 02:30 +0000 (Thursday)",
+                NIGHTLY,
+                "  1. skip if on 2026-12-25: no",
+                "  2. skip if outside 01:00-03:00: no",
+                "  3. skip if is_closed(): yes, skip",
+                "Would be skipped by is_closed().",
+            ],
+        ),
+        (
+            "2026-12-26T02:30+00:00",
+            [
+                "ns/nightly at 2026-12-26 02:30 +0000 (Saturday)",
+                "  schedule: does not fire at this minute; previous firing 2026-12-25 02:30 +0000, next firing"
+                " 2026-12-28 02:30 +0000 (30 2 * * mon-fri: at 02:30 on Monday through Friday)",
+                "  1. skip if on 2026-12-25: no",
+                "  2. skip if outside 01:00-03:00: no",
+                "  3. skip if is_closed(): no",
+                "Would not run: the schedule does not fire at this minute; its skip conditions would let a run"
+                " at this minute go ahead.",
+            ],
+        ),
+        (
+            "2026-12-28T04:30+02:00",
+            [
+                "ns/nightly at 2026-12-28 02:30 +0000 (Monday)",
+                NIGHTLY,
+                "  1. skip if on 2026-12-25: no",
+                "  2. skip if outside 01:00-03:00: no",
+                "  3. skip if is_closed(): no",
+                "Would run.",
+            ],
+        ),
+        (
+            "2026-12-28T12:00",
+            [
+                "ns/nightly at 2026-12-28 12:00 +0000 (Monday)",
+                "  schedule: does not fire at this minute; previous firing 2026-12-28 02:30 +0000, next firing"
+                " 2026-12-29 02:30 +0000 (30 2 * * mon-fri: at 02:30 on Monday through Friday)",
+                "  1. skip if on 2026-12-25: no",
+                "  2. skip if outside 01:00-03:00: yes, skip",
+                "  3. skip if is_closed(): no (not checked at run time: condition 2 decides first)",
+                "Would not run: the schedule does not fire at this minute; a run at this minute would be skipped"
+                " by outside 01:00-03:00.",
+            ],
+        ),
     ],
 )
 def test_why_explains_a_minute(installed: Path, when: str, lines: list[str]) -> None:
@@ -132,9 +150,30 @@ def test_why_as_json(installed: Path) -> None:
         "previous_time": "2026-12-24T02:30:00+00:00",
         "next_time": "2026-12-28T02:30:00+00:00",
         "conditions": [
-            {"position": 1, "kind": "builtin", "description": "on 2026-12-25", "verdict": "skip", "error": None, "reached": True},
-            {"position": 2, "kind": "builtin", "description": "outside 01:00-03:00", "verdict": "run", "error": None, "reached": False},
-            {"position": 3, "kind": "callable", "description": "is_closed()", "verdict": "run", "error": None, "reached": False},
+            {
+                "position": 1,
+                "kind": "builtin",
+                "description": "on 2026-12-25",
+                "verdict": "skip",
+                "error": None,
+                "reached": True,
+            },
+            {
+                "position": 2,
+                "kind": "builtin",
+                "description": "outside 01:00-03:00",
+                "verdict": "run",
+                "error": None,
+                "reached": False,
+            },
+            {
+                "position": 3,
+                "kind": "callable",
+                "description": "is_closed()",
+                "verdict": "run",
+                "error": None,
+                "reached": False,
+            },
         ],
         "conditions_outcome": "skipped",
         "outcome": "skipped",
@@ -175,11 +214,13 @@ def test_why_reads_the_runs_before_the_minute_it_judges(installed: Path, state_h
 def test_why_refuses_what_it_cannot_judge(installed: Path) -> None:
     unknown = cli("why", "ns/nope")
     assert (unknown.exit_code, unknown.output) == (
-        2, "Error: namespace 'ns' has no task 'nope'; its tasks: boot, careful, flaky, nightly, plain\n",
+        2,
+        "Error: namespace 'ns' has no task 'nope'; its tasks: boot, careful, flaky, nightly, plain\n",
     )
     bad_time = cli("why", "ns/plain", "--at", "tomorrow")
     assert (bad_time.exit_code, bad_time.output) == (
-        2, "Error: 'tomorrow' is not a time; use ISO 8601 such as 2026-01-31T09:00 or 2026-01-31T09:00+01:00\n",
+        2,
+        "Error: 'tomorrow' is not a time; use ISO 8601 such as 2026-01-31T09:00 or 2026-01-31T09:00+01:00\n",
     )
 
 

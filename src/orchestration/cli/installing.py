@@ -1,0 +1,83 @@
+"""install, uninstall, compile."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .. import api
+from ..installer.diff import describe_changes
+from ..state import write_private
+from ..targets import TARGETS, as_text
+from .group import main, scope_option
+from .output import echo_lines
+
+BACKEND_CHOICES = click.Choice(["auto", "crontab", "systemd"])
+
+
+@main.command()
+@click.argument("tasks_file")
+@click.option(
+    "--backend",
+    type=BACKEND_CHOICES,
+    default="auto",
+    show_default=True,
+    help="Where to install: auto picks crontab when a cron daemon runs, else systemd.",
+)
+@scope_option
+@click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
+def install(tasks_file: str, backend: str, scope: str, dry_run: bool) -> None:
+    """Install (or update) the tasks of TASKS_FILE into the scheduler."""
+    for changes in api.install(tasks_file, backend=backend, scope=scope, dry_run=dry_run):
+        for warning in changes.warnings:
+            click.echo(f"Warning: {warning}", err=True)
+        echo_lines(describe_changes(changes, dry_run=dry_run))
+    if dry_run:
+        click.echo("Dry run: nothing was written.")
+
+
+@main.command()
+@click.argument("tasks_file", required=False)
+@click.option("--name", "namespace", metavar="NAMESPACE", help="Remove this namespace.")
+@click.option("--all", "everything", is_flag=True, help="Remove every installed namespace.")
+@scope_option
+@click.option("--dry-run", is_flag=True, help="Show what would be removed; change nothing.")
+def uninstall(tasks_file: str | None, namespace: str | None, everything: bool, scope: str, dry_run: bool) -> None:
+    """Remove the entries and manifests installed from TASKS_FILE (run records stay)."""
+    removed = api.uninstall(
+        tasks_file=tasks_file, namespace=namespace, everything=everything, scope=scope, dry_run=dry_run
+    )
+    verb = "Would remove" if dry_run else "Removed"
+    for changes in removed:
+        for warning in changes.warnings:
+            click.echo(f"Warning: {warning}", err=True)
+        click.echo(
+            f"{verb} namespace '{changes.namespace}' ({changes.backend}):"
+            f" {len(changes.removed)} task(s) {', '.join(changes.removed)}"
+        )
+    if not removed:
+        click.echo("Nothing is installed.")
+
+
+@main.command(name="compile")
+@click.argument("tasks_file")
+@click.option(
+    "--target", type=click.Choice(sorted(TARGETS)), default="crontab", show_default=True, help="What to render."
+)
+@scope_option
+@click.option(
+    "--output",
+    type=click.Path(file_okay=False),
+    metavar="DIR",
+    help="Write the files into DIR instead of printing them.",
+)
+def compile_command(tasks_file: str, target: str, scope: str, output: str | None) -> None:
+    """Print (or write to DIR) what installing TASKS_FILE would write; touch nothing else."""
+    files = api.render(tasks_file, target, scope=scope)
+    if output:
+        for name, text in files.items():
+            write_private(Path(output) / name, text)
+            click.echo(f"Wrote {Path(output) / name}")
+        return
+    click.echo(as_text(target, files), nl=False)

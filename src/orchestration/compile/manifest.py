@@ -1,0 +1,363 @@
+"""The manifest: what was installed for a namespace, the one contract between `install` and every
+run. Frozen, typed classes with one conversion to and from JSON (`to_json`, `from_json`) and a
+format version; every reader goes through them.
+
+A manifest is written as JSON into the state directory, mode 0600, and named by its content (see
+`installer.manifests`). Parameter values live here, never in a crontab line or a unit file.
+Standard library only: the shim reads one on every run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from ..errors import ManifestError
+from ..rules.firing import Fields
+from ..rules.policy import Retention, RunPolicy
+
+# Version 2: the typed manifest. A manifest of another version is refused with a message that
+# says to reinstall; there is no silent reading of an older or newer layout.
+FORMAT = 2
+REINSTALL = "reinstall it with `orchestration install TASKS_FILE`"
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One parameter value: a text, a template or a function of the tasks file, each possibly
+    secret. A secret is shown as ***; with `argument` False it reaches the script only through
+    its environment."""
+
+    text: str | None = None
+    template: str | None = None
+    function: str | None = None  # how messages name it: 'name()'
+    secret: bool = False
+    argument: bool = True
+
+    @property
+    def dynamic(self) -> bool:
+        """Whether it is worked out at each run (a template or a function)."""
+        return self.text is None
+
+    def to_json(self, masked: bool = False) -> str | dict[str, Any]:
+        """A plain value as its text; everything else as an object."""
+        if self.text is not None and not self.secret:
+            return self.text
+        entry: dict[str, Any]
+        if self.template is not None:
+            entry = {"template": "***" if masked and self.secret else self.template}
+        elif self.function is not None:
+            entry = {"callable": self.function}
+        else:
+            entry = {"value": "***" if masked else self.text}
+        if self.secret:
+            entry["secret"] = True
+            if not self.argument:
+                entry["argument"] = False
+        return entry
+
+    @classmethod
+    def from_json(cls, data: Any) -> Parameter:
+        if isinstance(data, str):
+            return cls(text=data)
+        return cls(
+            text=_optional(data, "value", str),
+            template=_optional(data, "template", str),
+            function=_optional(data, "callable", str),
+            secret=bool(data.get("secret", False)),
+            argument=bool(data.get("argument", True)),
+        )
+
+
+Parameters = Mapping[str, Parameter]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One add_script or add_repeat: the command to run and its parameter sets, one per run (or
+    a function of the tasks file that returns them at each run)."""
+
+    script: str
+    command: tuple[str, ...]  # interpreter and script; parameter values follow
+    repeat: bool
+    runs: tuple[Parameters, ...]
+    runs_from: str | None = None
+
+    def to_json(self, masked: bool = False) -> dict[str, Any]:
+        entry: dict[str, Any] = {
+            "script": self.script,
+            "command": list(self.command),
+            "repeat": self.repeat,
+            "runs": [{key: value.to_json(masked) for key, value in run.items()} for run in self.runs],
+        }
+        if self.runs_from:
+            entry["runs_from"] = self.runs_from
+        return entry
+
+    @classmethod
+    def from_json(cls, data: Any) -> Step:
+        return cls(
+            script=_required(data, "script", str),
+            command=tuple(_required(data, "command", list)),
+            repeat=_required(data, "repeat", bool),
+            runs=tuple(
+                {key: Parameter.from_json(value) for key, value in run.items()} for run in _required(data, "runs", list)
+            ),
+            runs_from=_optional(data, "runs_from", str),
+        )
+
+
+STATIC, BUILTIN, FUNCTION = "static", "builtin", "callable"
+
+
+@dataclass(frozen=True)
+class Skip:
+    """A skip condition: a constant, a built-in condition (its spec), or a function of the tasks
+    file (found again by its position among the task's conditions)."""
+
+    kind: str  # STATIC | BUILTIN | FUNCTION
+    description: str
+    value: bool = False
+    condition: Mapping[str, Any] | None = None
+    index: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        entry: dict[str, Any] = {"kind": self.kind, "description": self.description, "index": self.index}
+        if self.kind == STATIC:
+            entry["value"] = self.value
+        elif self.kind == BUILTIN:
+            entry["condition"] = self.condition
+        return entry
+
+    @classmethod
+    def from_json(cls, data: Any) -> Skip:
+        kind = _required(data, "kind", str)
+        if kind not in (STATIC, BUILTIN, FUNCTION):
+            raise ValueError(f"unknown kind of skip condition {kind!r}")
+        return cls(
+            kind=kind,
+            description=_required(data, "description", str),
+            value=bool(data.get("value", False)),
+            condition=_optional(data, "condition", dict),
+            index=int(data.get("index", 0)),
+        )
+
+
+@dataclass(frozen=True)
+class Timing:
+    """When a task fires: what the user wrote, the crontab time fields we emit, the schedule in
+    words, and its expanded fields (None for @reboot)."""
+
+    expression: str
+    cron: str
+    description: str
+    fields: Fields | None
+
+    @property
+    def reboot(self) -> bool:
+        return self.fields is None
+
+    def to_json(self) -> dict[str, Any]:
+        fields = None if self.fields is None else [sorted(values) for values in self.fields[:5]] + [self.fields.days_or]
+        return {"expression": self.expression, "cron": self.cron, "description": self.description, "fields": fields}
+
+    @classmethod
+    def from_json(cls, data: Any) -> Timing:
+        raw = _optional(data, "fields", list)
+        fields = None if raw is None else _fields_of(raw)
+        return cls(
+            expression=_required(data, "expression", str),
+            cron=_required(data, "cron", str),
+            description=_required(data, "description", str),
+            fields=fields,
+        )
+
+
+@dataclass(frozen=True)
+class Shape:
+    """The kinds of a task's skip conditions and of each parameter value, in order: what the
+    shim checks before it calls the tasks file's functions, which it finds by position."""
+
+    skips: tuple[str, ...]
+    scripts: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TaskManifest:
+    id: str
+    timing: Timing
+    script_type: str
+    interval: float
+    steps: tuple[Step, ...]
+    skips: tuple[Skip, ...]
+    policy: RunPolicy
+    retention: Retention
+    shape: Shape
+
+    @property
+    def needs_tasks_file(self) -> bool:
+        """Whether a run must import the tasks file (for its functions)."""
+        return any(skip.kind == FUNCTION for skip in self.skips) or any(
+            step.runs_from or any(value.function for run in step.runs for value in run.values()) for step in self.steps
+        )
+
+    def to_json(self, masked: bool = False) -> dict[str, Any]:
+        return {
+            "timing": self.timing.to_json(),
+            "script_type": self.script_type,
+            "interval": self.interval,
+            "steps": [step.to_json(masked) for step in self.steps],
+            "skips": [skip.to_json() for skip in self.skips],
+            "policy": _fields(self.policy),
+            "retention": _fields(self.retention),
+            "shape": {"skips": list(self.shape.skips), "scripts": list(self.shape.scripts)},
+        }
+
+    @classmethod
+    def from_json(cls, task_id: str, data: Any) -> TaskManifest:
+        shape = _required(data, "shape", dict)
+        return cls(
+            id=task_id,
+            timing=Timing.from_json(_required(data, "timing", dict)),
+            script_type=_required(data, "script_type", str),
+            interval=_required(data, "interval", (int, float)),
+            steps=tuple(Step.from_json(step) for step in _required(data, "steps", list)),
+            skips=tuple(Skip.from_json(skip) for skip in _required(data, "skips", list)),
+            policy=RunPolicy(**_required(data, "policy", dict)),
+            retention=Retention(**_required(data, "retention", dict)),
+            shape=Shape(tuple(_required(shape, "skips", list)), tuple(_required(shape, "scripts", list))),
+        )
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """Everything one namespace installs, and what its runs need."""
+
+    namespace: str
+    tasks_file: str
+    tasks_file_sha256: str
+    working_directory: str
+    exec_program: str  # orchestration-exec, which every entry calls
+    cli_program: str  # orchestration, for the commands in headers
+    python: str  # the interpreter of python scripts
+    path: str  # PATH at install time, given to scripts
+    home: str
+    tasks: Mapping[str, TaskManifest]
+    backend: str = ""  # where it is installed: set by `install`
+    scope: str = "user"
+
+    def task(self, task_id: str) -> TaskManifest:
+        return self.tasks[task_id]
+
+    def placed(self, backend: str, scope: str) -> Manifest:
+        """The same manifest, installed into `backend` for `scope`."""
+        return replace(self, backend=backend, scope=scope)
+
+    def to_json(self, masked: bool = False) -> str:
+        """Stable text: same manifest, same bytes. `masked` replaces secret values with ***."""
+        data = {
+            "format": FORMAT,
+            "namespace": self.namespace,
+            "backend": self.backend,
+            "scope": self.scope,
+            "tasks_file": self.tasks_file,
+            "tasks_file_sha256": self.tasks_file_sha256,
+            "working_directory": self.working_directory,
+            "exec": self.exec_program,
+            "cli": self.cli_program,
+            "python": self.python,
+            "environment": {"PATH": self.path, "HOME": self.home},
+            "tasks": {task_id: task.to_json(masked) for task_id, task in self.tasks.items()},
+        }
+        # One line: json writes with its fast encoder only without indentation.
+        return json.dumps(data, ensure_ascii=False) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str | bytes, source: str = "the manifest") -> Manifest:
+        """The manifest in `text`; ManifestError saying what is wrong and how to fix it."""
+        try:
+            data = json.loads(text)
+        except ValueError as error:
+            raise ManifestError(f"{source} is not valid JSON ({error}); {REINSTALL}") from None
+        version = data.get("format") if isinstance(data, dict) else None
+        if version != FORMAT:
+            newer = isinstance(version, int) and version > FORMAT
+            raise ManifestError(
+                f"{source} has format {version!r}, and this version of orchestration reads format"
+                f" {FORMAT}: it was written by {'a newer' if newer else 'an older'} version;"
+                f" {REINSTALL} with the orchestration you mean to run it with"
+            )
+        try:
+            environment = _required(data, "environment", dict)
+            return cls(
+                namespace=_required(data, "namespace", str),
+                backend=_required(data, "backend", str),
+                scope=_required(data, "scope", str),
+                tasks_file=_required(data, "tasks_file", str),
+                tasks_file_sha256=_required(data, "tasks_file_sha256", str),
+                working_directory=_required(data, "working_directory", str),
+                exec_program=_required(data, "exec", str),
+                cli_program=_required(data, "cli", str),
+                python=_required(data, "python", str),
+                path=_required(environment, "PATH", str),
+                home=_required(environment, "HOME", str),
+                tasks={
+                    task_id: TaskManifest.from_json(task_id, task)
+                    for task_id, task in _required(data, "tasks", dict).items()
+                },
+            )
+        except (ValueError, TypeError, AttributeError, IndexError) as error:
+            raise ManifestError(f"{source} is damaged ({error}); {REINSTALL}") from None
+
+
+def read(path: str | os.PathLike[str]) -> Manifest:
+    """The manifest in the file `path`. It must belong to the user who reads it and be writable by
+    nobody else: whoever can change it decides what runs."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        raise
+    except OSError as error:
+        raise ManifestError(f"manifest {path} cannot be read ({error.strerror}); {REINSTALL}") from None
+    with open(descriptor, "rb") as stream:
+        info = os.fstat(stream.fileno())
+        if info.st_uid != os.geteuid():
+            raise ManifestError(
+                f"manifest {path} belongs to uid {info.st_uid}, not to uid {os.geteuid()} who runs"
+                " it; nothing was run. A manifest decides what runs as you: remove it and reinstall"
+            )
+        if info.st_mode & 0o022:
+            raise ManifestError(
+                f"manifest {path} can be written by group or others (mode {info.st_mode & 0o777:o});"
+                " nothing was run. Remove it and reinstall, or make it private: chmod 600"
+            )
+        text = stream.read()
+    return Manifest.from_json(text, f"manifest {path}")
+
+
+def _required(data: Any, key: str, kind: type | tuple[type, ...]) -> Any:
+    value = data[key] if isinstance(data, dict) and key in data else None
+    if not isinstance(value, kind):
+        raise ValueError(f"'{key}' is missing or not a {getattr(kind, '__name__', 'number')}")
+    return value
+
+
+def _optional(data: Any, key: str, kind: type) -> Any:
+    value = data.get(key)
+    if value is not None and not isinstance(value, kind):
+        raise ValueError(f"'{key}' is not a {kind.__name__}")
+    return value
+
+
+def _fields_of(raw: list[Any]) -> Fields:
+    if len(raw) != 6 or not all(isinstance(values, list) for values in raw[:5]):
+        raise ValueError("'fields' must hold five lists of values and a flag")
+    minutes, hours, days, months, weekdays = (frozenset(int(value) for value in values) for values in raw[:5])
+    return Fields(minutes, hours, days, months, weekdays, bool(raw[5]))
+
+
+def _fields(record: RunPolicy | Retention) -> dict[str, Any]:
+    return dict(record.__dict__)

@@ -1,0 +1,138 @@
+"""Checks of the arguments of the API's calls: each returns the value to keep, or raises a
+DefinitionError at the call that is wrong, naming the task, the argument and the fix."""
+
+from __future__ import annotations
+
+import difflib
+import math
+import os
+import re
+from typing import Any
+
+from ..errors import DefinitionError
+from ..rules.policy import OVERLAP_POLICIES, RunPolicy
+from .schedule import Schedule
+
+SCRIPT_TYPES = ("bash", "python")
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+
+
+def check_name(name: Any, call: str, what: str, task: str | None = None) -> str:
+    """A namespace or task name: letters, digits, '-' and '_' (it appears in crontab and unit names)."""
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
+        raise DefinitionError(
+            f"{call}: {what} {name!r} must be 1-64 letters, digits, '-' or '_', starting with a"
+            " letter or digit (it becomes part of crontab markers and unit file names)",
+            task=task,
+            field="name",
+        )
+    return name
+
+
+def interpreter(python: Any) -> str:
+    """The absolute path of an executable interpreter for python scripts."""
+    if not isinstance(python, (str, os.PathLike)):
+        raise DefinitionError(
+            f"Orchestrator(python=...): {python!r} is not a path to a Python interpreter", field="python"
+        )
+    path = os.path.abspath(os.path.expanduser(os.fspath(python)))
+    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+        raise DefinitionError(
+            f"Orchestrator(python=...): {path} is not an executable file; give the path of the"
+            " interpreter that python scripts should run with",
+            field="python",
+        )
+    return path
+
+
+def positive(value: Any, name: str, what: str, *, integer: bool = False) -> Any:
+    """A positive (whole) number for an Orchestrator argument."""
+    kinds = (int,) if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds) or not 0 < value < float("inf"):
+        raise DefinitionError(
+            f"Orchestrator({name}=...): {value!r} is not a positive {'whole ' if integer else ''}number of {what}",
+            field=name,
+        )
+    return value
+
+
+def run_policy(
+    timeout: Any, overlap: Any, retries: Any, retry_delay: Any, label: str, catch_up: Any, schedule: Schedule
+) -> RunPolicy:
+    """The run policy of add_task's arguments."""
+    if timeout is not None and not _seconds(timeout, minimum_exclusive=True):
+        raise DefinitionError(
+            f"add_task: timeout {timeout!r} must be a number of seconds above 0, or None for no limit",
+            task=label,
+            field="timeout",
+        )
+    if overlap not in OVERLAP_POLICIES:
+        raise DefinitionError(
+            f"add_task: overlap {overlap!r} must be one of {', '.join(repr(p) for p in OVERLAP_POLICIES)}"
+            " (skip a firing while the previous run still runs, queue it, or allow both)",
+            task=label,
+            field="overlap",
+        )
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        raise DefinitionError(
+            f"add_task: retries {retries!r} must be a whole number of extra attempts, 0 or more",
+            task=label,
+            field="retries",
+        )
+    if not _seconds(retry_delay, minimum_exclusive=False):
+        raise DefinitionError(
+            f"add_task: retry_delay {retry_delay!r} must be a number of seconds, 0 or more",
+            task=label,
+            field="retry_delay",
+        )
+    if not isinstance(catch_up, bool):
+        raise DefinitionError(
+            f"add_task: catch_up {catch_up!r} must be True (run a firing missed while the machine was"
+            " down once it is back) or False",
+            task=label,
+            field="catch_up",
+        )
+    if catch_up and schedule.reboot:
+        raise DefinitionError(
+            "add_task: catch_up=True has nothing to catch up on an @reboot task, which runs at every"
+            " start; remove catch_up",
+            task=label,
+            field="catch_up",
+        )
+    return RunPolicy(timeout=timeout, overlap=overlap, retries=retries, retry_delay=retry_delay, catch_up=catch_up)
+
+
+def _seconds(value: Any, *, minimum_exclusive: bool) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return False
+    return value > 0 if minimum_exclusive else value >= 0
+
+
+def script_type(value: Any, label: str) -> str:
+    """'bash' or 'python', in any case."""
+    if isinstance(value, str) and value.lower() in SCRIPT_TYPES:
+        return value.lower()
+    close = difflib.get_close_matches(str(value).lower(), SCRIPT_TYPES, n=1, cutoff=0.5)
+    raise DefinitionError(
+        f"add_task: unknown script_type {value!r}; valid types are {', '.join(repr(t) for t in SCRIPT_TYPES)}",
+        task=label,
+        field="script_type",
+        hint=f"Did you mean {close[0]!r}?" if close else None,
+    )
+
+
+def interval(value: Any, label: str) -> float:
+    """Seconds between consecutive scripts: a finite number, 0 or more."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise DefinitionError(
+            f"add_task: interval must be a number of seconds between scripts, not {value!r}",
+            task=label,
+            field="interval",
+        )
+    if value < 0:
+        raise DefinitionError(
+            f"add_task: interval {value} is negative; give the seconds to wait between scripts (0 or more, default 1)",
+            task=label,
+            field="interval",
+        )
+    return value if isinstance(value, int) else float(value)

@@ -1,0 +1,110 @@
+"""Load a tasks file in collecting mode and return the Orchestrators it creates.
+
+The file is run from the bytes whose hash is recorded, never from a cached `.pyc`: a file
+rewritten within the same second and at the same size would otherwise be imported from its old
+bytecode. Errors come back as TasksFileError / DefinitionError located at the line of the tasks
+file that made them, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import traceback
+import types
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import DefinitionError, TasksFileError
+from .orchestrator import Orchestrator, collecting
+
+
+@dataclass(frozen=True)
+class LoadedTasks:
+    path: Path
+    sha256: str
+    orchestrators: tuple[Orchestrator, ...]
+
+
+def resolve_tasks_file(path: str | os.PathLike[str]) -> Path:
+    """The real, absolute path of an existing, readable tasks file: the same file reached through
+    a symbolic link is the same tasks file."""
+    given = os.path.abspath(os.path.expanduser(os.fspath(path)))
+    shown = given.encode("utf-8", "replace").decode()
+    if not os.path.exists(given):
+        raise TasksFileError(
+            f"tasks file {shown} does not exist",
+            hint="Give the path of a Python file that creates an Orchestrator.",
+        )
+    tasks_file = Path(os.path.realpath(given))
+    if not tasks_file.is_file():
+        raise TasksFileError(f"tasks file {shown} is not a file; give the path of a .py file")
+    if not os.access(tasks_file, os.R_OK):
+        raise TasksFileError(f"tasks file {shown} is not readable; check its permissions")
+    try:
+        str(tasks_file).encode("utf-8")
+    except UnicodeEncodeError:
+        raise TasksFileError(
+            f"the path of the tasks file {shown} is not valid UTF-8, so it cannot be written into"
+            " a crontab or a unit file; rename it"
+        ) from None
+    return tasks_file
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    with open(path, "rb") as stream:
+        return hashlib.sha256(stream.read()).hexdigest()
+
+
+def load_tasks_file(path: str | os.PathLike[str], *, expected_sha256: str | None = None) -> LoadedTasks:
+    """Run `path` with execute_tasks() returning at once; gather its Orchestrators. With
+    `expected_sha256`, a file whose bytes have another hash is refused."""
+    tasks_file = resolve_tasks_file(path)
+    source = tasks_file.read_bytes()
+    digest = hashlib.sha256(source).hexdigest()
+    if expected_sha256 is not None and digest != expected_sha256:
+        raise TasksFileError(f"tasks file {tasks_file} is not the file that was installed (its content changed)")
+    module = types.ModuleType(f"_orchestration_tasks_{digest[:12]}")
+    module.__file__ = str(tasks_file)
+    # Like `python tasks.py`: the file's folder comes first, so it can import its neighbours.
+    sys.path.insert(0, str(tasks_file.parent))
+    sys.modules[module.__name__] = module
+    try:
+        with collecting(tasks_file) as found:
+            _run(source, tasks_file, module)
+    finally:
+        sys.path.remove(str(tasks_file.parent))
+    if not found:
+        raise TasksFileError(
+            f"tasks file {tasks_file} creates no Orchestrator; create one with"
+            " `orchestrator = Orchestrator()` and add tasks to it"
+        )
+    return LoadedTasks(path=tasks_file, sha256=digest, orchestrators=tuple(found))
+
+
+def _run(source: bytes, tasks_file: Path, module: types.ModuleType) -> None:
+    try:
+        code = compile(source, str(tasks_file), "exec", dont_inherit=True)
+        exec(code, module.__dict__)
+    except DefinitionError as error:
+        raise error.located(_location(error, tasks_file)) from None
+    except SyntaxError as error:
+        line = f":{error.lineno}" if error.lineno else ""
+        raise TasksFileError(f"{tasks_file}{line}: syntax error: {error.msg}; fix the file and try again") from None
+    except BaseException as error:
+        if not isinstance(error, (Exception, SystemExit)):
+            raise  # Ctrl-C, and the run's time limit or a signal stopping the import
+        raise TasksFileError(
+            f"{_location(error, tasks_file)}: importing the tasks file raised"
+            f" {type(error).__name__}: {error}; fix the file and try again"
+        ) from None
+
+
+def _location(error: BaseException, tasks_file: Path) -> str:
+    """file:line of the deepest frame of the tasks file in the error's traceback."""
+    line = None
+    for frame in traceback.extract_tb(error.__traceback__):
+        if Path(frame.filename) == tasks_file:
+            line = frame.lineno
+    return f"{tasks_file}:{line}" if line else str(tasks_file)

@@ -1,0 +1,283 @@
+"""The definitions of the documented API: `Orchestrator` and `Task`.
+
+Every call validates its arguments at once and raises a `DefinitionError` at the call that is
+wrong. Nothing here touches the scheduler: `orchestration.Orchestrator` adds `execute_tasks()`,
+which installs (see `orchestration.api`).
+
+While `orchestration install` imports a tasks file (`collecting`), every Orchestrator it creates
+is gathered, and `execute_tasks()` returns at once.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from ..errors import DefinitionError
+from ..rules.policy import Retention, RunPolicy
+from ..rules.values import Template, is_dynamic
+from . import checks
+from .parameters import checked_parameters
+from .schedule import Schedule, parse_schedule
+from .skips import Condition
+
+SkipCondition = bool | Condition | Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One `add_script` (one parameter set) or `add_repeat` (one run per parameter set, or per
+    dict of the list that `parameter_function` returns at each run)."""
+
+    path: Path
+    parameter_sets: tuple[Mapping[str, Any], ...]
+    repeat: bool = False
+    parameter_function: Callable[..., Any] | None = None
+
+
+@dataclass
+class Task:
+    """A cron schedule and the scripts it runs in order, `interval` seconds apart."""
+
+    cron_expression: str
+    script_type: str
+    interval: float
+    name: str | None
+    schedule: Schedule
+    base_dir: Path
+    number: int  # 1-based position in its Orchestrator, for messages about unnamed tasks
+    defined_at: str = ""  # "tasks.py:12", where add_task was called
+    policy: RunPolicy = field(default_factory=RunPolicy)
+    steps: list[Step] = field(default_factory=list)
+    skips: list[SkipCondition] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        """How messages name this task."""
+        if self.name:
+            return f"task '{self.name}'"
+        if self.steps:
+            return f"task '{self.steps[0].path.stem}'"
+        return f"task #{self.number} ('{self.cron_expression}')"
+
+    def add_script(
+        self, script_path: str | os.PathLike[str], script_parameters: Mapping[str, Any] | None = None
+    ) -> Task:
+        """Run `script_path` with `script_parameters` as positional arguments, in insertion order."""
+        path = self._script(script_path, "add_script")
+        params = checked_parameters(script_parameters or {}, "add_script", "script_parameters", self.label)
+        self.steps.append(Step(path=path, parameter_sets=(params,)))
+        return self
+
+    def add_repeat(self, script_path: str | os.PathLike[str], script_parameters: Any) -> Task:
+        """Run `script_path` once per parameter dict in the list `script_parameters`, or in the
+        list a function given as `script_parameters` returns at each run."""
+        path = self._script(script_path, "add_repeat")
+        if is_dynamic(script_parameters) and not isinstance(script_parameters, Template):
+            step = Step(path=path, parameter_sets=(), repeat=True, parameter_function=script_parameters)
+            self.steps.append(step)
+            return self
+        if not isinstance(script_parameters, (list, tuple)):
+            raise DefinitionError(
+                f"add_repeat: script_parameters must be a list of dicts, one per run, or a"
+                f" function that returns one at each run, not {type(script_parameters).__name__}",
+                task=self.label,
+                field="script_parameters",
+                hint="Use add_script for a single run: task.add_script(path, {'key': 'value'})",
+            )
+        if not script_parameters:
+            raise DefinitionError(
+                "add_repeat: script_parameters is an empty list, so the script would never run;"
+                " give at least one dict of parameters",
+                task=self.label,
+                field="script_parameters",
+            )
+        sets = tuple(
+            checked_parameters(params, "add_repeat", f"script_parameters[{index}]", self.label)
+            for index, params in enumerate(script_parameters)
+        )
+        self.steps.append(Step(path=path, parameter_sets=sets, repeat=True))
+        return self
+
+    def add_skip(self, condition: SkipCondition) -> Task:
+        """Skip a run when `condition` is true: a bool, a condition from `orchestration.skips`,
+        or a function called at run time (with no argument or a RunContext)."""
+        if isinstance(condition, Condition):
+            self.skips.append(condition.bound(self.base_dir))
+            return self
+        if callable(condition) and getattr(condition, "__module__", None) == Condition.__module__:
+            name = getattr(condition, "__name__", "condition")
+            raise DefinitionError(
+                f"add_skip: skips.{name} makes a condition; call it: add_skip(skips.{name}(...))",
+                task=self.label,
+                field="condition",
+            )
+        if not (isinstance(condition, bool) or callable(condition)):
+            raise DefinitionError(
+                f"add_skip: condition must be True/False, a condition from orchestration.skips or"
+                f" a function returning True/False, not {type(condition).__name__} {condition!r}",
+                task=self.label,
+                field="condition",
+            )
+        self.skips.append(condition)
+        return self
+
+    def _script(self, script_path: Any, call: str) -> Path:
+        if not isinstance(script_path, (str, os.PathLike)) or not str(script_path).strip():
+            raise DefinitionError(
+                f"{call}: script_path must be a path to a script file, not {script_path!r}",
+                task=self.label,
+                field="script_path",
+            )
+        path = Path(os.path.expanduser(os.fspath(script_path)))
+        path = path if path.is_absolute() else self.base_dir / path
+        path = Path(os.path.normpath(path))
+        if not path.is_file():
+            reason = "is a directory" if path.is_dir() else "does not exist"
+            raise DefinitionError(
+                f"{call}: script {path} {reason}",
+                task=self.label,
+                field="script_path",
+                hint=f"Relative paths are resolved from the tasks file's folder {self.base_dir}.",
+            )
+        if not os.access(path, os.R_OK):
+            raise DefinitionError(
+                f"{call}: script {path} is not readable; check its permissions",
+                task=self.label,
+                field="script_path",
+            )
+        return path
+
+
+class Orchestrator:
+    """A namespace of tasks, compiled into crontab entries or systemd timers by `install`."""
+
+    def __init__(
+        self,
+        name: str | None = None,
+        *,
+        python: str | os.PathLike[str] | None = None,
+        keep_runs: int = 100,
+        keep_days: float = 30,
+        max_log_bytes: int = 10 * 1024 * 1024,
+    ) -> None:
+        if name is not None:
+            checks.check_name(name, "Orchestrator(name=...)", "namespace")
+        self.name = name
+        self.python = checks.interpreter(python) if python is not None else None
+        self.retention = Retention(
+            keep_runs=checks.positive(keep_runs, "keep_runs", "runs to keep per task", integer=True),
+            keep_days=checks.positive(keep_days, "keep_days", "days to keep runs and logs"),
+            max_log_bytes=checks.positive(max_log_bytes, "max_log_bytes", "bytes kept of each run's log", integer=True),
+        )
+        self.tasks: list[Task] = []
+        self._names: set[str | None] = set()  # task names in use, for a quick uniqueness check
+        self.tasks_file = _defining_file()
+        if _collecting is not None:
+            _collecting.append(self)
+
+    @property
+    def base_dir(self) -> Path:
+        return self.tasks_file.parent if self.tasks_file else Path.cwd()
+
+    def add_task(
+        self,
+        cron_expression: str,
+        script_type: str,
+        interval: float = 1,
+        *,
+        name: str | None = None,
+        timeout: float | None = None,
+        overlap: str = "skip",
+        retries: int = 0,
+        retry_delay: float = 0,
+        catch_up: bool = False,
+    ) -> Task:
+        """A task that runs on `cron_expression` with scripts of `script_type` ('bash' or 'python').
+
+        `timeout`: seconds a run may take before its scripts are stopped (None: no limit).
+        `overlap`: what a firing does while the previous run still runs: 'skip' it (recorded as
+        'overlap'), 'queue' it until the previous run ends, or 'allow' both to run.
+        `retries`, `retry_delay`: run a failed or timed-out run again, up to `retries` times.
+        `catch_up`: run once at start-up when the last firing was missed while the machine (or
+        the scheduler) was down, as anacron and systemd's Persistent= do.
+        """
+        number = len(self.tasks) + 1
+        label = f"task '{name}'" if isinstance(name, str) else f"task #{number} ('{cron_expression}')"
+        if name is not None:
+            checks.check_name(name, "add_task(name=...)", "task name", label)
+            if name in self._names:
+                raise DefinitionError(
+                    f"add_task: the name {name!r} is already used by another task of this"
+                    " Orchestrator; task names must be unique",
+                    task=label,
+                    field="name",
+                )
+        schedule = parse_schedule(cron_expression, label)
+        task = Task(
+            cron_expression=cron_expression,
+            script_type=checks.script_type(script_type, label),
+            interval=checks.interval(interval, label),
+            name=name,
+            schedule=schedule,
+            base_dir=self.base_dir,
+            number=number,
+            defined_at=self._caller_location(),
+            policy=checks.run_policy(timeout, overlap, retries, retry_delay, label, catch_up, schedule),
+        )
+        self.tasks.append(task)
+        self._names.add(name)
+        return task
+
+    def _caller_location(self) -> str:
+        """file:line of the tasks file's call that is running now."""
+        frame: FrameType | None = sys._getframe(1)
+        while frame is not None:
+            if self.tasks_file and Path(os.path.realpath(frame.f_code.co_filename)) == self.tasks_file:
+                return f"{self.tasks_file}:{frame.f_lineno}"
+            frame = frame.f_back
+        return str(self.tasks_file or "")
+
+
+# --- collecting mode: `orchestration install tasks.py` gathers the Orchestrators it creates ---
+
+_collecting: list[Orchestrator] | None = None
+_collecting_file: Path | None = None
+
+
+def is_collecting() -> bool:
+    """Whether a tasks file is being loaded by `install` (execute_tasks() then returns at once)."""
+    return _collecting is not None
+
+
+@contextmanager
+def collecting(tasks_file: Path) -> Iterator[list[Orchestrator]]:
+    """Gather every Orchestrator created while importing `tasks_file`."""
+    global _collecting, _collecting_file
+    saved = (_collecting, _collecting_file)
+    _collecting, _collecting_file = [], tasks_file
+    try:
+        yield _collecting
+    finally:
+        _collecting, _collecting_file = saved
+
+
+def _defining_file() -> Path | None:
+    """The tasks file that creates this Orchestrator: the one being loaded, else the caller's
+    (the first frame outside this package)."""
+    if _collecting_file is not None:
+        return _collecting_file
+    package = Path(__file__).resolve().parent.parent
+    frame: FrameType | None = sys._getframe(2)
+    while frame is not None:
+        filename = frame.f_globals.get("__file__")
+        if filename and package not in Path(filename).resolve().parents:
+            return Path(os.path.realpath(filename))
+        frame = frame.f_back
+    return None

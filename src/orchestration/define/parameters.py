@@ -1,0 +1,94 @@
+"""Parameter values in a tasks file: `template(...)`, `secret(...)`, and the check of each
+parameter dict at the call that gives it.
+
+    task.add_script("fetch.sh", {
+        "day": template("{{ yesterday }}"),                  # rendered at each run
+        "files": lambda context: len(os.listdir("/in")),     # called at each run
+        "token": secret("s3cr3t"),                           # passed on, shown as ***
+    })
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ..errors import DefinitionError
+from ..rules import templates
+from ..rules.values import (
+    PARAM_TYPES,
+    SUPPORTED,
+    Secret,
+    Template,
+    argument_text,
+    is_dynamic,
+    name_problem,
+    text_problem,
+)
+
+
+def template(source: str) -> Template:
+    """A value rendered at each run: jinja2 with the run's times, ids and environment."""
+    if not isinstance(source, str):
+        raise DefinitionError(
+            f"template(): source must be a string such as '{{{{ yesterday }}}}', not"
+            f" {type(source).__name__} {source!r}",
+            field="source",
+        )
+    templates.check(source)
+    return Template(source)
+
+
+def secret(value: Any, *, argument: bool = True) -> Secret:
+    """A value passed to the script as it is but shown as *** in the journal, logs and output.
+
+    With `argument=False` it is not a command-line argument, which every user of the machine can
+    read in `ps`, but only the script's ORCHESTRATION_PARAM_<KEY> environment variable, which
+    only its owner (and root) can read."""
+    if not isinstance(argument, bool):
+        raise DefinitionError(
+            f"secret(): argument must be True (an argument and an environment variable) or False (the"
+            f" environment variable only), not {argument!r}",
+            field="argument",
+        )
+    if isinstance(value, Secret):
+        return Secret(value.value, value.argument and argument)
+    if not (is_dynamic(value) or isinstance(value, PARAM_TYPES)):
+        raise DefinitionError(
+            f"secret(): the value must be a {SUPPORTED}, a template('...') or a function, not"
+            f" {type(value).__name__}",  # never the value itself: it is a secret
+            field="value",
+        )
+    if isinstance(value, PARAM_TYPES):
+        problem = text_problem("the value", argument_text(value))
+        if problem:  # the message never shows the value: it is a secret
+            raise DefinitionError(f"secret(): {problem}", field="value")
+    return Secret(value, argument)
+
+
+def checked_parameters(params: Any, call: str, where: str, task: str) -> dict[str, Any]:
+    """A parameter dict as given to add_script/add_repeat, or a DefinitionError naming the task,
+    the parameter and the fix."""
+    if not isinstance(params, Mapping):
+        raise DefinitionError(
+            f"{call}: {where} must be a dict of parameter name to value, not {type(params).__name__} {params!r}",
+            task=task,
+            field="script_parameters",
+        )
+    seen: dict[str, str] = {}
+    for key, value in params.items():
+        problem = name_problem(key, where, seen) or _value_problem(key, value)
+        if problem:
+            raise DefinitionError(f"{call}: {problem}", task=task, field="script_parameters")
+    return dict(params)
+
+
+def _value_problem(key: str, value: Any) -> str | None:
+    if isinstance(value, Secret) or is_dynamic(value):
+        return None  # secret() checked its value; dynamic ones are checked at each run
+    if not isinstance(value, PARAM_TYPES):
+        return (
+            f"parameter {key!r} has a value of type {type(value).__name__} ({value!r}); use"
+            f" {SUPPORTED}, or work it out at each run with template('...') or a function"
+        )
+    return text_problem(f"parameter {key!r}", argument_text(value))

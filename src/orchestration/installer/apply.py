@@ -1,0 +1,272 @@
+"""Installing and uninstalling namespaces: compute first (load, compile, render, diff: no side
+effects), then apply under the install lock, so a wrong definition changes nothing and a failed
+write leaves the old state."""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..compile.environment import Environment, capture_environment
+from ..compile.manifest import Manifest
+from ..compile.plan import compile_loaded
+from ..define.loader import load_tasks_file
+from ..errors import UsageError
+from ..state import lock_path, locked, state_dir
+from ..targets import Rendered, render
+from . import manifests
+from .crashpoints import checkpoint
+from .diff import NamespaceChanges, diff, hand_edit_summary, removal
+from .manifests import Installed
+from .schedulers import Scheduler, check_scope, choose_backend, make_scheduler
+
+INSTALL_LOCK = "install.lock"
+
+
+def scope_state(scope: str) -> Path:
+    """The state directory of a scope (system: /var/lib/orchestration)."""
+    return state_dir(system=scope == "system")
+
+
+def compile_file(tasks_file: str | os.PathLike[str], environment: Environment | None = None) -> list[Manifest]:
+    """Load a tasks file and compile each of its Orchestrators (no side effects)."""
+    return compile_loaded(load_tasks_file(tasks_file), environment or capture_environment())
+
+
+def install(
+    tasks_file: str | os.PathLike[str], *, backend: str = "auto", scope: str = "user", dry_run: bool = False
+) -> list[NamespaceChanges]:
+    """Install every Orchestrator of a tasks file; what changed per namespace."""
+    check_scope(scope)
+    environment = capture_environment(scope_state(scope))
+    compiled = compile_file(tasks_file, environment)
+    if scope == "system":
+        for manifest in compiled:
+            refuse_files_others_can_write(manifest)
+    return install_manifests(compiled, environment.state_dir, backend=backend, scope=scope, dry_run=dry_run)
+
+
+def refuse_files_others_can_write(manifest: Manifest) -> None:
+    """System-scope tasks run as root: a tasks file, script, interpreter or orchestration-exec
+    that another user can change (or whose folders they can change) would let them run code as
+    root. Each is checked by its real path, folder by folder up to /."""
+    programs = [manifest.tasks_file, manifest.exec_program]
+    for task in manifest.tasks.values():
+        for step in task.steps:
+            programs += list(step.command)
+    for program in dict.fromkeys(programs):
+        real = Path(os.path.realpath(program))
+        for candidate in (real, *real.parents):
+            problem = _writable_by_others(candidate)
+            if problem:
+                raise UsageError(
+                    f"--scope system runs tasks as root, but {candidate} {problem}, which would let"
+                    " another user run code as root",
+                    hint=f"Make it owned by root and not writable by group or others: chown root"
+                    f" {candidate} && chmod go-w {candidate}",
+                )
+
+
+def _writable_by_others(path: Path) -> str | None:
+    info = path.stat()
+    if info.st_uid != 0:
+        return f"is owned by uid {info.st_uid}, not root"
+    sticky_folder = stat.S_ISDIR(info.st_mode) and info.st_mode & stat.S_ISVTX
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH) and not sticky_folder:
+        return f"is writable by group or others (mode {stat.filemode(info.st_mode)})"
+    return None
+
+
+def install_manifests(
+    compiled: list[Manifest], state: Path, *, backend: str = "auto", scope: str = "user", dry_run: bool = False
+) -> list[NamespaceChanges]:
+    """Stage every namespace (nothing written if any is wrong), then apply them one by one."""
+    if not compiled:
+        return []
+    with locked(lock_path(state, INSTALL_LOCK)):
+        staged = [_stage(manifest, backend, scope, state) for manifest in compiled]
+        if not dry_run:
+            _apply_all(staged, state)
+        return [stage.changes for stage in staged]
+
+
+def _apply_all(staged: list[_Stage], state: Path) -> None:
+    """Apply every namespace of the file, or none: a failure puts back the ones applied."""
+    applied: list[_Stage] = []
+    try:
+        for stage in staged:
+            stage.apply()
+            applied.append(stage)
+    except BaseException:
+        for stage in reversed(applied):
+            stage.roll_back()
+        raise
+    for stage in staged:
+        stage.forget_old_manifests(state)
+
+
+@dataclass
+class _Stage:
+    manifest: Manifest
+    scheduler: Scheduler
+    path: Path  # the new manifest file, named by its content
+    rendered: Rendered
+    changes: NamespaceChanges
+    old: Installed | None
+    previous: Scheduler | None  # where the namespace was installed before, if elsewhere
+    before: str | None = None  # the new manifest file's text before apply (None: it was new)
+
+    @property
+    def namespace(self) -> str:
+        return self.manifest.namespace
+
+    def apply(self) -> None:
+        """New manifest file, then the entries, then the old scheduler and old files go. An error
+        puts the entries back and the manifest files as they were; a kill at any point leaves the
+        entries with the manifest file they name."""
+        text = self.manifest.to_json()
+        before = self.before = self.path.read_text(encoding="utf-8") if self.path.exists() else None
+        try:
+            if text != before:
+                manifests.write(self.path, self.manifest)
+            checkpoint("manifest-written")
+            self.scheduler.apply(self.namespace, self.rendered)
+            checkpoint("entries-applied")
+            if self.previous is not None:
+                self.previous.apply(self.namespace, None)
+                checkpoint("previous-removed")
+        except BaseException:
+            self.roll_back()
+            raise
+
+    def forget_old_manifests(self, state: Path) -> None:
+        """Once every namespace is in place: the manifest files no entry names any more."""
+        for path in manifests.candidates(state, self.namespace):
+            if path != self.path:
+                manifests.remove(path)
+
+    def roll_back(self) -> None:
+        """Put the entries back as they were (best effort), and the manifest file too."""
+        try:
+            old = rendered_for(self.old) if self.old else None
+            if self.previous is None:
+                self.scheduler.apply(self.namespace, old)
+            elif old is not None:
+                self.scheduler.apply(self.namespace, None)
+                self.previous.apply(self.namespace, old)
+        except Exception:  # the first error is the one to report
+            pass
+        finally:
+            if self.before is None:
+                manifests.remove(self.path)
+            elif self.path.read_text(encoding="utf-8") != self.before:
+                manifests.write(self.path, Manifest.from_json(self.before))
+
+
+def rendered_for(installed: Installed) -> Rendered:
+    """What the installed manifest's entries should look like, rendered again."""
+    return render(installed.manifest.backend, installed.manifest, str(installed.path))
+
+
+def _stage(manifest: Manifest, requested: str, scope: str, state: Path) -> _Stage:
+    old = manifests.current(state, manifest.namespace)
+    _check_identity(manifest, old.manifest if old else None)
+    warnings = []
+    if requested != "auto":
+        name = requested
+    elif old is not None:
+        name = old.manifest.backend  # `auto` leaves an installed namespace where it is
+    else:
+        choice = choose_backend(scope)
+        name = choice.name
+        warnings += [choice.warning] if choice.warning else []
+    scheduler = make_scheduler(name, scope)
+    new = manifest.placed(name, scope)
+    path = manifests.versioned_path(state, new)
+    rendered = render(name, new, str(path))
+    changes = diff(old.manifest if old else None, new)
+    previous = None
+    if old is not None and (old.manifest.backend, old.manifest.scope) != (name, scope):
+        previous = make_scheduler(old.manifest.backend, old.manifest.scope)
+        changes.moved_from = old.manifest.backend
+    if old is not None:
+        warnings += hand_edits(previous or scheduler, old)
+    changes.warnings = warnings
+    installed = scheduler.installed(manifest.namespace)  # also proves the scheduler can be reached
+    changes.rewritten = old is None or old.path != path or installed != rendered
+    return _Stage(new, scheduler, path, rendered, changes, old, previous)
+
+
+def hand_edits(scheduler: Scheduler, old: Installed) -> list[str]:
+    """What a person changed in our entries since they were installed (they get replaced)."""
+    summary = hand_edit_summary(rendered_for(old), scheduler.installed(old.namespace))
+    if summary is None:
+        return []
+    return [
+        f"the {scheduler.name} entries of namespace '{old.namespace}' were changed by hand"
+        f" ({summary}); they are replaced by what {old.manifest.tasks_file} defines"
+    ]
+
+
+def _check_identity(manifest: Manifest, old: Manifest | None) -> None:
+    if old is not None and old.tasks_file != manifest.tasks_file:
+        raise UsageError(
+            f"namespace '{manifest.namespace}' is installed from {old.tasks_file}, not from {manifest.tasks_file}",
+            hint=(
+                f"Uninstall it first (`orchestration uninstall --name {manifest.namespace}`), or give"
+                " this file its own namespace with Orchestrator(name='...')."
+            ),
+        )
+
+
+# --- uninstall -------------------------------------------------------------------------------------
+
+
+def uninstall(
+    *,
+    tasks_file: str | os.PathLike[str] | None = None,
+    namespace: str | None = None,
+    everything: bool = False,
+    scope: str = "user",
+    dry_run: bool = False,
+) -> list[NamespaceChanges]:
+    """Remove our entries and manifests (run records stay) for a file, a namespace, or all."""
+    state = scope_state(scope)
+    with locked(lock_path(state, INSTALL_LOCK)):
+        targets = _uninstall_targets(state, tasks_file, namespace, everything)
+        removed = []
+        for installed in targets:
+            changes = removal(installed.manifest)
+            scheduler = make_scheduler(installed.manifest.backend, installed.manifest.scope)
+            changes.warnings = hand_edits(scheduler, installed)
+            if not dry_run:
+                scheduler.apply(installed.namespace, None)
+                for path in manifests.candidates(state, installed.namespace):
+                    manifests.remove(path)
+            removed.append(changes)
+        return removed
+
+
+def _uninstall_targets(
+    state: Path, tasks_file: str | os.PathLike[str] | None, namespace: str | None, everything: bool
+) -> list[Installed]:
+    chosen = sum(1 for given in (tasks_file, namespace, everything) if given)
+    if chosen != 1:
+        raise UsageError("give exactly one of TASKS_FILE, --name NAMESPACE or --all")
+    installed = manifests.installed_manifests(state)
+    if everything:
+        return installed
+    if namespace:
+        found = [m for m in installed if m.namespace == namespace]
+        if not found:
+            raise UsageError(f"namespace '{namespace}' is not installed; `orchestration list` shows what is")
+        return found
+    assert tasks_file is not None
+    given = os.path.abspath(os.path.expanduser(os.fspath(tasks_file)))
+    paths = {given, os.path.realpath(given)}
+    found = [m for m in installed if m.manifest.tasks_file in paths]
+    if not found:
+        raise UsageError(f"nothing is installed from {given}; `orchestration list` shows what is")
+    return found

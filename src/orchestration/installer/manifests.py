@@ -1,0 +1,110 @@
+"""Manifest files in STATE/manifests/, mode 0600, and which one of a namespace is installed.
+
+A manifest file is named by its content (`NAMESPACE.<hash>.json`) and does not change: crontab
+entries and units name the exact file they run with. An install writes the new file, switches
+the entries to it, then deletes the old one, so a crash at any point leaves the entries with the
+manifest they name. Two files for one namespace mean an install was interrupted; the one the
+entries name is then current.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..compile import manifest as manifest_json
+from ..compile.manifest import Manifest
+from ..errors import NotInstalledError, UsageError
+from ..state import manifests_dir, remove_file, write_private
+from ..targets import Rendered
+from .schedulers import make_scheduler
+
+
+@dataclass(frozen=True)
+class Installed:
+    """A manifest and the file it was read from."""
+
+    path: Path
+    manifest: Manifest
+
+    @property
+    def namespace(self) -> str:
+        return self.manifest.namespace
+
+
+def versioned_path(state: Path, manifest: Manifest) -> Path:
+    """Where this manifest lives: named by the namespace and a hash of its content. Secret values
+    are left out of the hash, since the name is seen in `ps` and unit files; a change of a secret
+    alone rewrites the file in place."""
+    digest = hashlib.sha256(manifest.to_json(masked=True).encode()).hexdigest()[:12]
+    return manifests_dir(state) / f"{manifest.namespace}.{digest}.json"
+
+
+def write(path: Path, manifest: Manifest) -> None:
+    write_private(path, manifest.to_json())
+
+
+def remove(path: Path) -> None:
+    remove_file(path)
+
+
+def candidates(state: Path, namespace: str) -> list[Path]:
+    """The manifest files of a namespace (one, or two after an interrupted install)."""
+    directory = manifests_dir(state)
+    return sorted(directory.glob(f"{namespace}.*.json")) if directory.is_dir() else []
+
+
+def namespaces(state: Path) -> list[str]:
+    """Every namespace that has a manifest."""
+    directory = manifests_dir(state)
+    if not directory.is_dir():
+        return []
+    return sorted({path.name.split(".", 1)[0] for path in directory.glob("*.*.json")})
+
+
+def read(path: Path) -> Installed:
+    return Installed(path, manifest_json.read(path))
+
+
+def current(state: Path, namespace: str) -> Installed | None:
+    """The manifest the namespace's entries run with. After an interrupted install there are two
+    files; the one the entries name is current (else the newer one)."""
+    paths = candidates(state, namespace)
+    if len(paths) <= 1:
+        return read(paths[0]) if paths else None
+    found = [read(path) for path in paths]
+    for candidate in found:
+        installed = make_scheduler(candidate.manifest.backend, candidate.manifest.scope).installed(namespace)
+        if str(candidate.path) in _text(installed):
+            return candidate
+    return max(found, key=lambda candidate: candidate.path.stat().st_mtime)
+
+
+def _text(rendered: Rendered | None) -> str:
+    return "".join(rendered.values()) if rendered else ""
+
+
+def installed_manifests(state: Path) -> list[Installed]:
+    """Every installed namespace's current manifest, by name."""
+    return [found for found in (current(state, ns) for ns in namespaces(state)) if found]
+
+
+def split_reference(reference: str) -> tuple[str, str]:
+    """'NAMESPACE/TASK' to its parts, or UsageError."""
+    namespace, slash, task = reference.partition("/")
+    if not slash or not namespace or not task:
+        raise UsageError(f"'{reference}' is not NAMESPACE/TASK; `orchestration list` shows them")
+    return namespace, task
+
+
+def find_task(state: Path, reference: str) -> tuple[Installed, str]:
+    """The manifest and task id of 'NAMESPACE/TASK'."""
+    namespace, task = split_reference(reference)
+    installed = current(state, namespace)
+    if installed is None:
+        raise NotInstalledError(f"namespace '{namespace}' is not installed; `orchestration list` shows what is")
+    if task not in installed.manifest.tasks:
+        known = ", ".join(sorted(installed.manifest.tasks))
+        raise NotInstalledError(f"namespace '{namespace}' has no task '{task}'; its tasks: {known}")
+    return installed, task

@@ -1,0 +1,111 @@
+"""The schedulers a namespace can be installed into, and how `--backend auto` picks one.
+
+Each scheduler reads what is installed for a namespace (`installed`) and puts rendered output in
+place (`apply`, None removes it); what the output says is the target's (`targets`).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from typing import Protocol
+
+from ..errors import SchedulerUnavailableError, UsageError
+from ..targets import Rendered
+from .systemctl import Systemctl
+
+BACKENDS = ("crontab", "systemd")
+CRON_DAEMONS = ("cron", "crond")
+
+
+class Scheduler(Protocol):
+    name: str
+
+    def installed(self, namespace: str) -> Rendered | None: ...
+
+    def apply(self, namespace: str, rendered: Rendered | None) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The backend `auto` picked, and a warning when the choice is doubtful."""
+
+    name: str
+    warning: str | None = None
+
+
+def check_scope(scope: str) -> None:
+    """System scope writes to /etc/systemd/system and runs tasks as root: only root may."""
+    if scope not in ("user", "system"):
+        raise UsageError(f"unknown scope '{scope}'; use user or system")
+    if scope == "system" and os.geteuid() != 0:
+        raise UsageError(
+            "--scope system writes to /etc/systemd/system and needs root; run it with sudo,"
+            " or use --scope user (the default)"
+        )
+
+
+def make_scheduler(name: str, scope: str = "user") -> Scheduler:
+    """The scheduler called `name` ('crontab' or 'systemd') for `scope`."""
+    if name == "crontab":
+        if scope != "user":
+            raise UsageError(
+                "--scope system is for the systemd backend; a crontab belongs to the user who"
+                " installs it (as root, root's crontab); use --backend systemd --scope system"
+            )
+        from .crontab import CrontabScheduler  # python-crontab: only when the crontab is used
+
+        return CrontabScheduler()
+    if name == "systemd":
+        from .systemd import SystemdScheduler
+
+        return SystemdScheduler(scope)
+    raise UsageError(f"unknown backend '{name}'; use auto, {', '.join(BACKENDS)}")
+
+
+def choose_backend(scope: str = "user") -> Choice:
+    """crontab when a cron daemon runs; else the systemd manager when it answers; else crontab
+    with a warning when the crontab command exists; else an error naming both ways."""
+    if scope == "system":
+        return Choice("systemd")
+    if cron_daemon_running():
+        return Choice("crontab")
+    if Systemctl("user").answers():
+        return Choice("systemd")
+    if crontab_command():
+        return Choice(
+            "crontab",
+            "no cron daemon seems to run, so nothing will fire these entries until one starts"
+            " (Debian/Ubuntu: `service cron start`)",
+        )
+    raise SchedulerUnavailableError(
+        "no scheduler found: no cron daemon runs, no systemd user manager answers, and there is no crontab command",
+        hint=(
+            "Either install and start cron (Debian/Ubuntu: `apt-get install cron && service cron"
+            " start`), or use a systemd user session (`loginctl enable-linger $USER`, then log in"
+            " again) with --backend systemd."
+        ),
+    )
+
+
+def cron_daemon_running() -> bool:
+    """Whether a process named cron or crond runs (read from /proc, no subprocess)."""
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return False
+    for entry in entries:
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/comm", encoding="utf-8") as stream:
+                    if stream.read().strip() in CRON_DAEMONS:
+                        return True
+            except OSError:
+                continue
+    return False
+
+
+def crontab_command() -> str | None:
+    """The crontab command, if this machine has one."""
+    return shutil.which("crontab")

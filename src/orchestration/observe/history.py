@@ -1,0 +1,163 @@
+"""Reading what ran: run history and per-run logs, for `history`, `logs` and `status`."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import time
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from ..errors import UsageError
+from ..runtime import fallback
+from ..runtime.journal import Journal
+from ..runtime.records import FAILURE_STATUSES, STATUSES, RunRecord
+from ..state import journal_path
+
+_RELATIVE = re.compile(r"(\d+)\s*([smhdw])")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def split_reference(reference: str | None) -> tuple[str | None, str | None]:
+    """'NAMESPACE/TASK' or 'NAMESPACE' to (namespace, task)."""
+    if not reference:
+        return None, None
+    namespace, _, task = reference.partition("/")
+    return namespace or None, task or None
+
+
+def parse_since(text: str, now: float | None = None) -> float:
+    """A moment as a timestamp: '30m', '2h', '7d', '1w' ago, or an ISO 8601 time."""
+    now = time.time() if now is None else now
+    match = _RELATIVE.fullmatch(text.strip())
+    if match:
+        amount, unit = int(match.group(1)), match.group(2)
+        return now - timedelta(**{_UNITS[unit]: amount}).total_seconds()
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(
+            f"'{text}' is not a time; use an age such as 30m, 2h, 7d, or ISO 8601 such as 2026-01-31T09:00"
+        ) from None
+    return (moment if moment.tzinfo else moment.astimezone()).timestamp()
+
+
+class RunHistory(list[RunRecord]):
+    """Runs, newest first, plus what could not be read (shown as warnings)."""
+
+    def __init__(self, runs: list[RunRecord], warnings: list[str]) -> None:
+        super().__init__(runs)
+        self.warnings = warnings
+
+
+def history(
+    state: Path,
+    reference: str | None = None,
+    *,
+    status: str | None = None,
+    since: float | None = None,
+    limit: int | None = None,
+) -> RunHistory:
+    """Runs from the journal and the fallback file, newest first, filtered."""
+    if status is not None and status not in STATUSES:
+        raise UsageError(f"unknown status '{status}'; use one of {', '.join(STATUSES)}")
+    namespace, task = split_reference(reference)
+    runs, warnings = _journal_runs(state, namespace, task, status, since, limit)
+    known = {run.run_id for run in runs}
+    for run in fallback.read(state):
+        if run.run_id not in known and _matches(run, namespace, task, status, since):
+            runs.append(run)
+    runs.sort(key=lambda run: (run.started_at, run.run_id), reverse=True)
+    return RunHistory(runs[:limit] if limit else runs, warnings)
+
+
+def _journal_runs(
+    state: Path, namespace: str | None, task: str | None, status: str | None, since: float | None, limit: int | None
+) -> tuple[list[RunRecord], list[str]]:
+    journal = Journal(journal_path(state))
+    if not journal.exists:
+        return [], []
+    try:
+        return journal.runs(namespace=namespace, task=task, status=status, since=since, limit=limit), []
+    except (sqlite3.Error, UnicodeDecodeError) as error:
+        return [], [
+            f"the run journal {journal.path} cannot be read ({error}); showing only the runs kept in the fallback file"
+        ]
+    finally:
+        journal.close()
+
+
+def _matches(run: RunRecord, namespace: str | None, task: str | None, status: str | None, since: float | None) -> bool:
+    return (
+        (namespace is None or run.namespace == namespace)
+        and (task is None or run.task == task)
+        and (status is None or run.status == status)
+        and (since is None or run.started_at >= since)
+    )
+
+
+def find_run(state: Path, reference: str, run_id: str | None = None) -> RunRecord:
+    """The run `run_id` of a task, or its newest run."""
+    runs: list[RunRecord] = history(state, reference, limit=None if run_id else 1)
+    if run_id:
+        runs = [run for run in runs if run.run_id == run_id]
+    if not runs:
+        what = f"has no run '{run_id}'" if run_id else "has no runs yet"
+        raise UsageError(f"{reference} {what}; `orchestration history {reference}` lists its runs")
+    return runs[0]
+
+
+def log_chunks(
+    state: Path, reference: str, run_id: str | None = None, *, follow: bool = False, poll: float = 0.25
+) -> Iterator[bytes]:
+    """The bytes of a run's log; with `follow`, keep streaming it and each later run of the task."""
+    run = find_run(state, reference, run_id)
+    while True:
+        yield from _stream_file(state, run, follow=follow, poll=poll)
+        if not follow:
+            return
+        newer = _wait_for_newer_run(state, reference, run, poll)
+        yield f"--- run {newer.run_id} ---\n".encode()
+        run = newer
+
+
+def _stream_file(state: Path, run: RunRecord, *, follow: bool, poll: float) -> Iterator[bytes]:
+    path = Path(run.log_path) if run.log_path else None
+    offset = 0
+    while True:
+        if path is not None and path.exists():
+            with open(path, "rb") as stream:
+                stream.seek(offset)
+                chunk = stream.read()
+            if chunk:
+                offset += len(chunk)
+                yield chunk
+                continue
+        if not follow or _finished(state, run):
+            return
+        time.sleep(poll)
+
+
+def _finished(state: Path, run: RunRecord) -> bool:
+    current = history(state, run.reference, limit=50)
+    return any(r.run_id == run.run_id and r.status != "running" for r in current)
+
+
+def _wait_for_newer_run(state: Path, reference: str, run: RunRecord, poll: float) -> RunRecord:
+    while True:
+        newest = history(state, reference, limit=1)
+        if newest and newest[0].run_id != run.run_id and newest[0].started_at >= run.started_at:
+            return newest[0]
+        time.sleep(poll)
+
+
+def consecutive_failures(runs: list[RunRecord]) -> int:
+    """Failures since the last success, newest first; skipped and running runs do not count."""
+    count = 0
+    for run in runs:
+        if run.status == "ok":
+            break
+        if run.status in FAILURE_STATUSES:
+            count += 1
+    return count

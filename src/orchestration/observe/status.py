@@ -1,0 +1,159 @@
+"""The state of every installed task: last run, failures in a row, next firing time, and whether
+what was installed still matches the machine (drift, missing files)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from ..compile.manifest import Manifest, TaskManifest
+from ..define.loader import file_sha256
+from ..installer.manifests import installed_manifests
+from ..installer.systemctl import Systemctl
+from ..runtime.records import RunRecord
+from ..targets.systemd import unit_name
+from .history import consecutive_failures, history
+from .preview import next_firing
+
+RECENT_RUNS = 50
+
+
+@dataclass(frozen=True)
+class TaskStatus:
+    namespace: str
+    task: str
+    schedule: str
+    description: str
+    backend: str
+    tasks_file: str
+    next_time: datetime | None
+    last_run: RunRecord | None
+    failures_in_a_row: int
+    namespace_problems: tuple[str, ...] = field(default=())
+    task_problems: tuple[str, ...] = field(default=())
+
+    @property
+    def reference(self) -> str:
+        return f"{self.namespace}/{self.task}"
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        return self.namespace_problems + self.task_problems
+
+    def to_json(self) -> dict[str, Any]:
+        last = self.last_run.to_json() if self.last_run else None
+        return {
+            "namespace": self.namespace,
+            "task": self.task,
+            "schedule": self.schedule,
+            "description": self.description,
+            "next": self.next_time.isoformat() if self.next_time else None,
+            "backend": self.backend,
+            "tasks_file": self.tasks_file,
+            "last_run": {key: last[key] for key in ("run_id", "started_at", "status", "exit_code", "reason")}
+            if last
+            else None,
+            "failures_in_a_row": self.failures_in_a_row,
+            "problems": list(self.problems),
+        }
+
+
+NextTime = Callable[[Manifest, str, datetime], "datetime | None"]
+
+
+def installed_status(state: Path, now: datetime, next_time: NextTime | None = None) -> list[TaskStatus]:
+    """Every installed task's state, by namespace and task."""
+    next_time = next_time or _next_from_schedule
+    result = []
+    for installed in installed_manifests(state):
+        manifest = installed.manifest
+        namespace_problems = namespace_problems_of(manifest)
+        for task_id, task in manifest.tasks.items():
+            runs = history(state, f"{manifest.namespace}/{task_id}", limit=RECENT_RUNS)
+            result.append(
+                TaskStatus(
+                    namespace=manifest.namespace,
+                    task=task_id,
+                    schedule=task.timing.expression,
+                    description=task.timing.description,
+                    backend=manifest.backend,
+                    tasks_file=manifest.tasks_file,
+                    next_time=next_time(manifest, task_id, now),
+                    last_run=runs[0] if runs else None,
+                    failures_in_a_row=consecutive_failures(runs),
+                    namespace_problems=tuple(namespace_problems),
+                    task_problems=tuple(task_problems_of(manifest, task)),
+                )
+            )
+    return result
+
+
+def _next_from_schedule(manifest: Manifest, task_id: str, now: datetime) -> datetime | None:
+    return next_firing(manifest.task(task_id), now)
+
+
+def namespace_problems_of(manifest: Manifest) -> list[str]:
+    """What no longer matches the install: the tasks file, the programs it runs with."""
+    tasks_file = manifest.tasks_file
+    reinstall = f"`orchestration install {tasks_file}`"
+    problems = []
+    if not os.path.isfile(tasks_file):
+        problems.append(
+            f"the tasks file {tasks_file} is gone; runs go on as installed, but tasks that call"
+            f" its functions fail; restore it, or remove the tasks with `orchestration uninstall"
+            f" --name {manifest.namespace}`"
+        )
+    elif _digest(tasks_file) != manifest.tasks_file_sha256:
+        problems.append(f"the tasks file changed since it was installed (drift); run {reinstall}")
+    exec_program = manifest.exec_program
+    if not os.access(exec_program, os.X_OK):
+        problems.append(
+            f"{exec_program} is gone (was its virtual environment removed?); every run fails;"
+            f" reinstall the package, then run {reinstall}"
+        )
+    return problems
+
+
+def task_problems_of(manifest: Manifest, task: TaskManifest) -> list[str]:
+    """Scripts or interpreters of one task that are no longer there."""
+    problems = []
+    seen = set()
+    for step in task.steps:
+        for program in step.command:
+            if program in seen:
+                continue
+            seen.add(program)
+            if not os.path.exists(program):
+                problems.append(f"{program} is gone; runs of this task fail until it is back or reinstalled")
+    return problems
+
+
+def _digest(path: str) -> str | None:
+    try:
+        return file_sha256(path)
+    except OSError:
+        return None
+
+
+class NextFiring:
+    """The next firing time of a task: as systemd reports it for a timer, else from the schedule."""
+
+    def __init__(self) -> None:
+        self._elapses: dict[str, dict[str, datetime]] = {}  # by scope, asked once per listing
+
+    def __call__(self, manifest: Manifest, task_id: str, now: datetime) -> datetime | None:
+        if manifest.backend == "systemd":
+            timer = f"{unit_name(manifest.namespace, task_id)}.timer"
+            elapse = self._timers(manifest.scope).get(timer)
+            if elapse is not None:
+                return elapse
+        return next_firing(manifest.task(task_id), now)
+
+    def _timers(self, scope: str) -> dict[str, datetime]:
+        if scope not in self._elapses:
+            self._elapses[scope] = Systemctl(scope).next_elapses()
+        return self._elapses[scope]

@@ -1,0 +1,247 @@
+"""`orchestration why`: would an installed task run at a given minute, and if not, why not.
+
+It judges the schedule (does it fire at that minute; the firing times around it) and every skip
+condition as if a run were scheduled then, the way orchestration-exec would decide it: constants
+and built-in conditions from the manifest, functions from the tasks file (imported as the shim
+imports it), earlier runs from the journal. Command conditions run their commands; environment
+conditions read the environment `why` runs in, with the PATH scripts get. Nothing is written.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from ..compile.manifest import Manifest, Skip
+from ..errors import RunError
+from ..installer.manifests import find_task
+from ..rules.context import RunContext
+from ..rules.firing import fires_in
+from ..runtime import conditions
+from ..runtime.environment import run_environment
+from ..runtime.inputs import TaskFunctions
+from ..runtime.journal import Journal
+from ..runtime.records import local_datetime
+from ..state import journal_path
+from .preview import local_timezone, next_times, previous_time
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What one skip condition says about the run."""
+
+    position: int
+    kind: str  # "static" | "builtin" | "callable", as in the manifest
+    description: str
+    verdict: str  # "skip" | "run" | "error"
+    error: str | None = None
+    reached: bool = True  # False when an earlier condition already decides the run
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "position": self.position,
+            "kind": self.kind,
+            "description": self.description,
+            "verdict": self.verdict,
+            "error": self.error,
+            "reached": self.reached,
+        }
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """The schedule's and each skip condition's say about a run scheduled at `at`."""
+
+    reference: str
+    at: datetime
+    schedule: str
+    description: str
+    reboot: bool
+    fires: bool
+    previous_time: datetime | None
+    next_time: datetime | None
+    verdicts: tuple[Verdict, ...]
+
+    @property
+    def deciding(self) -> Verdict | None:
+        """The first condition that skips the run or ends it in error; None if all let it run."""
+        return next((verdict for verdict in self.verdicts if verdict.verdict != "run"), None)
+
+    @property
+    def conditions_outcome(self) -> str:
+        """What the skip conditions alone decide: 'run', 'skipped' or 'error'."""
+        deciding = self.deciding
+        return "run" if deciding is None else "skipped" if deciding.verdict == "skip" else "error"
+
+    @property
+    def outcome(self) -> str:
+        return self.conditions_outcome if self.fires else "not scheduled"
+
+    @property
+    def reason(self) -> str | None:
+        """Why the run would not go ahead, as the journal would say it (None if it would)."""
+        if not self.fires:
+            if self.reboot:
+                return "the task runs only at boot (@reboot)"
+            return "the schedule does not fire at this minute"
+        deciding = self.deciding
+        if deciding is None:
+            return None
+        return f"skipped by {deciding.description}" if deciding.verdict == "skip" else deciding.error
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "task": self.reference,
+            "at": self.at.isoformat(),
+            "schedule": self.schedule,
+            "description": self.description,
+            "fires": self.fires,
+            "previous_time": self.previous_time.isoformat() if self.previous_time else None,
+            "next_time": self.next_time.isoformat() if self.next_time else None,
+            "conditions": [verdict.to_json() for verdict in self.verdicts],
+            "conditions_outcome": self.conditions_outcome,
+            "outcome": self.outcome,
+            "would_run": self.outcome == "run",
+            "reason": self.reason,
+        }
+
+    def lines(self) -> list[str]:
+        """The explanation for people: the schedule, one line per condition, the verdict."""
+        lines = [f"{self.reference} at {_time(self.at)} ({self.at:%A})", f"  schedule: {self._schedule_text()}"]
+        lines += [
+            f"  {verdict.position}. skip if {verdict.description}: {_verdict_text(verdict, self.deciding)}"
+            for verdict in self.verdicts
+        ]
+        if not self.verdicts:
+            lines.append("  no skip conditions")
+        lines.append(self._conclusion())
+        return lines
+
+    def _schedule_text(self) -> str:
+        words = f"{self.schedule}: {self.description}"
+        if self.reboot:
+            return f"runs only at boot ({words})"
+        if self.fires:
+            return f"fires at this minute ({words})"
+        around = [
+            f"previous firing {_time(self.previous_time)}" if self.previous_time else None,
+            f"next firing {_time(self.next_time)}" if self.next_time else None,
+        ]
+        return f"does not fire at this minute; {', '.join(t for t in around if t)} ({words})"
+
+    def _conclusion(self) -> str:
+        deciding = self.deciding
+        if self.fires:
+            if deciding is None:
+                return "Would run."
+            if deciding.verdict == "skip":
+                return f"Would be skipped by {deciding.description}."
+            return f"Would end in error: {deciding.error}"
+        if deciding is None:
+            then = "its skip conditions would let a run at this minute go ahead"
+        elif deciding.verdict == "skip":
+            then = f"a run at this minute would be skipped by {deciding.description}"
+        else:
+            then = "a run at this minute would end in error, since a skip condition fails"
+        return f"Would not run: {self.reason}; {then}."
+
+
+def _time(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M %z")
+
+
+def _verdict_text(verdict: Verdict, deciding: Verdict | None) -> str:
+    text = {"skip": "yes, skip", "run": "no"}.get(verdict.verdict) or f"error: {verdict.error}"
+    if not verdict.reached and deciding is not None:
+        text += f" (not checked at run time: condition {deciding.position} decides first)"
+    return text
+
+
+def explain(state: Path, reference: str, at: datetime | None = None, now: datetime | None = None) -> Explanation:
+    """Would the installed task `reference` run at `at` (default: its next firing time)?"""
+    installed, task_id = find_task(state, reference)
+    manifest = installed.manifest
+    task = manifest.task(task_id)
+    timing = task.timing
+    now = (now or datetime.now(local_timezone())).astimezone(local_timezone())
+    if at is None:
+        upcoming = next_times(timing, now, 1)
+        at = upcoming[0] if upcoming else now
+    at = at.astimezone(local_timezone()).replace(second=0, microsecond=0)
+    moment = _Moment(state, manifest, task_id, at, now)
+    return Explanation(
+        reference=f"{manifest.namespace}/{task_id}",
+        at=at,
+        schedule=timing.expression,
+        description=timing.description,
+        reboot=timing.reboot,
+        fires=timing.fields is not None and fires_in(timing.fields, at.timetuple()),
+        previous_time=previous_time(timing, at),
+        next_time=next(iter(next_times(timing, at, 1)), None),
+        verdicts=_verdicts(task.skips, moment),
+    )
+
+
+def _verdicts(skips: tuple[Skip, ...], moment: _Moment) -> tuple[Verdict, ...]:
+    """Every condition's verdict (all are checked, unlike a run, which stops at the first)."""
+    verdicts, decided = [], False
+    for position, skip in enumerate(skips, start=1):
+        try:
+            verdict, error = ("skip" if conditions.evaluate(skip, moment) else "run"), None
+        except RunError as failure:
+            verdict, error = "error", failure.message
+        verdicts.append(Verdict(position, skip.kind, skip.description, verdict, error, reached=not decided))
+        decided = decided or verdict != "run"
+    return tuple(verdicts)
+
+
+class _Moment:
+    """What conditions ask for (runtime.inputs.RunInputs), for a run as if scheduled at `at`."""
+
+    def __init__(self, state: Path, manifest: Manifest, task_id: str, at: datetime, now: datetime) -> None:
+        self.state, self.manifest, self.task_id, self.at, self.now = state, manifest, task_id, at, now
+        self._context: RunContext | None = None
+        self._functions: TaskFunctions | None = None
+
+    def context(self) -> RunContext:
+        if self._context is None:
+            self._context = RunContext(
+                namespace=self.manifest.namespace,
+                task=self.task_id,
+                run_id="why",
+                scheduled_time=self.at,
+                now=self.now,
+                trigger="systemd" if self.manifest.backend == "systemd" else "cron",
+                environ=run_environment(self.manifest, os.environ),
+                history=self._earlier_runs,
+            )
+        return self._context
+
+    def functions(self) -> TaskFunctions:
+        if self._functions is None:
+            from ..runtime.usercode import UserCode  # the tasks file: only for tasks with functions
+
+            self._functions = UserCode(self.manifest, self.task_id)
+        return self._functions
+
+    def note(self, message: str) -> None:
+        """Nothing runs here, so nothing is said."""
+
+    def _earlier_runs(self) -> tuple[str | None, datetime | None, datetime | None]:
+        """The journal's runs before `at`; none if there is no readable journal."""
+        journal = Journal(journal_path(self.state))
+        if not journal.exists:  # connecting would create it; why writes nothing
+            return None, None, None
+        try:
+            status, started, succeeded = journal.earlier_runs(
+                self.manifest.namespace, self.task_id, self.at.timestamp()
+            )
+        except (sqlite3.Error, UnicodeDecodeError):
+            return None, None, None
+        finally:
+            journal.close()
+        return status, local_datetime(started), local_datetime(succeeded)

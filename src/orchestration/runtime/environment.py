@@ -1,0 +1,33 @@
+"""The environment a run's scripts and conditions see."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ..compile.manifest import Manifest
+from .records import RunRecord, iso_minute
+
+
+def run_environment(manifest: Manifest, environ: Mapping[str, str]) -> dict[str, str]:
+    """`environ` with the PATH of the install (cron's own PATH is /usr/bin:/bin) and a HOME,
+    without stale parameter variables."""
+    environment = {key: value for key, value in environ.items() if not key.startswith("ORCHESTRATION_PARAM_")}
+    environment["PATH"] = manifest.path
+    environment.setdefault("HOME", manifest.home)
+    return environment
+
+
+def script_environment(
+    manifest: Manifest, environ: Mapping[str, str], record: RunRecord, values: Mapping[str, str]
+) -> dict[str, str]:
+    """What a script starts with: the run's environment, who and when the run is, and each
+    parameter as ORCHESTRATION_PARAM_<KEY>."""
+    environment = run_environment(manifest, environ)
+    environment.update(
+        ORCHESTRATION_NAMESPACE=record.namespace,
+        ORCHESTRATION_TASK=record.task,
+        ORCHESTRATION_RUN_ID=record.run_id,
+        ORCHESTRATION_SCHEDULED_TIME=iso_minute(record.scheduled_time or record.started_at),
+    )
+    environment.update({f"ORCHESTRATION_PARAM_{key.upper()}": value for key, value in values.items()})
+    return environment

@@ -1,0 +1,67 @@
+"""`orchestration-exec MANIFEST TASK`: the program cron and systemd call for every firing.
+
+It runs the task once (`runtime.run`), then, on systemd with `overlap='queue'`, the firings
+systemd dropped while it ran, and exits with the first failing run's code, so cron's mail and
+systemd's failed state still work.
+
+Start-up cost is paid on every firing, so this imports only the standard library and the
+runtime's own modules; jinja2 is loaded only for template parameters, and the tasks file (and
+what it imports) only for a task's functions.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from .run import Run
+from .supervise import Guard
+
+USAGE = "usage: orchestration-exec MANIFEST TASK [--trigger cron|systemd|manual] [--catch-up]"
+TRIGGERS = ("cron", "systemd", "manual", "catch-up")
+EXIT_USAGE = 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of orchestration-exec."""
+    try:
+        manifest_path, task_id, trigger = arguments(sys.argv[1:] if argv is None else argv)
+    except ValueError as error:
+        print(f"orchestration-exec: {error}\n{USAGE}", file=sys.stderr)
+        return EXIT_USAGE
+    guard = Guard()
+    guard.install()
+    run = Run(os.path.abspath(manifest_path), task_id, trigger, guard)
+    code = run.run()
+    queued = list(run.queued)
+    while queued and guard.received is None:  # systemd dropped these firings while we ran
+        run = Run(
+            run.manifest_path, task_id, trigger, guard, scheduled=queued.pop(0), covered=queued[-1] if queued else None
+        )
+        later = run.run()
+        code = code or later  # the first failure is the one systemd shows
+        queued += run.queued
+    return code
+
+
+def arguments(argv: list[str]) -> tuple[str, str, str]:
+    """MANIFEST, TASK and the trigger; ValueError saying what is wrong."""
+    trigger = "systemd" if os.environ.get("INVOCATION_ID") else "cron"
+    positional = []
+    words = iter(argv)
+    for word in words:
+        if word == "--trigger":
+            trigger = next(words, "")
+            if trigger not in TRIGGERS:
+                raise ValueError(f"--trigger must be one of {', '.join(TRIGGERS)}")
+        elif word == "--catch-up":  # the @reboot entry of a task with catch_up=True
+            trigger = "catch-up"
+        else:
+            positional.append(word)
+    if len(positional) != 2:
+        raise ValueError(f"expected MANIFEST and TASK, got {len(positional)} arguments")
+    return positional[0], positional[1], trigger
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,315 @@
+"""The run journal: one SQLite file in the state directory, a row per run and per script step.
+
+A run costs two short transactions: one when it starts, one when it ends (which also prunes the
+task's old runs). WAL mode and a busy timeout let many shims finish at once. The schema carries a
+version (PRAGMA user_version) and migrates forward. When the journal cannot be written, the run is
+kept in a fallback file instead (`runtime.fallback`).
+
+Standard library only: the shim imports this on every run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from types import TracebackType
+from typing import Any
+
+from ..state import private_dir
+from .records import RunRecord, StepRecord
+
+BUSY_TIMEOUT_SECONDS = float(os.environ.get("ORCHESTRATION_JOURNAL_TIMEOUT", "10"))
+STALE_REASON = "ended without a record: killed outright (SIGKILL, out of memory, a reboot)"
+
+# Each entry upgrades the schema by one version; never edit a released one, append a new one.
+MIGRATIONS = (
+    """
+    CREATE TABLE runs (
+        run_id TEXT PRIMARY KEY,
+        namespace TEXT NOT NULL,
+        task TEXT NOT NULL,
+        trigger TEXT NOT NULL,
+        scheduled_time REAL,
+        started_at REAL NOT NULL,
+        finished_at REAL,
+        status TEXT NOT NULL,
+        exit_code INTEGER,
+        reason TEXT,
+        log_path TEXT,
+        parameters TEXT,
+        warnings TEXT,
+        pid INTEGER
+    );
+    CREATE INDEX runs_by_task ON runs (namespace, task, started_at);
+    CREATE INDEX runs_by_start ON runs (started_at);
+    CREATE TABLE steps (
+        run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        script TEXT NOT NULL,
+        started_at REAL NOT NULL,
+        finished_at REAL,
+        status TEXT NOT NULL,
+        exit_code INTEGER,
+        PRIMARY KEY (run_id, position)
+    )
+    """,
+    # 2: retries record each attempt of a run as a run of its own.
+    """
+    ALTER TABLE runs ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+RUN_FIELDS = (
+    "run_id",
+    "namespace",
+    "task",
+    "trigger",
+    "scheduled_time",
+    "started_at",
+    "finished_at",
+    "status",
+    "exit_code",
+    "reason",
+    "log_path",
+    "parameters",
+    "warnings",
+    "pid",
+    "attempt",
+)
+STEP_FIELDS = ("position", "script", "started_at", "finished_at", "status", "exit_code")
+_JSON_FIELDS = ("parameters", "warnings")
+
+
+class JournalUnavailable(Exception):
+    """The journal cannot be written now; the record goes to the fallback file."""
+
+
+class Journal:
+    """The run journal of one state directory."""
+
+    def __init__(self, path: str | os.PathLike[str], timeout: float = BUSY_TIMEOUT_SECONDS) -> None:
+        self.path = os.fspath(path)
+        self.timeout = timeout
+        self._connection: sqlite3.Connection | None = None
+
+    @property
+    def exists(self) -> bool:
+        return os.path.exists(self.path)
+
+    def connect(self) -> sqlite3.Connection:
+        if self._connection is None:
+            if not os.path.exists(self.path):
+                private_dir(os.path.dirname(self.path))
+                os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+            connection = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
+            try:
+                connection.execute("PRAGMA foreign_keys = ON")
+                if connection.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+                    _migrate(connection)
+            except BaseException:
+                connection.close()
+                raise
+            self._connection = connection
+        return self._connection
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    def record_start(self, run: RunRecord) -> None:
+        """One transaction: the run exists, status 'running'."""
+        with _Transaction(self.connect()) as connection:
+            _insert_run(connection, run)
+
+    def record_finish(
+        self, run: RunRecord, keep_runs: int | None = None, keep_days: float | None = None, sole: bool = False
+    ) -> list[str]:
+        """One transaction: the run's outcome, its steps, and pruning; the logs to delete.
+        `sole`: this run held the task's lock, so no other run of the task can be running, and
+        rows that still say so belong to runs killed outright (SIGKILL, out of memory, a reboot)."""
+        with _Transaction(self.connect()) as connection:
+            connection.execute("DELETE FROM runs WHERE run_id = ?", (run.run_id,))
+            _insert_run(connection, run)
+            _insert_steps(connection, run)
+            if sole:
+                connection.execute(
+                    "UPDATE runs SET status = 'killed', reason = ? WHERE namespace = ? AND task = ?"
+                    " AND status = 'running' AND run_id != ?",
+                    (STALE_REASON, run.namespace, run.task, run.run_id),
+                )
+            if keep_runs is None:
+                return []
+            return _prune(connection, run, keep_runs, keep_days)
+
+    def fold(self, runs: list[RunRecord]) -> None:
+        """Write records kept aside in the fallback file, in one transaction."""
+        with _Transaction(self.connect()) as connection:
+            for run in runs:
+                connection.execute("DELETE FROM runs WHERE run_id = ?", (run.run_id,))
+                _insert_run(connection, run)
+                _insert_steps(connection, run)
+
+    def runs(
+        self,
+        *,
+        namespace: str | None = None,
+        task: str | None = None,
+        status: str | None = None,
+        since: float | None = None,
+        limit: int | None = None,
+    ) -> list[RunRecord]:
+        """Runs, newest first."""
+        clauses: list[str] = []
+        values: list[Any] = []
+        for column, value in (("namespace", namespace), ("task", task), ("status", status)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                values.append(value)
+        if since is not None:
+            clauses.append("started_at >= ?")
+            values.append(since)
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        suffix = f" LIMIT {int(limit)}" if limit is not None else ""
+        columns = ", ".join(RUN_FIELDS)
+        query = f"SELECT {columns} FROM runs{where} ORDER BY started_at DESC, run_id DESC{suffix}"
+        connection = self.connect()
+        records = [_run_from_row(row) for row in connection.execute(query, values)]
+        _attach_steps(connection, records)
+        return records
+
+    def earlier_runs(
+        self, namespace: str, task: str, before: float, run_id: str | None = None
+    ) -> tuple[str | None, float | None, float | None]:
+        """(status, start) of the task's newest run started before `before`, whatever its status,
+        and the start of its newest success before then: one query on the task's index."""
+        row = (
+            self.connect()
+            .execute(
+                "SELECT status, started_at, (SELECT MAX(started_at) FROM runs WHERE namespace = :ns AND"
+                " task = :task AND started_at < :before AND run_id != :run AND status = 'ok')"
+                " FROM runs WHERE namespace = :ns AND task = :task AND started_at < :before AND"
+                " run_id != :run ORDER BY started_at DESC LIMIT 1",
+                {"ns": namespace, "task": task, "before": before, "run": run_id or ""},
+            )
+            .fetchone()
+        )
+        return (row[0], row[1], row[2]) if row else (None, None, None)
+
+    def latest_scheduled(self, namespace: str, task: str) -> float | None:
+        """The newest scheduled time of any run of the task, whatever its status."""
+        row = (
+            self.connect()
+            .execute("SELECT MAX(scheduled_time) FROM runs WHERE namespace = ? AND task = ?", (namespace, task))
+            .fetchone()
+        )
+        return float(row[0]) if row and row[0] is not None else None
+
+    def data_version(self) -> int:
+        """Changes when another connection commits: a cheap test before re-reading."""
+        return int(self.connect().execute("PRAGMA data_version").fetchone()[0])
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on error."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self.connection = connection
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.connection.execute("BEGIN IMMEDIATE")
+        return self.connection
+
+    def __exit__(
+        self, error_type: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        if error_type is None:
+            self.connection.execute("COMMIT")
+        elif self.connection.in_transaction:
+            try:
+                self.connection.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass  # SQLite may have rolled back itself; the first error is the one to see
+
+
+def _migrate(connection: sqlite3.Connection) -> None:
+    connection.execute("PRAGMA journal_mode = WAL")
+    with _Transaction(connection):
+        version = connection.execute("PRAGMA user_version").fetchone()[0]
+        for migration in MIGRATIONS[version:]:
+            for statement in migration.split(";"):
+                if statement.strip():
+                    connection.execute(statement)
+        connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def _insert_run(connection: sqlite3.Connection, run: RunRecord) -> None:
+    values = [getattr(run, name) for name in RUN_FIELDS]
+    for name in _JSON_FIELDS:
+        values[RUN_FIELDS.index(name)] = json.dumps(getattr(run, name), ensure_ascii=False)
+    marks = ", ".join("?" * len(RUN_FIELDS))
+    connection.execute(f"INSERT INTO runs ({', '.join(RUN_FIELDS)}) VALUES ({marks})", values)
+
+
+def _insert_steps(connection: sqlite3.Connection, run: RunRecord) -> None:
+    connection.executemany(
+        f"INSERT OR REPLACE INTO steps (run_id, {', '.join(STEP_FIELDS)}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [(run.run_id, *(getattr(step, name) for name in STEP_FIELDS)) for step in run.steps],
+    )
+
+
+def _prune(connection: sqlite3.Connection, run: RunRecord, keep_runs: int, keep_days: float | None) -> list[str]:
+    """Delete the task's runs beyond the newest `keep_runs` or older than `keep_days`."""
+    oldest = time.time() - keep_days * 86400 if keep_days else 0
+    rows = connection.execute(
+        "SELECT run_id, log_path FROM runs WHERE namespace = ? AND task = ? AND run_id != ? AND"
+        " status != 'running' AND (started_at < ? OR run_id NOT IN (SELECT run_id FROM runs WHERE namespace = ? AND"
+        " task = ? ORDER BY started_at DESC LIMIT ?))",
+        (run.namespace, run.task, run.run_id, oldest, run.namespace, run.task, keep_runs),
+    ).fetchall()
+    connection.executemany("DELETE FROM runs WHERE run_id = ?", [(run_id,) for run_id, _ in rows])
+    return [log for _, log in rows if log]
+
+
+def _run_from_row(row: tuple[Any, ...]) -> RunRecord:
+    data = dict(zip(RUN_FIELDS, row))
+    for name in _JSON_FIELDS:
+        data[name] = json.loads(data[name]) if data[name] else []
+    return RunRecord(**data)
+
+
+def _attach_steps(connection: sqlite3.Connection, records: list[RunRecord]) -> None:
+    by_id = {record.run_id: record for record in records}
+    if not by_id:
+        return
+    marks = ",".join("?" * len(by_id))
+    rows = connection.execute(
+        f"SELECT run_id, {', '.join(STEP_FIELDS)} FROM steps WHERE run_id IN ({marks}) ORDER BY run_id, position",
+        list(by_id),
+    )
+    for run_id, *values in rows:
+        by_id[run_id].steps.append(StepRecord(*values))
+
+
+def quarantine(path: str) -> str:
+    """Move a damaged journal aside (kept for inspection); the new name."""
+    aside = f"{path}.damaged-{time.strftime('%Y%m%dT%H%M%S')}"
+    os.replace(path, aside)
+    for suffix in ("-wal", "-shm"):
+        if os.path.exists(path + suffix):
+            os.replace(path + suffix, aside + suffix)
+    return aside
+
+
+def is_damaged(error: Exception) -> bool:
+    """Whether a database error means the file is not a usable journal (not merely busy). A
+    schema that is not UTF-8 fails with UnicodeDecodeError: damage too."""
+    if isinstance(error, UnicodeDecodeError):
+        return True
+    text = str(error).lower()
+    return isinstance(error, sqlite3.DatabaseError) and (
+        "not a database" in text or "malformed" in text or "corrupt" in text
+    )

@@ -1,0 +1,115 @@
+"""A run as the journal keeps it: one `RunRecord` per attempt of a task, with a `StepRecord` per
+script run. Times are timestamps (seconds since the epoch)."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from typing import Any
+
+STATUSES = ("running", "ok", "failed", "skipped", "error", "timeout", "overlap", "killed")
+FAILURE_STATUSES = ("failed", "error", "timeout", "killed")
+
+
+@dataclass
+class StepRecord:
+    """One script run inside a run."""
+
+    position: int
+    script: str
+    started_at: float
+    finished_at: float | None = None
+    status: str = "running"
+    exit_code: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {item.name: getattr(self, item.name) for item in fields(self)}
+
+
+@dataclass
+class RunRecord:
+    """One run (one attempt) of one task."""
+
+    run_id: str
+    namespace: str
+    task: str
+    trigger: str
+    started_at: float
+    status: str = "running"
+    scheduled_time: float | None = None
+    finished_at: float | None = None
+    exit_code: int | None = None
+    reason: str | None = None
+    log_path: str | None = None
+    parameters: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    pid: int | None = None
+    attempt: int = 1
+    steps: list[StepRecord] = field(default_factory=list)
+
+    @property
+    def reference(self) -> str:
+        return f"{self.namespace}/{self.task}"
+
+    @property
+    def duration(self) -> float | None:
+        return None if self.finished_at is None else self.finished_at - self.started_at
+
+    def to_dict(self) -> dict[str, Any]:
+        """Everything, as stored (times are timestamps)."""
+        data = {item.name: getattr(self, item.name) for item in fields(self)}
+        data["steps"] = [step.to_dict() for step in self.steps]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunRecord:
+        known = {item.name for item in fields(cls)}
+        steps = [StepRecord(**step) for step in data.get("steps", [])]
+        return cls(**{**{key: value for key, value in data.items() if key in known}, "steps": steps})
+
+    def to_json(self) -> dict[str, Any]:
+        """For people and scripts: times as ISO 8601 with offset, plus the duration."""
+        data = self.to_dict()
+        for record in [data, *data["steps"]]:
+            for key in ("scheduled_time", "started_at", "finished_at"):
+                if record.get(key) is not None:
+                    record[key] = iso_time(record[key])
+        data["duration"] = self.duration
+        return data
+
+
+def new_record(
+    namespace: str, task: str, trigger: str, started: float, scheduled: float, attempt: int = 1
+) -> RunRecord:
+    """A running record with a fresh run id: its start time, then random hex."""
+    return RunRecord(
+        run_id=time.strftime("%Y%m%dT%H%M%S", time.gmtime(started)) + "-" + os.urandom(3).hex(),
+        namespace=namespace,
+        task=task,
+        trigger=trigger,
+        started_at=started,
+        scheduled_time=scheduled,
+        pid=os.getpid(),
+        attempt=attempt,
+    )
+
+
+def local_datetime(timestamp: float | None) -> datetime | None:
+    """A timestamp as an aware local time (None stays None)."""
+    return None if timestamp is None else datetime.fromtimestamp(timestamp).astimezone()
+
+
+def iso_time(timestamp: float) -> str:
+    """ISO 8601 with the local offset, to the millisecond."""
+    return datetime.fromtimestamp(timestamp).astimezone().isoformat(timespec="milliseconds")
+
+
+def iso_minute(timestamp: float) -> str:
+    """ISO 8601 with the local offset, to the second (what scripts see as their scheduled time)."""
+    local = time.localtime(timestamp)
+    offset = local.tm_gmtoff
+    sign = "+" if offset >= 0 else "-"
+    hours, minutes = divmod(abs(offset) // 60, 60)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", local) + f"{sign}{hours:02d}:{minutes:02d}"

@@ -1,0 +1,427 @@
+"""One run of one task: read the manifest, take the task's turn (overlap), decide the skip
+conditions, work out the parameters, run the scripts in order `interval` seconds apart under the
+time limit, retry a failed attempt, and record every attempt.
+
+The run loop lives here; each part it calls is a module of its own: `conditions`, `parameters`,
+`supervise` (scripts and signals), `transcript` (output and log), `recorder` (journal and
+fallback), `overlap`, `catchup`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from datetime import datetime
+
+from ..compile import manifest as manifests
+from ..compile.manifest import Manifest, TaskManifest
+from ..errors import ManifestError, RunError
+from ..rules.context import RunContext
+from ..rules.firing import fires_at, firings_between
+from ..rules.policy import Retention
+from . import conditions
+from .catchup import MISSED, RAN, missed_firing
+from .environment import run_environment, script_environment
+from .inputs import TaskFunctions
+from .journal import JournalUnavailable
+from .overlap import TaskLock, overlap_reason
+from .parameters import Invocation, invocations, shown_parameters
+from .recorder import Recorder
+from .records import StepRecord, iso_minute, local_datetime, new_record
+from .supervise import Guard, Interrupted, Outcome, SpawnError, TimedOut, TimeUp, run_script, signal_name
+from .transcript import Transcript
+
+EXIT_ERROR = 1
+EXIT_TIMEOUT = 124  # as timeout(1) exits
+
+
+class Run:
+    """One run of one task, as a firing of `trigger` ('cron', 'systemd', 'manual', 'catch-up')."""
+
+    def __init__(
+        self,
+        manifest_path: str,
+        task_id: str,
+        trigger: str,
+        guard: Guard,
+        scheduled: float | None = None,
+        covered: float | None = None,
+    ) -> None:
+        self.manifest_path = manifest_path
+        self.guard = guard
+        # A manifest sits in STATE/manifests/, so the journal and logs of its runs sit in STATE.
+        self.state = os.path.dirname(os.path.dirname(manifest_path))
+        started = time.time()
+        if scheduled is None:
+            # cron and systemd fire on the minute; a late start still belongs to that minute.
+            scheduled = started if trigger == "manual" else started - started % 60
+        namespace = os.path.basename(manifest_path).split(".", 1)[0]
+        self.record = new_record(namespace, task_id, trigger, started, scheduled)
+        self.transcript = Transcript(self.state, self.record, 0)
+        self.recorder = Recorder(self.state, self._warn)
+        self.queued: list[float] = []  # firings systemd dropped during this run, to run now
+        self.covered = max(scheduled, covered or scheduled)  # firings up to here are taken care of
+        self.sole = False  # holds the task's lock: no other run of the task runs now
+        self.by_systemd = trigger == "systemd"  # a catch-up started by systemd is one too
+        self.deadline: float | None = None  # on time.monotonic(): when the attempt's time is up
+        self.manifest: Manifest | None = None
+        self.task: TaskManifest | None = None
+        self._context: RunContext | None = None
+        self._functions: TaskFunctions | None = None
+
+    # --- the run ---------------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Run the task; the shim's exit code."""
+        lock = None
+        try:
+            manifest, task = self._read_manifest()
+            if not self._is_due(task):
+                return 0  # a catch-up with nothing missed: no run, nothing recorded
+            self._begin_attempt()
+            if self.record.trigger == "catch-up":
+                self._say(
+                    f"catching up on the firing of {iso_minute(self.record.scheduled_time or 0)},"
+                    " missed while the machine or its scheduler was down"
+                )
+            self._check_drift(manifest)
+            lock, holder = self._take_turn(task)
+            if holder is not None:
+                return self._finish("overlap", 0, overlap_reason(holder))
+            self._start_clock(task)
+            reason = self._skip_reason(task)
+            if reason is not None:
+                return self._finish("skipped", 0, f"skipped by {reason}")
+            code = self._attempts(manifest, task)
+        except TimedOut as timed_out:
+            return self._finish_timed_out(timed_out.how)
+        except TimeUp:  # the time limit struck outside the code it bounds: still a timeout
+            return self._finish_timed_out("")
+        except Interrupted as interruption:
+            return self._finish("killed", 128 + interruption.signum, _stopped_by(interruption.signum))
+        except (RunError, ManifestError) as error:
+            return self._finish("error", EXIT_ERROR, str(error))
+        except Exception as error:  # a bug must still leave a record
+            import traceback
+
+            traceback.print_exc()
+            return self._finish("error", EXIT_ERROR, f"internal error: {type(error).__name__}: {error}")
+        else:
+            self._after_run(task)
+            return code
+        finally:
+            if lock is not None:
+                lock.release()
+
+    def _read_manifest(self) -> tuple[Manifest, TaskManifest]:
+        try:
+            manifest = manifests.read(self.manifest_path)
+        except FileNotFoundError:
+            raise RunError(
+                f"manifest {self.manifest_path} is missing; reinstall with"
+                " `orchestration install TASKS_FILE`, or remove this entry with"
+                " `orchestration uninstall`"
+            ) from None
+        self.record.namespace = manifest.namespace
+        if self.record.task not in manifest.tasks:
+            raise RunError(
+                f"task '{self.record.task}' is not in {self.manifest_path}; run `orchestration install"
+                f" {manifest.tasks_file}` again"
+            )
+        self.manifest, self.task = manifest, manifest.task(self.record.task)
+        return manifest, self.task
+
+    def _is_due(self, task: TaskManifest) -> bool:
+        """False for a catch-up with nothing to catch up; a catch-up that goes on runs as the
+        firing it missed. systemd starts a Persistent= timer's service when the timer is back
+        after missing an elapse: a systemd start outside the schedule is such a catch-up, or,
+        when that firing has its run, a start by hand that runs as any other. (A firing from
+        before the install is never run: systemd may remember an older timer of the same name.)"""
+        record, fields = self.record, task.timing.fields
+        if fields is None:
+            return True
+        if self.by_systemd and task.policy.catch_up and not fires_at(fields, record.scheduled_time or 0):
+            record.trigger = "catch-up"
+        if record.trigger != "catch-up":
+            return True
+        try:
+            latest = self.recorder.latest_scheduled(record.namespace, record.task)
+        except JournalUnavailable as error:
+            _stderr(
+                f"orchestration {record.reference}: the run journal cannot be read ({error}), so"
+                " whether a firing was missed is unknown; none is caught up"
+            )
+            return False
+        installed_at = os.stat(self.manifest_path).st_mtime
+        verdict, due = missed_firing(fields, record.started_at, installed_at, latest)
+        if verdict == MISSED and due is not None:
+            record.scheduled_time = self.covered = due
+            return True
+        if self.by_systemd and verdict == RAN:  # started by hand: a run like any other
+            record.trigger = "systemd"
+            return True
+        if self.by_systemd:
+            _stdout(
+                f"orchestration {record.reference}: started off its schedule, and its last firing"
+                " came before the install: nothing to catch up, no run"
+            )
+        return False
+
+    def _take_turn(self, task: TaskManifest) -> tuple[TaskLock | None, str | None]:
+        """The task's lock per its overlap policy: (lock, None) to go on, (None, holder) to skip."""
+        if task.policy.overlap == "allow":
+            return None, None
+        lock = TaskLock(self.state, self.record.namespace, self.record.task)
+        holder = lock.acquire(wait=task.policy.overlap == "queue", guard=self.guard)
+        if holder is not None:
+            return None, holder
+        lock.note_holder(self.record.run_id)
+        self.sole = True
+        return lock, None
+
+    def _after_run(self, task: TaskManifest) -> None:
+        """On systemd, firings this run outlived were dropped: record them, or queue them. The
+        run itself is saved by now: a problem here is a warning, never a new outcome."""
+        overlap, fields = task.policy.overlap, task.timing.fields
+        if not self.by_systemd or overlap == "allow" or self.guard.received is not None or fields is None:
+            return
+        try:
+            missed = firings_between(fields, self.covered, time.time())
+            if overlap == "queue":
+                self.queued = missed
+            elif missed:
+                self._record_overlaps(missed)
+        except Exception as error:
+            _stderr(f"orchestration-exec: firings missed during the run were not recorded: {error}")
+
+    def _record_overlaps(self, missed: list[float]) -> None:
+        reason = overlap_reason(f"run {self.record.run_id} (pid {os.getpid()})")
+        records = []
+        for moment in missed:
+            record = new_record(self.record.namespace, self.record.task, "systemd", moment, moment)
+            record.finished_at, record.status, record.exit_code, record.reason = moment, "overlap", 0, reason
+            records.append(record)
+        self.recorder.save_all(records)
+
+    def _attempts(self, manifest: Manifest, task: TaskManifest) -> int:
+        """The run, and up to `retries` more attempts while it fails or times out."""
+        code = self._run_steps(manifest, task)
+        policy = task.policy
+        while self.record.status in ("failed", "timeout") and self.record.attempt <= policy.retries:
+            try:
+                self.guard.sleep(policy.retry_delay)
+            except Interrupted:
+                return code  # stopped between attempts: the last one stands as recorded
+            previous = self.record
+            self.record = new_record(
+                previous.namespace,
+                previous.task,
+                previous.trigger,
+                time.time(),
+                previous.scheduled_time or previous.started_at,
+                attempt=previous.attempt + 1,
+            )
+            self._context = None  # the context names the attempt's run id
+            self._begin_attempt()
+            self._say(
+                f"attempt {self.record.attempt} of {policy.retries + 1} after {previous.status} run {previous.run_id}"
+            )
+            self._start_clock(task)
+            code = self._run_steps(manifest, task)
+        return code
+
+    def _begin_attempt(self) -> None:
+        """The attempt's log opened and its start recorded."""
+        retention = self.task.retention if self.task else None
+        self.transcript = Transcript(self.state, self.record, retention.max_log_bytes if retention else 0)
+        self.transcript.open()
+        self.recorder.start(self.record)
+
+    def _check_drift(self, manifest: Manifest) -> None:
+        """Warn when the tasks file changed since it was installed (the entries may be stale)."""
+        import hashlib
+
+        try:
+            with open(manifest.tasks_file, "rb") as stream:
+                digest = hashlib.sha256(stream.read()).hexdigest()
+        except OSError:
+            self._warn(f"the tasks file {manifest.tasks_file} is gone; these entries still run as installed")
+            return
+        if digest != manifest.tasks_file_sha256:
+            self._warn(
+                f"the tasks file {manifest.tasks_file} changed since it was installed; run"
+                f" `orchestration install {manifest.tasks_file}` to apply the changes"
+            )
+
+    def _start_clock(self, task: TaskManifest) -> None:
+        """The attempt's time limit starts now: it bounds its conditions, dynamic values and scripts."""
+        timeout = task.policy.timeout
+        self.deadline = time.monotonic() + timeout if timeout else None
+
+    def _finish_timed_out(self, how: str) -> int:
+        timeout = self.task.policy.timeout if self.task else None
+        return self._finish("timeout", EXIT_TIMEOUT, f"timed out after {timeout or 0:g}s{how}")
+
+    def _skip_reason(self, task: TaskManifest) -> str | None:
+        """The description of the first condition that says skip, else None."""
+        for skip in task.skips:
+            try:
+                with self.guard.stoppable(self.deadline):
+                    decided = conditions.evaluate(skip, self)
+            except TimeUp:
+                raise TimedOut(f" in the skip condition {skip.description}") from None
+            if decided:
+                return skip.description
+        return None
+
+    # --- what conditions and dynamic parameters ask for (runtime.inputs.RunInputs) ---------
+
+    def context(self) -> RunContext:
+        """The RunContext handed to conditions and dynamic parameters (one per attempt)."""
+        if self._context is None:
+            assert self.manifest is not None
+            record = self.record
+            self._context = RunContext(
+                namespace=record.namespace,
+                task=record.task,
+                run_id=record.run_id,
+                scheduled_time=datetime.fromtimestamp(record.scheduled_time or record.started_at).astimezone(),
+                now=datetime.now().astimezone(),
+                trigger=record.trigger,
+                environ=run_environment(self.manifest, os.environ),
+                history=self._earlier_runs,
+            )
+        return self._context
+
+    def functions(self) -> TaskFunctions:
+        """The task's functions, from the tasks file (imported at most once per run)."""
+        if self._functions is None:
+            assert self.manifest is not None
+            from .usercode import UserCode  # the tasks file and its imports: only tasks with functions
+
+            self._functions = UserCode(self.manifest, self.record.task)
+        return self._functions
+
+    def note(self, message: str) -> None:
+        """Say something about the run (in the log and on stdout)."""
+        self._say(message)
+
+    def _earlier_runs(self) -> tuple[str | None, datetime | None, datetime | None]:
+        """(status, start) of the task's previous run, and the start of its last success."""
+        try:
+            status, started, succeeded = self.recorder.earlier_runs(self.record)
+        except JournalUnavailable as error:
+            self._warn(f"the run journal cannot be read ({error}); conditions see no earlier runs")
+            return None, None, None
+        return status, local_datetime(started), local_datetime(succeeded)
+
+    # --- the scripts -------------------------------------------------------------------------
+
+    def _run_steps(self, manifest: Manifest, task: TaskManifest) -> int:
+        deadline = self.deadline
+        try:
+            with self.guard.stoppable(deadline):
+                planned = invocations(task.steps, self)
+        except TimeUp:
+            return self._finish_timed_out(" while working out the parameters")
+        for position, invocation in enumerate(planned, start=1):
+            if position > 1 and task.interval:
+                left = None if deadline is None else deadline - time.monotonic()
+                self.guard.sleep(task.interval if left is None else max(0.0, min(task.interval, left)))
+            self.guard.raise_if_received()
+            script = invocation.script_name
+            if deadline is not None and time.monotonic() >= deadline:
+                return self._finish_timed_out(f", before {script} started")
+            outcome = self._run_script(manifest, invocation, position, len(planned), deadline)
+            if self.guard.received is not None:
+                return self._finish(
+                    "killed", 128 + self.guard.received, f"{_stopped_by(self.guard.received)} while {script} ran"
+                )
+            if outcome.timed_out:
+                return self._finish_timed_out(f"; {script} was stopped")
+            if outcome.code != 0:
+                return self._finish("failed", outcome.code, f"{script} exited {outcome.code}")
+        return self._finish("ok", 0, None)
+
+    def _run_script(
+        self, manifest: Manifest, invocation: Invocation, position: int, count: int, deadline: float | None
+    ) -> Outcome:
+        step = invocation.step
+        argv = [*step.command, *invocation.arguments()]
+        name = f"{invocation.script_name} [{position}/{count}]"
+        if invocation.dynamic:
+            self._say(f"{name} parameters: {shown_parameters(invocation.shown)}")
+        self._check_programs(manifest, step.command, step.script)
+        record = StepRecord(position=position, script=step.script, started_at=time.time())
+        self.record.steps.append(record)
+        self.record.parameters.append({"script": step.script, "parameters": invocation.shown})
+        environment = script_environment(manifest, os.environ, self.record, invocation.values)
+        try:
+            outcome = run_script(
+                argv,
+                cwd=manifest.working_directory,
+                env=environment,
+                write=self.transcript.copy,
+                deadline=deadline,
+                guard=self.guard,
+            )
+        except SpawnError as error:
+            record.finished_at, record.status, record.exit_code = time.time(), "error", 127
+            raise RunError(f"{name} could not start: {error}") from None
+        record.finished_at, record.exit_code = time.time(), outcome.code
+        record.status = "timeout" if outcome.timed_out else "ok" if outcome.code == 0 else "failed"
+        outcome_text = {"ok": "ok", "timeout": "stopped: time is up"}.get(
+            record.status, f"failed with exit code {outcome.code}"
+        )
+        self._say(f"{name} {outcome_text} ({record.finished_at - record.started_at:.2f}s)")
+        return outcome
+
+    def _check_programs(self, manifest: Manifest, command: tuple[str, ...], script: str) -> None:
+        """A script or interpreter that left after install: say which, and how to fix it."""
+        for program in command:
+            if not os.path.exists(program):
+                what = "script" if program == script else "interpreter"
+                raise RunError(
+                    f"the {what} {program} is gone since the install; restore it, or fix the tasks"
+                    f" file and run `orchestration install {manifest.tasks_file}`"
+                )
+
+    # --- the record ----------------------------------------------------------------------------
+
+    def _finish(self, status: str, code: int, reason: str | None) -> int:
+        record = self.record
+        record.finished_at, record.status, record.exit_code, record.reason = time.time(), status, code, reason
+        try:
+            if status not in ("ok", "failed"):
+                self._say(f"{status}: {reason}" if status != "skipped" else str(reason))
+            retention: Retention | None = self.task.retention if self.task else None
+            self.recorder.finish(record, retention, self.sole)
+        finally:
+            self.recorder.close()
+            self.transcript.close()
+        return code
+
+    def _warn(self, message: str) -> None:
+        self.transcript.warn(message)
+
+    def _say(self, message: str) -> None:
+        self.transcript.say(message)
+
+
+def _stopped_by(signum: int) -> str:
+    return f"stopped by {signal_name(signum)}"
+
+
+def _stdout(message: str) -> None:
+    try:
+        print(message, flush=True)
+    except (OSError, AttributeError, ValueError):
+        pass
+
+
+def _stderr(message: str) -> None:
+    try:
+        print(message, file=sys.stderr, flush=True)
+    except (OSError, AttributeError, ValueError):
+        pass

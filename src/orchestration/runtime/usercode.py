@@ -1,0 +1,138 @@
+"""Running the tasks file's own functions at run time: skip conditions, parameter values and the
+parameter sets of a repeat.
+
+The shim imports this only for tasks that need it; it is the one part of the runtime that loads
+the definitions (`define`). It imports the tasks file in collecting mode
+once per run, finds the task by id and checks that its shape (the kinds of its skip conditions
+and parameter values, in order) is still the installed one, because each function is found again
+by its position.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from ..compile.manifest import Manifest, Shape, Skip
+from ..define.identity import namespace_of, task_ids, task_shape
+from ..define.loader import load_tasks_file
+from ..define.orchestrator import Task
+from ..errors import OrchestrationError, RunError
+from ..rules.context import RunContext
+from ..rules.values import Secret
+
+REINSTALL = "run `orchestration install {tasks_file}` again"
+
+
+def find_installed_task(manifest: Manifest, task_id: str) -> Task:
+    """The task `task_id` of the manifest's namespace, as the tasks file defines it now."""
+    fix = REINSTALL.format(tasks_file=manifest.tasks_file)
+    try:
+        loaded = load_tasks_file(manifest.tasks_file)
+    except OrchestrationError as error:
+        raise RunError(f"the tasks file cannot be loaded: {error.message}; fix it, then {fix}") from None
+    for orchestrator in loaded.orchestrators:
+        if namespace_of(orchestrator) == manifest.namespace:
+            for task, candidate in zip(orchestrator.tasks, task_ids(orchestrator)):
+                if candidate == task_id:
+                    return task
+    raise RunError(
+        f"the tasks file {manifest.tasks_file} no longer defines task '{task_id}' of namespace"
+        f" '{manifest.namespace}'; {fix}"
+    )
+
+
+def call_with_context(function: Callable[..., Any], context: RunContext) -> Any:
+    """Call `function()` or `function(context)`, whichever it accepts."""
+    try:
+        parameters = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):
+        return function()
+    required = [
+        p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
+    ]
+    accepts_one = required or any(p.kind == p.VAR_POSITIONAL for p in parameters)
+    return function(context) if accepts_one else function()
+
+
+def call(function: Callable[..., Any], context: RunContext, what: str, secret: bool = False) -> Any:
+    """Call a function of the tasks file; what it raises becomes a RunError naming `what` (for
+    a secret, only the kind of error: its text could hold the secret)."""
+    try:
+        return call_with_context(function, context)
+    except Exception as error:  # user code: report, never crash the shim
+        detail = "" if secret else f": {error}"
+        raise RunError(f"{what} raised {type(error).__name__}{detail}") from None
+
+
+class UserCode:
+    """The installed task as the tasks file defines it now (loaded on first use)."""
+
+    def __init__(self, manifest: Manifest, task_id: str) -> None:
+        self.manifest = manifest
+        self.task_id = task_id
+        self.fix = REINSTALL.format(tasks_file=manifest.tasks_file)
+        self._task: Task | None = None
+
+    @property
+    def task(self) -> Task:
+        if self._task is None:
+            task = find_installed_task(self.manifest, self.task_id)
+            self._check_shape(task)
+            self._task = task
+        return self._task
+
+    def skip_condition(self, skip: Skip, context: RunContext) -> bool:
+        """Whether the function behind the manifest's `skip` says skip."""
+        what = f"skip condition {skip.description}"
+        condition = self._find(what, lambda task: task.skips[skip.index])
+        result = call(condition, context, what)
+        try:
+            return bool(result)
+        except Exception as error:  # e.g. a function that returns a skips.Condition
+            raise RunError(f"{what} returned {type(result).__name__}, not True/False: {error}") from None
+
+    def parameter(self, step: int, run: int, key: str, what: str, context: RunContext, secret: bool = False) -> Any:
+        """What the function behind one parameter value returns for this run."""
+
+        def lookup(task: Task) -> Any:
+            value = task.steps[step].parameter_sets[run][key]
+            return value.value if isinstance(value, Secret) else value
+
+        return call(self._find(what, lookup), context, what, secret)
+
+    def parameter_sets(self, step: int, what: str, context: RunContext) -> Any:
+        """What the function behind a repeat's parameter sets returns for this run."""
+        return call(self._find(what, lambda task: task.steps[step].parameter_function), context, what)
+
+    def _find(self, what: str, lookup: Callable[[Task], Any]) -> Any:
+        try:
+            found = lookup(self.task)
+        except (IndexError, KeyError, AttributeError):
+            found = None
+        if not callable(found):
+            raise RunError(f"{what} of task '{self.task_id}' is no longer in {self.manifest.tasks_file}; {self.fix}")
+        return found
+
+    def _check_shape(self, task: Task) -> None:
+        installed = self.manifest.task(self.task_id).shape
+        difference = shape_difference(installed, Shape(*task_shape(task)))
+        if difference:
+            raise RunError(
+                f"task '{self.task_id}' in {self.manifest.tasks_file} no longer matches what was"
+                f" installed: {difference}; {self.fix}"
+            )
+
+
+def shape_difference(installed: Shape, current: Shape) -> str | None:
+    """How a task's shape changed since it was installed, in words (None if it did not)."""
+    if installed.skips != current.skips:
+        return f"its skip conditions were [{', '.join(installed.skips)}] and are now [{', '.join(current.skips)}]"
+    before, now = installed.scripts, current.scripts
+    if len(before) != len(now):
+        return f"it had {len(before)} scripts and now has {len(now)}"
+    for position, (old, new) in enumerate(zip(before, now), start=1):
+        if old != new:
+            return f"script {position} was {old} and is now {new}"
+    return None

@@ -1,0 +1,162 @@
+"""Where orchestration keeps what it writes, private to its owner.
+
+The state directory is `ORCHESTRATION_HOME` if set, else `$XDG_STATE_HOME/orchestration`
+(`~/.local/state/orchestration`) for user installs and `/var/lib/orchestration` for system scope.
+It holds the manifests, the run journal, the run logs and the lock files.
+
+The spare folder sits outside it, for what must not depend on HOME or ORCHESTRATION_HOME (the
+per-user crontab lock) or must work while the state directory is read-only (a fallback journal,
+a task lock). Every process of a user must find the same spare folder whatever its environment
+(cron's is minimal), so TMPDIR is not read: /tmp/orchestration-UID, or, when someone else made
+that first, a folder in the user's home.
+
+Standard library only: the shim uses this module on every run.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+SYSTEM_STATE_DIR = Path("/var/lib/orchestration")
+MANIFESTS = "manifests"
+JOURNAL = "journal.sqlite3"
+LOGS = "logs"
+LOCKS = "locks"
+
+
+def state_dir(system: bool = False) -> Path:
+    """The state directory for this user (or for system scope)."""
+    explicit = os.environ.get("ORCHESTRATION_HOME")
+    if explicit:
+        return Path(os.path.abspath(os.path.expanduser(explicit)))
+    if system:
+        return SYSTEM_STATE_DIR
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return Path(base) / "orchestration"
+
+
+def manifests_dir(state: str | os.PathLike[str]) -> Path:
+    return Path(state) / MANIFESTS
+
+
+def journal_path(state: str | os.PathLike[str]) -> str:
+    return os.path.join(state, JOURNAL)
+
+
+def logs_dir(state: str | os.PathLike[str], namespace: str, task: str) -> str:
+    return os.path.join(state, LOGS, namespace, task)
+
+
+def lock_path(state: str | os.PathLike[str], name: str) -> str:
+    return os.path.join(state, LOCKS, name)
+
+
+# --- private files ---------------------------------------------------------------------------------
+
+
+def private_dir(path: str | os.PathLike[str]) -> Path:
+    """Create `path` and any missing parents, each readable by the owner only."""
+    path = Path(path)
+    missing, ancestor = [], path
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        missing.append(ancestor)
+        ancestor = ancestor.parent
+    for directory in reversed(missing):
+        try:
+            directory.mkdir(mode=0o700)  # mkdir(parents=True) would give parents the umask's mode
+        except FileExistsError:
+            pass  # another process made it first
+    return path
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write `text` to `path` atomically (temporary file, fsync, rename), mode 0600."""
+    import tempfile  # installs only; the shim never writes this way
+
+    private_dir(path.parent)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(text.encode("utf-8"))
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+
+
+def remove_file(path: str | os.PathLike[str]) -> bool:
+    """Delete `path` if it exists; whether it did."""
+    try:
+        os.unlink(path)
+        return True
+    except FileNotFoundError:
+        return False
+
+
+@contextmanager
+def locked(path: str | os.PathLike[str], *, blocking: bool = True) -> Iterator[bool]:
+    """Hold an exclusive lock on `path` (created 0600); yields False if non-blocking and busy."""
+    private_dir(os.path.dirname(path))
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(descriptor)
+
+
+# --- the spare folder ------------------------------------------------------------------------------
+
+
+def spare_candidates() -> list[str]:
+    """Where the spare folder may be: /tmp/orchestration-UID, else a folder in the home."""
+    import pwd  # only when the first choice is taken
+
+    home = pwd.getpwuid(os.getuid()).pw_dir
+    return [f"/tmp/orchestration-{os.getuid()}", os.path.join(home, ".cache", "orchestration-spare")]
+
+
+def spare_dir(create: bool = True) -> str:
+    """The spare folder (made, mode 0700, when `create`); OSError naming why none can serve."""
+    first = f"/tmp/orchestration-{os.getuid()}"
+    if _ours(first, create):
+        return first
+    for path in spare_candidates()[1:]:
+        if _ours(path, create):
+            return path
+    raise OSError(f"{first} belongs to someone else, and no private folder could be made in its place")
+
+
+def spare_path(state: str | os.PathLike[str], name: str) -> str:
+    """Where `name` of the state directory `state` goes in the spare folder (not made)."""
+    key = "".join(c if c.isalnum() else "_" for c in os.path.abspath(os.fspath(state)))[-80:]
+    return os.path.join(spare_dir(create=False), f"{key}.{name}")
+
+
+def _ours(path: str, create: bool) -> bool:
+    """Whether `path` is (or, with `create`, was just made) a private folder of this user."""
+    if create:
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            os.mkdir(path, 0o700)
+        except FileExistsError:
+            pass
+        except OSError:
+            return False
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return not create  # not made yet: fine for a path that is only computed
+    return stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & 0o077

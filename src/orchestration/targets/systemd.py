@@ -1,0 +1,151 @@
+"""The systemd target: a `.service` and a `.timer` per task, rendered from the templates in
+`targets/templates/`.
+
+`render(manifest, path)` returns file name -> text and is pure; writing the files and talking to
+the manager is the installer's (`installer.systemd`). A unit is ours when its first lines carry
+the marker `# orchestration:NAMESPACE:TASK`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+from importlib.resources import files
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..compile.manifest import Manifest
+from .calendar import calendar_specs
+
+if TYPE_CHECKING:
+    import jinja2
+
+NAME = "systemd"
+SYSTEM_UNIT_DIR = Path("/etc/systemd/system")
+SYSTEMD_RUN = "/usr/bin/systemd-run"
+MARKER = re.compile(r"^# orchestration:([A-Za-z0-9_-]+):([A-Za-z0-9_-]+)$", re.MULTILINE)
+
+
+def user_unit_dir() -> Path:
+    """Where the user manager reads units from: $XDG_CONFIG_HOME/systemd/user."""
+    config = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return Path(config) / "systemd" / "user"
+
+
+def unit_dir(scope: str) -> Path:
+    return user_unit_dir() if scope == "user" else SYSTEM_UNIT_DIR
+
+
+def at_boot(timer: str) -> bool:
+    """Whether a rendered timer fires at boot (@reboot) rather than on a calendar."""
+    return "OnBootSec=" in timer
+
+
+def unit_name(namespace: str, task_id: str) -> str:
+    """`orchestration-NAMESPACE-TASK`; names are letters, digits, '-' and '_', so no escaping."""
+    return f"orchestration-{namespace}-{task_id}"
+
+
+def marker(namespace: str, task_id: str) -> str:
+    return f"# orchestration:{namespace}:{task_id}"
+
+
+# --- rendering --------------------------------------------------------------------------------
+
+
+def render(manifest: Manifest, manifest_path: str) -> dict[str, str]:
+    """Every unit file of the namespace, by file name (pure: everything comes from the manifest,
+    so the units installed before can be rendered again)."""
+    units: dict[str, str] = {}
+    namespace, scope = manifest.namespace, manifest.scope
+    for task_id, task in manifest.tasks.items():
+        name = unit_name(namespace, task_id)
+        header = _header(manifest, task_id, scope)
+        description = _specifiers(
+            f"orchestration {namespace}/{task_id}: {task.timing.description} ({task.timing.expression.strip()})"
+        )
+        command = [manifest.exec_program, manifest_path, task_id]
+        if task.policy.overlap == "allow":
+            command = _in_own_unit(command, f"orchestration {namespace}/{task_id} run", scope)
+        units[f"{name}.service"] = _template("service.j2").render(
+            header=header,
+            description=description,
+            exec_start=" ".join(systemd_quote(part) for part in command),
+        )
+        units[f"{name}.timer"] = _template("timer.j2").render(
+            header=header,
+            description=description,
+            calendars=() if task.timing.fields is None else calendar_specs(task.timing.fields),
+            on_boot=task.timing.reboot,
+            persistent=task.policy.catch_up,
+            service=f"{name}.service",
+        )
+    return units
+
+
+def _in_own_unit(command: list[str], description: str, scope: str) -> list[str]:
+    """systemd starts no unit that is still active, so runs that may overlap each get a
+    transient unit of their own: the timer's service only launches it and ends."""
+    scope_flag = ["--user"] if scope == "user" else []
+    return [
+        SYSTEMD_RUN,
+        *scope_flag,
+        "--no-block",
+        "--collect",
+        "--quiet",
+        f"--description={description}",
+        "--",
+        *command,
+    ]
+
+
+def _header(manifest: Manifest, task_id: str, scope: str) -> str:
+    cli = shlex.quote(manifest.cli_program)
+    scope_flag = "" if scope == "user" else " --scope system"
+    return "\n".join(
+        [
+            f"# Installed by orchestration from {manifest.tasks_file}; edit that file, not this one.",
+            f"# Update: {cli} install {shlex.quote(manifest.tasks_file)} --backend systemd{scope_flag}",
+            f"# Remove: {cli} uninstall --name {manifest.namespace}{scope_flag}",
+            marker(manifest.namespace, task_id),
+        ]
+    )
+
+
+def _template(name: str) -> jinja2.Template:
+    return _environment().get_template(name)
+
+
+_jinja: jinja2.Environment | None = None
+
+
+def _environment() -> jinja2.Environment:
+    """Jinja2 with StrictUndefined: a missing value is an error, never an empty string."""
+    global _jinja
+    if _jinja is None:
+        import jinja2
+
+        _jinja = jinja2.Environment(
+            loader=jinja2.FunctionLoader(_template_source),
+            undefined=jinja2.StrictUndefined,
+            keep_trailing_newline=True,
+            autoescape=False,
+        )
+    return _jinja
+
+
+def _template_source(name: str) -> str:
+    return files("orchestration.targets").joinpath("templates").joinpath(name).read_text(encoding="utf-8")
+
+
+def systemd_quote(word: str) -> str:
+    """One ExecStart= argument: '%' and '$' escaped, quoted when it holds spaces or quotes."""
+    word = word.replace("%", "%%").replace("$", "$$")
+    if re.fullmatch(r"[A-Za-z0-9_@%+=:,./-]+", word):
+        return word
+    return '"' + word.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _specifiers(text: str) -> str:
+    return text.replace("%", "%%")

@@ -1,0 +1,112 @@
+"""What the shim imports on a firing, seen from outside: the console script `orchestration-exec`
+that pip wrote (its wrapper included) runs a task in a fresh interpreter under `-X importtime`,
+which lists every module imported. A task without functions or templates loads the standard
+library and the runtime's own modules only; jinja2 comes with a template, the definitions with a
+function of the tasks file."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import Project
+from orchestration.api import compile_file
+from orchestration.compile.environment import capture_environment
+from orchestration.installer import manifests
+
+EXEC = str(Path(sys.executable).with_name("orchestration-exec"))
+
+# The package modules a static run may load: the runtime and what it is allowed to read.
+STATIC_RUN = {
+    "orchestration",
+    "orchestration.errors",
+    "orchestration.state",
+    "orchestration.compile",
+    "orchestration.compile.manifest",
+    "orchestration.rules",
+    "orchestration.rules.firing",
+    "orchestration.rules.policy",
+    "orchestration.rules.values",
+    "orchestration.rules.context",
+    "orchestration.rules.conditions",
+    "orchestration.runtime",
+    "orchestration.runtime.exec",
+    "orchestration.runtime.run",
+    "orchestration.runtime.catchup",
+    "orchestration.runtime.conditions",
+    "orchestration.runtime.environment",
+    "orchestration.runtime.fallback",
+    "orchestration.runtime.inputs",
+    "orchestration.runtime.journal",
+    "orchestration.runtime.overlap",
+    "orchestration.runtime.parameters",
+    "orchestration.runtime.recorder",
+    "orchestration.runtime.records",
+    "orchestration.runtime.supervise",
+    "orchestration.runtime.transcript",
+}
+
+TASKS = """
+from orchestration import skips, secret, template
+o = Orchestrator(name='ns')
+o.add_task('0 1 * * *', 'bash', name='static').add_script('record.sh', {'a': 'x', 'key': secret('s')}) \\
+    .add_skip(False).add_skip(skips.all_of(skips.weekend(), skips.weekdays(), skips.previous_failed()))
+o.add_task('0 1 * * *', 'bash', name='templated').add_script('record.sh', {'day': template('{{ today }}')})
+o.add_task('0 1 * * *', 'bash', name='function').add_script('record.sh', {'n': lambda: 1})
+"""
+
+
+@pytest.fixture
+def manifest(project: Project, state_home: Path) -> Path:
+    """The tasks' manifest, written where an install writes it (no scheduler is involved)."""
+    [compiled] = compile_file(project.write(TASKS), capture_environment(state_home))
+    placed = compiled.placed("crontab", "user")
+    path = manifests.versioned_path(state_home, placed)
+    manifests.write(path, placed)
+    return path
+
+
+def imported_by_a_firing(manifest: Path, task: str) -> set[str]:
+    """Every module a run of `task` through the console script imports (not the interpreter's own
+    start-up, which `python -c pass` pays too)."""
+    baseline = _imported([sys.executable, "-X", "importtime", "-c", "pass"])
+    return _imported([sys.executable, "-X", "importtime", EXEC, str(manifest), task]) - baseline
+
+
+def _imported(argv: list[str]) -> set[str]:
+    result = subprocess.run(argv, capture_output=True, text=True, cwd="/")
+    return {line.split("|")[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")} - {
+        "package"
+    }
+
+
+def ours_and_others(modules: set[str]) -> tuple[set[str], set[str]]:
+    """Our modules, and those from outside the standard library (not counting what the standard
+    library only tries, such as copy's `org.python.core` for Jython)."""
+    ours = {name for name in modules if name == "orchestration" or name.startswith("orchestration.")}
+    others = {
+        name
+        for name in modules - ours
+        if name.split(".")[0] not in sys.stdlib_module_names and importlib.util.find_spec(name.split(".")[0])
+    }
+    return ours, others
+
+
+def test_a_static_task_loads_the_standard_library_and_the_runtime_only(manifest: Path) -> None:
+    ours, others = ours_and_others(imported_by_a_firing(manifest, "static"))
+    assert others == set()
+    assert ours <= STATIC_RUN, sorted(ours - STATIC_RUN)
+    assert "orchestration.runtime.exec" in ours  # the probe saw the run
+
+
+def test_a_template_adds_jinja2_and_a_function_adds_the_definitions(manifest: Path) -> None:
+    ours, others = ours_and_others(imported_by_a_firing(manifest, "templated"))
+    assert ours - STATIC_RUN == {"orchestration.rules.templates"}
+    assert {name.split(".")[0] for name in others} == {"jinja2", "markupsafe"}
+    ours, others = ours_and_others(imported_by_a_firing(manifest, "function"))
+    assert {"orchestration.define.orchestrator", "orchestration.runtime.usercode"} <= ours
+    assert not {"click", "croniter", "crontab"} & {name.split(".")[0] for name in others}
