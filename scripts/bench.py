@@ -14,8 +14,10 @@
    the same job (the original package's design: a Python loop checking croniter every second).
 5. A burst of runs started at the same moment: total time, overhead p50/p95, records written.
 
-Figures, not pass/fail: the budgets are printed next to them. It installs into your crontab
-(saved first and put back) and uses a temporary state directory.
+Figures, not pass/fail: the budgets are printed next to them. Run it in the test sandbox, which
+gives it a crontab spool of its own (`scripts/sandbox.sh .venv/bin/python scripts/bench.py`, as
+root); elsewhere it installs into your crontab, saved first and put back. Its state directory is
+temporary.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ elif ! pgrep -x cron >/dev/null 2>&1; then
 fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/pip install --quiet --disable-pip-version-check '.[test]'
+.venv/bin/pip install --quiet --disable-pip-version-check -e '.[dev]'
 
 echo
 echo "\$ orchestration install scripts/example/tasks.py"

@@ -8,8 +8,10 @@
 # need the sandbox say why they skip (or fail, with ORCHESTRATION_REQUIRE_DAEMONS=1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ ! -x .venv/bin/pytest ] || ! .venv/bin/python -c 'import orchestration' >/dev/null 2>&1; then
-  python3 -m venv .venv
+# The tests must import this working tree: (re)install in editable mode unless that is what .venv has.
+installed=$(.venv/bin/python -c 'import orchestration, os; print(os.path.dirname(orchestration.__file__))' 2>/dev/null || true)
+if [ ! -x .venv/bin/pytest ] || [ "$installed" != "$PWD/src/orchestration" ]; then
+  [ -x .venv/bin/python ] || python3 -m venv .venv
   .venv/bin/pip install --quiet --disable-pip-version-check -e '.[dev]'
 fi
 manager_home=$(mktemp -d -t orchestration-test-home.XXXXXX)

@@ -122,14 +122,14 @@ def why(reference: str, at: str | None, as_json: bool, scope: str) -> None:
 @click.argument("reference", required=False, metavar="[NAMESPACE[/TASK]]")
 @click.option("--limit", "-n", type=click.IntRange(1), default=20, show_default=True, help="How many runs.")
 @click.option("--status", help="Only runs with this status (ok, failed, skipped, error, ...).")
-@click.option("--since", metavar="WHEN", help="Only runs started after WHEN: 30m, 2h, 7d or ISO 8601.")
+@click.option("--since", metavar="WHEN", help="Only runs started at or after WHEN: 30m, 2h, 7d or ISO 8601.")
 @json_option
 @click.option("--follow", "-f", is_flag=True, help="Then print each run as it starts and finishes.")
 @scope_option
 def history(
     reference: str | None, limit: int, status: str | None, since: str | None, as_json: bool, follow: bool, scope: str
 ) -> None:
-    """Show recorded runs, newest first."""
+    """Show recorded runs: the newest LIMIT, oldest first (--json: newest first)."""
     runs = api.history(reference, status=status, since=parse_since(since) if since else None, limit=limit, scope=scope)
     for warning in runs.warnings:
         click.echo(f"Warning: {warning}", err=True)
