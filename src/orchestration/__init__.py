@@ -15,7 +15,8 @@ imports nothing itself: the names below are loaded on first use.
 from __future__ import annotations
 
 from importlib import import_module
-from typing import TYPE_CHECKING, Any
+
+TYPE_CHECKING = False  # `typing` is not on the shim's path; type checkers set this to True
 
 __all__ = [
     "DefinitionError",
@@ -59,6 +60,8 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from .api import Orchestrator, history, install, installed, logs, next_times, render, run, uninstall, why
     from .define import skips
     from .define.orchestrator import Task

@@ -20,9 +20,12 @@ import os
 import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
-SYSTEM_STATE_DIR = Path("/var/lib/orchestration")
+TYPE_CHECKING = False  # `typing` is not on the shim's path; type checkers set this to True
+if TYPE_CHECKING:
+    from pathlib import Path
+
+SYSTEM_STATE_DIR = "/var/lib/orchestration"
 MANIFESTS = "manifests"
 JOURNAL = "journal.sqlite3"
 LOGS = "logs"
@@ -31,16 +34,20 @@ LOCKS = "locks"
 
 def state_dir(system: bool = False) -> Path:
     """The state directory for this user (or for system scope)."""
+    from pathlib import Path  # the shim never asks: it finds the state beside its manifest
+
     explicit = os.environ.get("ORCHESTRATION_HOME")
     if explicit:
         return Path(os.path.abspath(os.path.expanduser(explicit)))
     if system:
-        return SYSTEM_STATE_DIR
+        return Path(SYSTEM_STATE_DIR)
     base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
     return Path(base) / "orchestration"
 
 
 def manifests_dir(state: str | os.PathLike[str]) -> Path:
+    from pathlib import Path
+
     return Path(state) / MANIFESTS
 
 
@@ -59,27 +66,26 @@ def lock_path(state: str | os.PathLike[str], name: str) -> str:
 # --- private files ---------------------------------------------------------------------------------
 
 
-def private_dir(path: str | os.PathLike[str]) -> Path:
+def private_dir(path: str | os.PathLike[str]) -> None:
     """Create `path` and any missing parents, each readable by the owner only."""
-    path = Path(path)
-    missing, ancestor = [], path
-    while not ancestor.exists() and ancestor != ancestor.parent:
+    missing, ancestor = [], os.path.abspath(path)
+    while not os.path.exists(ancestor) and ancestor != os.path.dirname(ancestor):
         missing.append(ancestor)
-        ancestor = ancestor.parent
+        ancestor = os.path.dirname(ancestor)
     for directory in reversed(missing):
         try:
-            directory.mkdir(mode=0o700)  # mkdir(parents=True) would give parents the umask's mode
+            os.mkdir(directory, 0o700)  # makedirs would give parents the umask's mode
         except FileExistsError:
             pass  # another process made it first
-    return path
 
 
-def write_private(path: Path, text: str) -> None:
+def write_private(path: str | os.PathLike[str], text: str) -> None:
     """Write `text` to `path` atomically (temporary file, fsync, rename), mode 0600."""
     import tempfile  # installs only; the shim never writes this way
 
-    private_dir(path.parent)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    folder, name = os.path.split(os.path.abspath(path))
+    private_dir(folder)
+    handle, temporary = tempfile.mkstemp(prefix=f".{name}.", dir=folder)
     try:
         with os.fdopen(handle, "wb") as stream:
             stream.write(text.encode("utf-8"))

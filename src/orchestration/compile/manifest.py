@@ -12,12 +12,15 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
-from typing import Any
 
 from ..errors import ManifestError
+from ..frozen import Frozen
 from ..rules.firing import Fields
 from ..rules.policy import Retention, RunPolicy
+
+TYPE_CHECKING = False  # `typing` is not on the shim's path; type checkers set this to True
+if TYPE_CHECKING:
+    from typing import Any
 
 # Version 2: the typed manifest. A manifest of another version is refused with a message that
 # says to reinstall; there is no silent reading of an older or newer layout.
@@ -25,8 +28,7 @@ FORMAT = 2
 REINSTALL = "reinstall it with `orchestration install TASKS_FILE`"
 
 
-@dataclass(frozen=True)
-class Parameter:
+class Parameter(Frozen):
     """One parameter value: a text, a template or a function of the tasks file, each possibly
     secret. A secret is shown as ***; with `argument` False it reaches the script only through
     its environment."""
@@ -75,8 +77,7 @@ class Parameter:
 Parameters = Mapping[str, Parameter]
 
 
-@dataclass(frozen=True)
-class Step:
+class Step(Frozen):
     """One add_script or add_repeat: the command to run and its parameter sets, one per run (or
     a function of the tasks file that returns them at each run)."""
 
@@ -113,8 +114,7 @@ class Step:
 STATIC, BUILTIN, FUNCTION = "static", "builtin", "callable"
 
 
-@dataclass(frozen=True)
-class Skip:
+class Skip(Frozen):
     """A skip condition: a constant, a built-in condition (its spec), or a function of the tasks
     file (found again by its position among the task's conditions)."""
 
@@ -146,8 +146,7 @@ class Skip:
         )
 
 
-@dataclass(frozen=True)
-class Timing:
+class Timing(Frozen):
     """When a task fires: what the user wrote, the crontab time fields we emit, the schedule in
     words, and its expanded fields (None for @reboot)."""
 
@@ -161,7 +160,9 @@ class Timing:
         return self.fields is None
 
     def to_json(self) -> dict[str, Any]:
-        fields = None if self.fields is None else [sorted(values) for values in self.fields[:5]] + [self.fields.days_or]
+        fields = (
+            None if self.fields is None else [*(sorted(values) for values in self.fields.sets), self.fields.days_or]
+        )
         return {"expression": self.expression, "cron": self.cron, "description": self.description, "fields": fields}
 
     @classmethod
@@ -176,8 +177,7 @@ class Timing:
         )
 
 
-@dataclass(frozen=True)
-class Shape:
+class Shape(Frozen):
     """The kinds of a task's skip conditions and of each parameter value, in order: what the
     shim checks before it calls the tasks file's functions, which it finds by position."""
 
@@ -185,8 +185,7 @@ class Shape:
     scripts: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class TaskManifest:
+class TaskManifest(Frozen):
     id: str
     timing: Timing
     script_type: str
@@ -232,13 +231,13 @@ class TaskManifest:
         )
 
 
-@dataclass(frozen=True)
-class Manifest:
+class Manifest(Frozen):
     """Everything one namespace installs, and what its runs need."""
 
     namespace: str
     tasks_file: str
     tasks_file_sha256: str
+    tasks_file_stat: tuple[int, int]  # its size and modification time (ns) when installed
     working_directory: str
     exec_program: str  # orchestration-exec, which every entry calls
     cli_program: str  # orchestration, for the commands in headers
@@ -249,12 +248,23 @@ class Manifest:
     backend: str = ""  # where it is installed: set by `install`
     scope: str = "user"
 
+    def tasks_file_changed(self) -> bool:
+        """Whether the tasks file differs from the one installed (OSError if it cannot be read).
+        Its size and time are compared first, so an unchanged file costs a stat, not a hash."""
+        info = os.stat(self.tasks_file)
+        if (info.st_size, info.st_mtime_ns) == self.tasks_file_stat:
+            return False
+        import hashlib  # only for a file that may have changed
+
+        with open(self.tasks_file, "rb") as stream:
+            return hashlib.sha256(stream.read()).hexdigest() != self.tasks_file_sha256
+
     def task(self, task_id: str) -> TaskManifest:
         return self.tasks[task_id]
 
     def placed(self, backend: str, scope: str) -> Manifest:
         """The same manifest, installed into `backend` for `scope`."""
-        return replace(self, backend=backend, scope=scope)
+        return self.replace(backend=backend, scope=scope)
 
     def to_json(self, masked: bool = False) -> str:
         """Stable text: same manifest, same bytes. `masked` replaces secret values with ***."""
@@ -265,6 +275,7 @@ class Manifest:
             "scope": self.scope,
             "tasks_file": self.tasks_file,
             "tasks_file_sha256": self.tasks_file_sha256,
+            "tasks_file_stat": list(self.tasks_file_stat),
             "working_directory": self.working_directory,
             "exec": self.exec_program,
             "cli": self.cli_program,
@@ -298,6 +309,7 @@ class Manifest:
                 scope=_required(data, "scope", str),
                 tasks_file=_required(data, "tasks_file", str),
                 tasks_file_sha256=_required(data, "tasks_file_sha256", str),
+                tasks_file_stat=_stat(_required(data, "tasks_file_stat", list)),
                 working_directory=_required(data, "working_directory", str),
                 exec_program=_required(data, "exec", str),
                 cli_program=_required(data, "cli", str),
@@ -359,5 +371,11 @@ def _fields_of(raw: list[Any]) -> Fields:
     return Fields(minutes, hours, days, months, weekdays, bool(raw[5]))
 
 
+def _stat(raw: list[Any]) -> tuple[int, int]:
+    if len(raw) != 2 or not all(isinstance(value, int) for value in raw):
+        raise ValueError("'tasks_file_stat' must hold a size and a time")
+    return raw[0], raw[1]
+
+
 def _fields(record: RunPolicy | Retention) -> dict[str, Any]:
-    return dict(record.__dict__)
+    return record.as_dict()

@@ -34,7 +34,7 @@ BASH = "/bin/bash"
 
 def compile_loaded(loaded: LoadedTasks, environment: Environment) -> list[Manifest]:
     """The manifest of each Orchestrator of a loaded tasks file."""
-    manifests = [compile_orchestrator(o, loaded.sha256, environment) for o in loaded.orchestrators]
+    manifests = [compile_orchestrator(o, loaded, environment) for o in loaded.orchestrators]
     seen: set[str] = set()
     for manifest in manifests:
         if manifest.namespace in seen:
@@ -46,7 +46,7 @@ def compile_loaded(loaded: LoadedTasks, environment: Environment) -> list[Manife
     return manifests
 
 
-def compile_orchestrator(orchestrator: Orchestrator, tasks_file_sha256: str, environment: Environment) -> Manifest:
+def compile_orchestrator(orchestrator: Orchestrator, loaded: LoadedTasks, environment: Environment) -> Manifest:
     """The manifest of one Orchestrator."""
     if not orchestrator.tasks:
         raise DefinitionError(
@@ -61,7 +61,8 @@ def compile_orchestrator(orchestrator: Orchestrator, tasks_file_sha256: str, env
     return Manifest(
         namespace=namespace_of(orchestrator),
         tasks_file=str(orchestrator.tasks_file),
-        tasks_file_sha256=tasks_file_sha256,
+        tasks_file_sha256=loaded.sha256,
+        tasks_file_stat=loaded.stat,
         working_directory=str(orchestrator.base_dir),
         exec_program=environment.exec_program,
         cli_program=environment.cli_program,

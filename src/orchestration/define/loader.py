@@ -25,6 +25,13 @@ class LoadedTasks:
     path: Path
     sha256: str
     orchestrators: tuple[Orchestrator, ...]
+    stat: tuple[int, int] = (0, 0)  # size and modification time (ns) of the bytes loaded
+
+
+def file_stat(path: str | os.PathLike[str]) -> tuple[int, int]:
+    """(size, modification time in ns): what tells cheaply whether a file may have changed."""
+    info = os.stat(path)
+    return info.st_size, info.st_mtime_ns
 
 
 def resolve_tasks_file(path: str | os.PathLike[str]) -> Path:
@@ -61,6 +68,7 @@ def load_tasks_file(path: str | os.PathLike[str], *, expected_sha256: str | None
     """Run `path` with execute_tasks() returning at once; gather its Orchestrators. With
     `expected_sha256`, a file whose bytes have another hash is refused."""
     tasks_file = resolve_tasks_file(path)
+    stat = file_stat(tasks_file)
     source = tasks_file.read_bytes()
     digest = hashlib.sha256(source).hexdigest()
     if expected_sha256 is not None and digest != expected_sha256:
@@ -80,7 +88,7 @@ def load_tasks_file(path: str | os.PathLike[str], *, expected_sha256: str | None
             f"tasks file {tasks_file} creates no Orchestrator; create one with"
             " `orchestrator = Orchestrator()` and add tasks to it"
         )
-    return LoadedTasks(path=tasks_file, sha256=digest, orchestrators=tuple(found))
+    return LoadedTasks(path=tasks_file, sha256=digest, orchestrators=tuple(found), stat=stat)
 
 
 def _run(source: bytes, tasks_file: Path, module: types.ModuleType) -> None:

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from ..compile.manifest import Manifest, TaskManifest
-from ..define.loader import file_sha256
 from ..installer.manifests import installed_manifests
 from ..installer.systemctl import Systemctl
 from ..runtime.records import RunRecord
@@ -107,7 +106,7 @@ def namespace_problems_of(manifest: Manifest) -> list[str]:
             f" its functions fail; restore it, or remove the tasks with `orchestration uninstall"
             f" --name {manifest.namespace}`"
         )
-    elif _digest(tasks_file) != manifest.tasks_file_sha256:
+    elif _changed(manifest):
         problems.append(f"the tasks file changed since it was installed (drift); run {reinstall}")
     exec_program = manifest.exec_program
     if not os.access(exec_program, os.X_OK):
@@ -132,11 +131,11 @@ def task_problems_of(manifest: Manifest, task: TaskManifest) -> list[str]:
     return problems
 
 
-def _digest(path: str) -> str | None:
+def _changed(manifest: Manifest) -> bool:
     try:
-        return file_sha256(path)
+        return manifest.tasks_file_changed()
     except OSError:
-        return None
+        return True
 
 
 class NextFiring:

@@ -14,12 +14,16 @@ import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime
-from typing import Any
 
 from ..errors import RunError
 from .context import RunContext
 
-Spec = Mapping[str, Any]
+TYPE_CHECKING = False  # `typing` is not on the shim's path; type checkers set this to True
+if TYPE_CHECKING:
+    from typing import Any
+
+    Spec = Mapping[str, Any]
+
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 FAILURE_STATUSES = ("failed", "error", "timeout", "killed")
 LISTED_DATES = 3  # on_dates describes up to this many dates one by one

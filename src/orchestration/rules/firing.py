@@ -11,10 +11,11 @@ Standard library only: the shim imports this for catch-up, gates and queued syst
 from __future__ import annotations
 
 import time
-from typing import NamedTuple
+
+from ..frozen import Frozen
 
 
-class Fields(NamedTuple):
+class Fields(Frozen):
     """A schedule's expanded fields: the values each matches (weekdays 0-6, Sunday is 0)."""
 
     minutes: frozenset[int]
@@ -23,6 +24,11 @@ class Fields(NamedTuple):
     months: frozenset[int]
     weekdays: frozenset[int]
     days_or: bool  # both day fields restricted: a day matches either
+
+    @property
+    def sets(self) -> tuple[frozenset[int], ...]:
+        """The five value sets: minutes, hours, days, months, weekdays."""
+        return (self.minutes, self.hours, self.days, self.months, self.weekdays)
 
 
 def fires_in(fields: Fields, moment: time.struct_time) -> bool:

@@ -3,13 +3,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from ..frozen import Frozen
 
 OVERLAP_POLICIES = ("skip", "queue", "allow")
 
 
-@dataclass(frozen=True)
-class RunPolicy:
+class RunPolicy(Frozen):
     """Time limit (seconds, None for none), what a firing does while the previous run still runs
     ('skip', 'queue' or 'allow'), extra attempts after a failure and the wait between them, and
     whether a firing missed while the machine was down runs once when it is back."""
@@ -21,8 +20,7 @@ class RunPolicy:
     catch_up: bool = False
 
 
-@dataclass(frozen=True)
-class Retention:
+class Retention(Frozen):
     """Runs kept per task, days they are kept, and bytes kept of each run's log; pruned by the
     runs themselves, no daemon needed."""
 

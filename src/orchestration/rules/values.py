@@ -7,11 +7,14 @@ as ***. Standard library only: the shim checks what a function returns against t
 
 from __future__ import annotations
 
+import os
 import re
-from pathlib import Path
-from typing import Any
 
-PARAM_TYPES = (str, int, float, bool, Path)
+TYPE_CHECKING = False  # `typing` is not on the shim's path; type checkers set this to True
+if TYPE_CHECKING:
+    from typing import Any
+
+PARAM_TYPES = (str, int, float, bool, os.PathLike)  # pathlib.Path and other paths
 SUPPORTED = "str, int, float, bool or pathlib.Path"
 NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 MASK = "***"  # how a secret is shown
@@ -53,6 +56,8 @@ def argument_text(value: Any) -> str:
     """A parameter value as the script sees it: booleans are 'true'/'false', paths as written."""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, os.PathLike):
+        return str(os.fspath(value))
     return str(value)
 
 

@@ -6,7 +6,10 @@ from __future__ import annotations
 from ..compile.manifest import BUILTIN, STATIC, Skip
 from ..errors import RunError
 from ..rules import conditions
-from .inputs import RunInputs
+
+TYPE_CHECKING = False  # `typing` is not on the shim's path; type checkers set this to True
+if TYPE_CHECKING:
+    from .inputs import RunInputs
 
 
 def evaluate(skip: Skip, inputs: RunInputs) -> bool:

@@ -24,8 +24,24 @@ EXIT_USAGE = 2
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of orchestration-exec."""
+    code = run_firing(sys.argv[1:] if argv is None else argv)
+    if argv is None and "orchestration.runtime.usercode" not in sys.modules:
+        # The program itself, and no code of the tasks file (whose atexit hooks must run):
+        # everything is written and closed, so the interpreter's teardown is skipped; it costs
+        # about a tenth of a firing.
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError, AttributeError):
+                pass
+        os._exit(code)
+    return code
+
+
+def run_firing(argv: list[str]) -> int:
+    """One firing: the task's run, then any firing systemd queued while it ran; the exit code."""
     try:
-        manifest_path, task_id, trigger = arguments(sys.argv[1:] if argv is None else argv)
+        manifest_path, task_id, trigger = arguments(argv)
     except ValueError as error:
         print(f"orchestration-exec: {error}\n{USAGE}", file=sys.stderr)
         return EXIT_USAGE

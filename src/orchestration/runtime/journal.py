@@ -15,10 +15,13 @@ import os
 import sqlite3
 import time
 from types import TracebackType
-from typing import Any
 
 from ..state import private_dir
-from .records import RunRecord, StepRecord
+from .records import RUN_FIELDS, STEP_FIELDS, RunRecord, StepRecord
+
+TYPE_CHECKING = False  # `typing` is not on the shim's path; type checkers set this to True
+if TYPE_CHECKING:
+    from typing import Any
 
 BUSY_TIMEOUT_SECONDS = float(os.environ.get("ORCHESTRATION_JOURNAL_TIMEOUT", "10"))
 STALE_REASON = "ended without a record: killed outright (SIGKILL, out of memory, a reboot)"
@@ -62,24 +65,6 @@ MIGRATIONS = (
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
-RUN_FIELDS = (
-    "run_id",
-    "namespace",
-    "task",
-    "trigger",
-    "scheduled_time",
-    "started_at",
-    "finished_at",
-    "status",
-    "exit_code",
-    "reason",
-    "log_path",
-    "parameters",
-    "warnings",
-    "pid",
-    "attempt",
-)
-STEP_FIELDS = ("position", "script", "started_at", "finished_at", "status", "exit_code")
 _JSON_FIELDS = ("parameters", "warnings")
 
 

@@ -11,12 +11,16 @@ from __future__ import annotations
 import os
 import shlex
 from collections.abc import Mapping
-from typing import Any
 
 from ..compile.manifest import Parameter, Parameters, Step
 from ..errors import RunError
 from ..rules.values import MASK, PARAM_TYPES, SUPPORTED, Secret, argument_text, name_problem, text_problem
-from .inputs import RunInputs
+
+TYPE_CHECKING = False  # `typing` is not on the shim's path; type checkers set this to True
+if TYPE_CHECKING:
+    from typing import Any
+
+    from .inputs import RunInputs
 
 REPR_LIMIT = 60  # how much of a wrong value a message shows
 

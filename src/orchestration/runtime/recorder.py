@@ -7,7 +7,6 @@ import os
 import sqlite3
 import sys
 from collections.abc import Callable
-from typing import TypeVar
 
 from ..rules.policy import Retention
 from ..state import journal_path
@@ -15,7 +14,11 @@ from . import fallback
 from .journal import Journal, JournalUnavailable, is_damaged, quarantine
 from .records import RunRecord
 
-T = TypeVar("T")
+TYPE_CHECKING = False  # `typing` is not on the shim's path; type checkers set this to True
+if TYPE_CHECKING:
+    from typing import TypeVar
+
+    T = TypeVar("T")
 
 
 class Recorder:

@@ -5,49 +5,86 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import Any
+
+TYPE_CHECKING = False  # `typing` is not on the shim's path; type checkers set this to True
+if TYPE_CHECKING:
+    from typing import Any
 
 STATUSES = ("running", "ok", "failed", "skipped", "error", "timeout", "overlap", "killed")
 FAILURE_STATUSES = ("failed", "error", "timeout", "killed")
+RUN_FIELDS = (
+    "run_id",
+    "namespace",
+    "task",
+    "trigger",
+    "scheduled_time",
+    "started_at",
+    "finished_at",
+    "status",
+    "exit_code",
+    "reason",
+    "log_path",
+    "parameters",
+    "warnings",
+    "pid",
+    "attempt",
+)
+STEP_FIELDS = ("position", "script", "started_at", "finished_at", "status", "exit_code")
 
 
-@dataclass
 class StepRecord:
     """One script run inside a run."""
 
-    position: int
-    script: str
-    started_at: float
-    finished_at: float | None = None
-    status: str = "running"
-    exit_code: int | None = None
+    __slots__ = STEP_FIELDS
+
+    def __init__(
+        self,
+        position: int,
+        script: str,
+        started_at: float,
+        finished_at: float | None = None,
+        status: str = "running",
+        exit_code: int | None = None,
+    ) -> None:
+        self.position, self.script, self.started_at = position, script, started_at
+        self.finished_at, self.status, self.exit_code = finished_at, status, exit_code
 
     def to_dict(self) -> dict[str, Any]:
-        return {item.name: getattr(self, item.name) for item in fields(self)}
+        return {name: getattr(self, name) for name in STEP_FIELDS}
 
 
-@dataclass
 class RunRecord:
     """One run (one attempt) of one task."""
 
-    run_id: str
-    namespace: str
-    task: str
-    trigger: str
-    started_at: float
-    status: str = "running"
-    scheduled_time: float | None = None
-    finished_at: float | None = None
-    exit_code: int | None = None
-    reason: str | None = None
-    log_path: str | None = None
-    parameters: list[dict[str, Any]] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    pid: int | None = None
-    attempt: int = 1
-    steps: list[StepRecord] = field(default_factory=list)
+    __slots__ = (*RUN_FIELDS, "steps")
+
+    def __init__(
+        self,
+        run_id: str,
+        namespace: str,
+        task: str,
+        trigger: str,
+        started_at: float,
+        status: str = "running",
+        scheduled_time: float | None = None,
+        finished_at: float | None = None,
+        exit_code: int | None = None,
+        reason: str | None = None,
+        log_path: str | None = None,
+        parameters: list[dict[str, Any]] | None = None,
+        warnings: list[str] | None = None,
+        pid: int | None = None,
+        attempt: int = 1,
+        steps: list[StepRecord] | None = None,
+    ) -> None:
+        self.run_id, self.namespace, self.task, self.trigger = run_id, namespace, task, trigger
+        self.started_at, self.status, self.scheduled_time = started_at, status, scheduled_time
+        self.finished_at, self.exit_code, self.reason = finished_at, exit_code, reason
+        self.log_path, self.pid, self.attempt = log_path, pid, attempt
+        self.parameters: list[dict[str, Any]] = parameters if parameters is not None else []
+        self.warnings: list[str] = warnings if warnings is not None else []
+        self.steps: list[StepRecord] = steps if steps is not None else []
 
     @property
     def reference(self) -> str:
@@ -59,15 +96,14 @@ class RunRecord:
 
     def to_dict(self) -> dict[str, Any]:
         """Everything, as stored (times are timestamps)."""
-        data = {item.name: getattr(self, item.name) for item in fields(self)}
+        data = {name: getattr(self, name) for name in RUN_FIELDS}
         data["steps"] = [step.to_dict() for step in self.steps]
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunRecord:
-        known = {item.name for item in fields(cls)}
         steps = [StepRecord(**step) for step in data.get("steps", [])]
-        return cls(**{**{key: value for key, value in data.items() if key in known}, "steps": steps})
+        return cls(**{key: value for key, value in data.items() if key in RUN_FIELDS}, steps=steps)
 
     def to_json(self) -> dict[str, Any]:
         """For people and scripts: times as ISO 8601 with offset, plus the duration."""

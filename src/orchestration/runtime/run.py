@@ -23,7 +23,6 @@ from ..rules.policy import Retention
 from . import conditions
 from .catchup import MISSED, RAN, missed_firing
 from .environment import run_environment, script_environment
-from .inputs import TaskFunctions
 from .journal import JournalUnavailable
 from .overlap import TaskLock, overlap_reason
 from .parameters import Invocation, invocations, shown_parameters
@@ -31,6 +30,10 @@ from .recorder import Recorder
 from .records import StepRecord, iso_minute, local_datetime, new_record
 from .supervise import Guard, Interrupted, Outcome, SpawnError, TimedOut, TimeUp, run_script, signal_name
 from .transcript import Transcript
+
+TYPE_CHECKING = False  # `typing` is not on the shim's path; type checkers set this to True
+if TYPE_CHECKING:
+    from .inputs import TaskFunctions
 
 EXIT_ERROR = 1
 EXIT_TIMEOUT = 124  # as timeout(1) exits
@@ -240,15 +243,12 @@ class Run:
 
     def _check_drift(self, manifest: Manifest) -> None:
         """Warn when the tasks file changed since it was installed (the entries may be stale)."""
-        import hashlib
-
         try:
-            with open(manifest.tasks_file, "rb") as stream:
-                digest = hashlib.sha256(stream.read()).hexdigest()
+            changed = manifest.tasks_file_changed()
         except OSError:
             self._warn(f"the tasks file {manifest.tasks_file} is gone; these entries still run as installed")
             return
-        if digest != manifest.tasks_file_sha256:
+        if changed:
             self._warn(
                 f"the tasks file {manifest.tasks_file} changed since it was installed; run"
                 f" `orchestration install {manifest.tasks_file}` to apply the changes"

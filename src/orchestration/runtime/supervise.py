@@ -14,7 +14,10 @@ import signal
 import time
 from collections.abc import Callable
 from types import FrameType
-from typing import Any
+
+TYPE_CHECKING = False  # `typing` is not on the shim's path; type checkers set this to True
+if TYPE_CHECKING:
+    from typing import Any
 
 KILL_GRACE_SECONDS = float(os.environ.get("ORCHESTRATION_KILL_GRACE", "5"))
 READ_CHUNK = 65536

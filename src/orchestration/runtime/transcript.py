@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import BinaryIO
 
 from ..state import logs_dir, private_dir
 from .records import RunRecord
+
+TYPE_CHECKING = False  # `typing` is not on the shim's path; type checkers set this to True
+if TYPE_CHECKING:
+    from typing import BinaryIO
 
 
 class Transcript:
