@@ -76,7 +76,10 @@ def test_another_format_is_refused_with_what_to_do(compiled: Manifest, version: 
     [
         (lambda data: data["tasks"]["a"].pop("policy"), "'policy' is missing or not a dict"),
         (lambda data: data["tasks"]["a"]["timing"].update(fields=[[1]]), "'fields' must hold five lists"),
-        (lambda data: data["tasks"]["a"]["policy"].update(colour="red"), "RunPolicy: unexpected or repeated field 'colour'"),
+        (
+            lambda data: data["tasks"]["a"]["policy"].update(colour="red"),
+            "RunPolicy: unexpected or repeated field 'colour'",
+        ),
         (lambda data: data["tasks"]["a"]["skips"][0].update(kind="magic"), "unknown kind of skip condition 'magic'"),
     ],
 )
