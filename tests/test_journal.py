@@ -81,8 +81,16 @@ def test_history_filters_and_formats(real_crontab, project: Project, state_home:
     fire(state_home, "ns", "bad")
     fire(state_home, "ns", "off")
     lines = cli("history").stdout.splitlines()
-    assert [line.split("  ")[1:3] for line in lines] == [["ns/good", "ok"], ["ns/bad", "failed"], ["ns/off", "skipped"]]
+    runs = json.loads(cli("history", "--json").stdout)
+    # One order everywhere: newest last, in the text and in JSON; each line shows the run id.
+    assert [r["task"] for r in runs] == ["good", "bad", "off"]
+    assert [line.split("  ")[1:4] for line in lines] == [
+        [f"ns/{r['task']}", r["run_id"], status] for r, status in zip(runs, ["ok", "failed", "skipped"])
+    ]
     assert lines[2].endswith("(skipped by add_skip(True))")
+    assert cli("history", "--reverse").stdout.splitlines() == lines[::-1]
+    assert json.loads(cli("history", "-r", "--json").stdout) == runs[::-1]
+    assert [r["task"] for r in json.loads(cli("history", "--limit", "2", "--json").stdout)] == ["bad", "off"]
     assert [r["task"] for r in json.loads(cli("history", "--status", "failed", "--json").stdout)] == ["bad"]
     assert [r["task"] for r in json.loads(cli("history", "ns", "--limit", "1", "--json").stdout)] == ["off"]
     assert json.loads(cli("history", "--since", "2099-01-01T00:00", "--json").stdout) == []
@@ -97,7 +105,7 @@ def test_history_filters_and_formats(real_crontab, project: Project, state_home:
 def test_logs_show_the_newest_run_or_a_chosen_one(real_crontab, project: Project, state_home: Path) -> None:
     install(project, TASKS)
     fire(state_home, "ns", "bad")
-    first = json.loads(cli("history", "ns/bad", "--json").stdout)[0]["run_id"]
+    first = json.loads(cli("history", "ns/bad", "--json").stdout)[-1]["run_id"]
     (project.root / "fail.sh").write_text("#!/bin/bash\necho second run says $1\nexit $1\n")
     fire(state_home, "ns", "bad")
     newest = cli("logs", "ns/bad").stdout
@@ -125,7 +133,10 @@ def test_status_shows_last_run_failures_next_time_and_drift(real_crontab, projec
     drift = f"the tasks file changed since it was installed (drift); run `orchestration install {tasks}`"
     assert json.loads(cli("status", "--json").stdout)[0]["problems"] == [drift]
     text = cli("status").stdout
-    assert text.splitlines()[-1] == f"! ns: {drift}"
+    assert text.splitlines()[-2:] == [
+        f"! ns: {drift}",
+        "! ns/bad: 3 failure(s) in a row; see `orchestration logs ns/bad`",
+    ]
     assert cli("list").stdout.splitlines()[-1] == "! needs attention: see `orchestration status`"
     result = fire(state_home, "ns", "good")
     assert "warning: the tasks file" in result.stderr
@@ -303,9 +314,9 @@ def test_execute_tasks_installs_then_prints_runs_as_they_start_and_finish(
         _read_until(follower, "Following runs of live", timeout=20)
         started = time.monotonic()
         runner = subprocess.Popen([EXEC, str(manifest_file(state_home, "live")), "slow"], stdout=subprocess.DEVNULL)
-        lines, seen_start = _read_until(follower, "live/slow  running", timeout=5)
+        lines, seen_start = _read_until(follower, "  running\n", timeout=5)
         assert seen_start - started < 1.5  # printed while the script still runs
-        lines, _ = _read_until(follower, "live/slow  ok", timeout=10)
+        lines, _ = _read_until(follower, "  ok  ", timeout=10)
         assert lines[-1].rstrip().endswith("exit 0")
         runner.wait()
     finally:
@@ -322,8 +333,9 @@ def test_history_follow_prints_new_runs(real_crontab, project: Project, state_ho
         _read_until(follower, "Following new runs", timeout=10)
         fire(state_home, "ns", "good")
         fire(state_home, "ns", "bad")
-        lines, _ = _read_until(follower, "ns/bad  failed", timeout=5)
+        lines, _ = _read_until(follower, "  failed  ", timeout=5)
         assert not any("ns/good" in line for line in lines)
+        assert "  ns/bad  " in lines[-1]
     finally:
         follower.terminate()
         follower.wait()

@@ -20,7 +20,8 @@ from orchestration.installer.apply import compile_file
 TASKS = """
 from orchestration import skips, secret, template
 o = Orchestrator(name='ns', keep_runs=7)
-o.add_task('*/5 9-17 * * mon-fri', 'bash', name='a', timeout=30, overlap='queue', retries=2) \\
+o.add_task('*/5 9-17 * * mon-fri', 'bash', name='a', timeout=30, overlap='queue', retries=2, jitter=90,
+           env={'PLAIN': 'v', 'PORT': 8080, 'TOKEN': secret('t')}) \\
     .add_script('record.sh', {'plain': 'x', 'flag': True, 'key': secret('s', argument=False)}) \\
     .add_repeat('record.sh', [{'day': template('{{ today }}')}, {'day': 'fixed'}]) \\
     .add_skip(skips.weekend()).add_skip(lambda: False).add_skip(True)
@@ -45,7 +46,16 @@ def test_what_the_json_holds(compiled: Manifest) -> None:
     task = data["tasks"]["a"]
     assert task["timing"]["expression"] == "*/5 9-17 * * mon-fri"
     assert task["timing"]["fields"][4] == [1, 2, 3, 4, 5]
-    assert task["policy"] == {"timeout": 30, "overlap": "queue", "retries": 2, "retry_delay": 0, "catch_up": False}
+    assert task["policy"] == {
+        "timeout": 30,
+        "overlap": "queue",
+        "retries": 2,
+        "retry_delay": 0,
+        "catch_up": False,
+        "jitter": 90,
+    }
+    assert task["environment"] == {"PLAIN": "v", "PORT": "8080", "TOKEN": {"value": "t", "secret": True}}
+    assert data["tasks"]["b"]["environment"] == {}
     assert task["retention"]["keep_runs"] == 7
     assert task["steps"][0]["runs"] == [
         {"plain": "x", "flag": "true", "key": {"value": "s", "secret": True, "argument": False}}
@@ -56,6 +66,7 @@ def test_what_the_json_holds(compiled: Manifest) -> None:
     assert data["tasks"]["b"]["steps"][0]["runs_from"] == "<lambda>()"
     masked = json.loads(compiled.to_json(masked=True))
     assert masked["tasks"]["a"]["steps"][0]["runs"][0]["key"]["value"] == "***"
+    assert masked["tasks"]["a"]["environment"]["TOKEN"] == {"value": "***", "secret": True}
 
 
 @pytest.mark.parametrize("version, which", [(FORMAT + 1, "a newer"), (1, "an older")])

@@ -163,7 +163,7 @@ def test_a_failed_run_is_retried_and_every_attempt_recorded(real_crontab, script
     assert all(b.started_at - a.finished_at >= 0.5 for a, b in itertools.pairwise(attempts))
     assert "orchestration runs/flaky: attempt 2 of 4 after failed run" in out
     history = json.loads(CliRunner().invoke(main, ["history", "runs/flaky", "--json"]).output)
-    assert [run["attempt"] for run in history] == [3, 2, 1]
+    assert [run["attempt"] for run in history] == [1, 2, 3]
 
 
 def test_retries_stop_when_they_run_out(real_crontab, scripts: Project, state_home: Path) -> None:

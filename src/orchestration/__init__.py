@@ -29,12 +29,15 @@ __all__ = [
     "installed",
     "logs",
     "next_times",
+    "pause",
     "render",
+    "resume",
     "run",
     "secret",
     "skips",
     "template",
     "uninstall",
+    "upcoming",
     "why",
 ]
 
@@ -57,12 +60,29 @@ _LAZY = {
     "logs": ".api",
     "why": ".api",
     "run": ".api",
+    "pause": ".api",
+    "resume": ".api",
+    "upcoming": ".api",
 }
 
 if TYPE_CHECKING:
     from typing import Any
 
-    from .api import Orchestrator, history, install, installed, logs, next_times, render, run, uninstall, why
+    from .api import (
+        Orchestrator,
+        history,
+        install,
+        installed,
+        logs,
+        next_times,
+        pause,
+        render,
+        resume,
+        run,
+        uninstall,
+        upcoming,
+        why,
+    )
     from .define import skips
     from .define.orchestrator import Task
     from .define.parameters import secret, template

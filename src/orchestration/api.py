@@ -13,12 +13,15 @@ every stage; the CLI (`orchestration.cli`) only parses, calls these and prints.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from .compile.environment import Environment, capture_environment
 from .compile.manifest import Manifest
@@ -26,13 +29,13 @@ from .compile.plan import compile_loaded
 from .define import orchestrator as definitions
 from .define.loader import LoadedTasks, file_sha256, file_stat
 from .errors import ApplyError, UsageError
-from .installer import manifests
+from .installer import manifests, pausing
 from .installer.apply import compile_file, install, install_manifests, scope_state, uninstall
 from .installer.diff import describe_changes
 from .observe import history as run_history
 from .observe.preview import local_timezone
 from .observe.preview import next_times as timing_next_times
-from .observe.status import NextFiring, TaskStatus, installed_status
+from .observe.status import NextFiring, TaskStatus, entry_problems, installed_status
 from .observe.why import Explanation, explain
 from .runtime.records import RunRecord
 from .targets import Rendered
@@ -45,11 +48,32 @@ __all__ = [
     "installed",
     "logs",
     "next_times",
+    "pause",
     "render",
+    "resume",
     "run",
     "uninstall",
+    "upcoming",
     "why",
 ]
+
+
+@dataclass(frozen=True)
+class Upcoming:
+    """A task's next firing times; each run starts within `jitter` seconds after one."""
+
+    reference: str
+    times: list[datetime]
+    jitter: int = 0
+    warnings: tuple[str, ...] = ()  # an installed task's entries changed by hand
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "task": self.reference,
+            "times": [moment.isoformat() for moment in self.times],
+            "jitter": self.jitter,
+            "warnings": list(self.warnings),
+        }
 
 
 class Orchestrator(definitions.Orchestrator):
@@ -128,14 +152,25 @@ def next_times(
     target: str, *, count: int = 5, after: datetime | None = None, scope: str = "user"
 ) -> dict[str, list[datetime]]:
     """The next firing times per 'NAMESPACE/TASK', of a tasks file or of an installed task."""
+    return {item.reference: item.times for item in upcoming(target, count=count, after=after, scope=scope)}
+
+
+def upcoming(target: str, *, count: int = 5, after: datetime | None = None, scope: str = "user") -> list[Upcoming]:
+    """Per task of a tasks file, or for an installed task: its next firing times and its jitter
+    window (each run starts within `jitter` seconds after a firing time)."""
     after = after or datetime.now(local_timezone())
+    warnings: tuple[str, ...] = ()
     if target.endswith(".py") or (os.path.sep in target and not _looks_like_reference(target)):
         compiled: list[Manifest] = compile_file(target)
-        timings = {f"{m.namespace}/{task_id}": task.timing for m in compiled for task_id, task in m.tasks.items()}
+        tasks = [(f"{m.namespace}/{task_id}", task) for m in compiled for task_id, task in m.tasks.items()]
     else:
         found, task_id = manifests.find_task(scope_state(scope), target)
-        timings = {target: found.manifest.task(task_id).timing}
-    return {reference: timing_next_times(timing, after, count) for reference, timing in timings.items()}
+        tasks = [(target, found.manifest.task(task_id))]
+        warnings = tuple(f"{found.namespace}: {problem}" for problem in entry_problems(found))
+    return [
+        Upcoming(reference, timing_next_times(task.timing, after, count), task.policy.jitter, warnings)
+        for reference, task in tasks
+    ]
 
 
 def _looks_like_reference(target: str) -> bool:
@@ -148,10 +183,13 @@ def history(
     status: str | None = None,
     since: float | None = None,
     limit: int | None = None,
+    reverse: bool = False,
     scope: str = "user",
 ) -> run_history.RunHistory:
-    """Recorded runs, newest first, filtered by task ('NAMESPACE' or 'NAMESPACE/TASK'), status and start."""
-    return run_history.history(scope_state(scope), reference, status=status, since=since, limit=limit)
+    """Recorded runs filtered by task ('NAMESPACE' or 'NAMESPACE/TASK'), status and start: the
+    newest `limit` of them, oldest first, so the newest is last (`reverse`: newest first)."""
+    runs = run_history.history(scope_state(scope), reference, status=status, since=since, limit=limit)
+    return runs if reverse else run_history.RunHistory(runs[::-1], runs.warnings)
 
 
 def logs(reference: str, run_id: str | None = None, *, follow: bool = False, scope: str = "user") -> Iterator[bytes]:
@@ -201,10 +239,13 @@ def cron_environment() -> dict[str, str]:
     return environment
 
 
-def run(reference: str, *, scope: str = "user") -> int:
-    """Run an installed task now through orchestration-exec, as cron would; its exit code."""
+def run(reference: str, *, ignore_skips: bool = False, scope: str = "user") -> int:
+    """Run an installed task now through orchestration-exec, as cron would; its exit code.
+    `ignore_skips`: run even if a skip condition or a pause says not to."""
     found, task_id = manifests.find_task(scope_state(scope), reference)
     argv = [found.manifest.exec_program, str(found.path), task_id, "--trigger", "manual"]
+    if ignore_skips:
+        argv.append("--ignore-skips")
     # Like a shell: Ctrl-C goes to the shim, which passes it to the script and records the run.
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
@@ -215,6 +256,36 @@ def run(reference: str, *, scope: str = "user") -> int:
         raise ApplyError(f"could not start {argv[0]}: {error}; reinstall the tasks file") from None
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def pause(reference: str, until: datetime | None = None, *, scope: str = "user") -> pausing.PauseChange:
+    """Pause an installed namespace ('NAMESPACE') or task ('NAMESPACE/TASK'), for good or until
+    `until` (an aware datetime): its firings are recorded as skipped; on systemd its timers stop."""
+    return pausing.pause(scope_state(scope), reference, until.timestamp() if until else None)
+
+
+def resume(reference: str, *, scope: str = "user") -> pausing.PauseChange:
+    """End the pause of a namespace (and of each of its tasks) or of one task."""
+    return pausing.resume(scope_state(scope), reference)
+
+
+def parse_until(text: str, now: datetime | None = None) -> datetime:
+    """A moment to come: an age from now such as 30m, 2h, 7d, 1w, or an ISO 8601 time."""
+    now = now or datetime.now(local_timezone())
+    match = _RELATIVE.fullmatch(text.strip())
+    if match:
+        amount, unit = int(match.group(1)), match.group(2)
+        return now + timedelta(**{_UNITS[unit]: amount})
+    try:
+        return parse_time(text)
+    except UsageError:
+        raise UsageError(
+            f"'{text}' is not a time; use a duration such as 30m, 2h, 7d, or ISO 8601 such as 2026-01-31T09:00"
+        ) from None
+
+
+_RELATIVE = re.compile(r"(\d+)\s*([smhdw])")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
 def state_directory(scope: str = "user") -> Path:

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from ..errors import OrchestrationError
+from . import output
 
 scope_option = click.option(
     "--scope",
@@ -27,11 +28,19 @@ class Commands(click.Group):
         try:
             return super().invoke(ctx)
         except OrchestrationError as error:
-            click.echo(f"Error: {error}", err=True)
+            output.echo(f"{output.styled('Error:', fg='red', bold=True)} {error}", err=True)
             ctx.exit(error.exit_code)
 
 
 @click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="orchestration")
-def main() -> None:
+@click.option(
+    "--color",
+    type=click.Choice(output.COLOR_MODES),
+    default="auto",
+    show_default=True,
+    help="Colour the output: auto colours a terminal unless NO_COLOR is set.",
+)
+def main(color: str) -> None:
     """Define scheduled scripts in Python; cron or systemd runs them."""
+    output.set_color(color)

@@ -195,6 +195,7 @@ class TaskManifest(Frozen):
     policy: RunPolicy
     retention: Retention
     shape: Shape
+    environment: Parameters = {}  # env=: variable name to a plain or secret value
 
     @property
     def needs_tasks_file(self) -> bool:
@@ -213,6 +214,7 @@ class TaskManifest(Frozen):
             "policy": _fields(self.policy),
             "retention": _fields(self.retention),
             "shape": {"skips": list(self.shape.skips), "scripts": list(self.shape.scripts)},
+            "environment": {key: value.to_json(masked) for key, value in self.environment.items()},
         }
 
     @classmethod
@@ -228,6 +230,9 @@ class TaskManifest(Frozen):
             policy=RunPolicy(**_required(data, "policy", dict)),
             retention=Retention(**_required(data, "retention", dict)),
             shape=Shape(tuple(_required(shape, "skips", list)), tuple(_required(shape, "scripts", list))),
+            environment={
+                key: Parameter.from_json(value) for key, value in (_optional(data, "environment", dict) or {}).items()
+            },
         )
 
 

@@ -112,6 +112,7 @@ def compile_task(task: Task, task_id: str, python: str, retention: Retention) ->
         policy=task.policy,
         retention=retention,
         shape=Shape(skips_shape, scripts_shape),
+        environment=parameters(task.environment),
     )
 
 

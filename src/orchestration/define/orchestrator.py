@@ -54,6 +54,7 @@ class Task:
     number: int  # 1-based position in its Orchestrator, for messages about unnamed tasks
     defined_at: str = ""  # "tasks.py:12", where add_task was called
     policy: RunPolicy = field(default_factory=RunPolicy)
+    environment: dict[str, Any] = field(default_factory=dict)  # env=: variables of its scripts
     steps: list[Step] = field(default_factory=list)
     skips: list[SkipCondition] = field(default_factory=list)
 
@@ -198,6 +199,8 @@ class Orchestrator:
         retries: int = 0,
         retry_delay: float = 0,
         catch_up: bool = False,
+        jitter: float = 0,
+        env: Mapping[str, Any] | None = None,
     ) -> Task:
         """A task that runs on `cron_expression` with scripts of `script_type` ('bash' or 'python').
 
@@ -207,6 +210,9 @@ class Orchestrator:
         `retries`, `retry_delay`: run a failed or timed-out run again, up to `retries` times.
         `catch_up`: run once at start-up when the last firing was missed while the machine (or
         the scheduler) was down, as anacron and systemd's Persistent= do.
+        `jitter`: seconds; each run starts within that window after its firing time, at a delay
+        of the task's own that is the same at every firing (spreads load across tasks).
+        `env`: environment variables of the task's scripts (values may be secret(...)).
         """
         number = len(self.tasks) + 1
         label = f"task '{name}'" if isinstance(name, str) else f"task #{number} ('{cron_expression}')"
@@ -229,7 +235,8 @@ class Orchestrator:
             base_dir=self.base_dir,
             number=number,
             defined_at=self._caller_location(),
-            policy=checks.run_policy(timeout, overlap, retries, retry_delay, label, catch_up, schedule),
+            policy=checks.run_policy(timeout, overlap, retries, retry_delay, label, catch_up, schedule, jitter),
+            environment=checks.environment(env, label),
         )
         self.tasks.append(task)
         self._names.add(name)

@@ -16,9 +16,10 @@ from ..define.loader import load_tasks_file
 from ..errors import UsageError
 from ..state import lock_path, locked, state_dir
 from ..targets import Rendered, render
-from . import manifests
+from . import manifests, pausing
 from .crashpoints import checkpoint
-from .diff import NamespaceChanges, diff, hand_edit_summary, removal
+from .diff import NamespaceChanges, diff, removal
+from .entries import hand_edit_summary_of, rendered_for
 from .manifests import Installed
 from .schedulers import Scheduler, check_scope, choose_backend, make_scheduler
 
@@ -165,11 +166,6 @@ class _Stage:
                 manifests.write(self.path, Manifest.from_json(self.before))
 
 
-def rendered_for(installed: Installed) -> Rendered:
-    """What the installed manifest's entries should look like, rendered again."""
-    return render(installed.manifest.backend, installed.manifest, str(installed.path))
-
-
 def _stage(manifest: Manifest, requested: str, scope: str, state: Path) -> _Stage:
     old = manifests.current(state, manifest.namespace)
     _check_identity(manifest, old.manifest if old else None)
@@ -201,7 +197,7 @@ def _stage(manifest: Manifest, requested: str, scope: str, state: Path) -> _Stag
 
 def hand_edits(scheduler: Scheduler, old: Installed) -> list[str]:
     """What a person changed in our entries since they were installed (they get replaced)."""
-    summary = hand_edit_summary(rendered_for(old), scheduler.installed(old.namespace))
+    summary = hand_edit_summary_of(scheduler, old)
     if summary is None:
         return []
     return [
@@ -245,6 +241,7 @@ def uninstall(
                 scheduler.apply(installed.namespace, None)
                 for path in manifests.candidates(state, installed.namespace):
                     manifests.remove(path)
+                pausing.forget(state, installed.namespace)
             removed.append(changes)
         return removed
 

@@ -42,6 +42,7 @@ class NamespaceChanges:
             "unchanged": self.unchanged,
             "rewritten": self.rewritten,
             "moved_from": self.moved_from,
+            "descriptions": self.descriptions,
             "warnings": self.warnings,
         }
 

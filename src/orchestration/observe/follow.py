@@ -13,9 +13,9 @@ from ..state import journal_path
 
 
 def format_run(record: RunRecord) -> str:
-    """One line for a run: when, which task, status, duration and exit code."""
+    """One line for a run: when, which task, its run id, status, duration and exit code."""
     started = datetime.fromtimestamp(record.started_at).astimezone().strftime("%Y-%m-%d %H:%M:%S%z")
-    line = f"{started}  {record.reference}  {record.status}"
+    line = f"{started}  {record.reference}  {record.run_id}  {record.status}"
     if record.status != "running":
         duration = record.duration or 0.0
         line += f"  {duration:.2f}s"

@@ -11,9 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from ..compile.manifest import Manifest, TaskManifest
-from ..installer.manifests import installed_manifests
+from ..errors import OrchestrationError
+from ..installer.entries import hand_edit_summary_of
+from ..installer.manifests import Installed, installed_manifests
+from ..installer.pausing import pauses
+from ..installer.schedulers import make_scheduler
 from ..installer.systemctl import Systemctl
 from ..runtime.records import RunRecord
+from ..state import Pause
 from ..targets.systemd import unit_name
 from .history import consecutive_failures, history
 from .preview import next_firing
@@ -34,6 +39,13 @@ class TaskStatus:
     failures_in_a_row: int
     namespace_problems: tuple[str, ...] = field(default=())
     task_problems: tuple[str, ...] = field(default=())
+    paused: Pause | None = None  # the pause in force: the namespace's or the task's own
+    jitter: int = 0
+
+    @property
+    def needs_attention(self) -> bool:
+        """Something to fix: a problem, or failures since the last success."""
+        return bool(self.problems) or self.failures_in_a_row > 0
 
     @property
     def reference(self) -> str:
@@ -58,7 +70,15 @@ class TaskStatus:
             else None,
             "failures_in_a_row": self.failures_in_a_row,
             "problems": list(self.problems),
+            "paused": None
+            if self.paused is None
+            else {"scope": self.paused.reference, "until": _iso(self.paused.until)},
+            "jitter": self.jitter,
         }
+
+
+def _iso(timestamp: float | None) -> str | None:
+    return None if timestamp is None else datetime.fromtimestamp(timestamp).astimezone().isoformat()
 
 
 NextTime = Callable[[Manifest, str, datetime], "datetime | None"]
@@ -68,9 +88,10 @@ def installed_status(state: Path, now: datetime, next_time: NextTime | None = No
     """Every installed task's state, by namespace and task."""
     next_time = next_time or _next_from_schedule
     result = []
+    paused = {reference: pause for reference, pause in pauses(state).items() if pause.active(now.timestamp())}
     for installed in installed_manifests(state):
         manifest = installed.manifest
-        namespace_problems = namespace_problems_of(manifest)
+        namespace_problems = namespace_problems_of(manifest) + entry_problems(installed)
         for task_id, task in manifest.tasks.items():
             runs = history(state, f"{manifest.namespace}/{task_id}", limit=RECENT_RUNS)
             result.append(
@@ -86,6 +107,8 @@ def installed_status(state: Path, now: datetime, next_time: NextTime | None = No
                     failures_in_a_row=consecutive_failures(runs),
                     namespace_problems=tuple(namespace_problems),
                     task_problems=tuple(task_problems_of(manifest, task)),
+                    paused=paused.get(manifest.namespace) or paused.get(f"{manifest.namespace}/{task_id}"),
+                    jitter=task.policy.jitter,
                 )
             )
     return result
@@ -115,6 +138,21 @@ def namespace_problems_of(manifest: Manifest) -> list[str]:
             f" reinstall the package, then run {reinstall}"
         )
     return problems
+
+
+def entry_problems(installed: Installed) -> list[str]:
+    """Entries changed by hand since the install: runs follow what is in place, not the manifest."""
+    manifest = installed.manifest
+    try:
+        summary = hand_edit_summary_of(make_scheduler(manifest.backend, manifest.scope), installed)
+    except OrchestrationError as error:
+        return [f"its {manifest.backend} entries cannot be read ({error.message})"]
+    if summary is None:
+        return []
+    return [
+        f"its {manifest.backend} entries were changed by hand ({summary}); what runs is not what"
+        f" {manifest.tasks_file} defines; put them back with `orchestration install {manifest.tasks_file}`"
+    ]
 
 
 def task_problems_of(manifest: Manifest, task: TaskManifest) -> list[str]:

@@ -17,7 +17,7 @@ import sys
 from .run import Run
 from .supervise import Guard
 
-USAGE = "usage: orchestration-exec MANIFEST TASK [--trigger cron|systemd|manual] [--catch-up]"
+USAGE = "usage: orchestration-exec MANIFEST TASK [--trigger cron|systemd|manual] [--catch-up] [--ignore-skips]"
 TRIGGERS = ("cron", "systemd", "manual", "catch-up")
 EXIT_USAGE = 2
 
@@ -47,7 +47,7 @@ def run_firing(argv: list[str]) -> int:
         return EXIT_USAGE
     guard = Guard()
     guard.install()
-    run = Run(os.path.abspath(manifest_path), task_id, trigger, guard)
+    run = Run(os.path.abspath(manifest_path), task_id, trigger, guard, ignore_skips="--ignore-skips" in argv)
     code = run.run()
     queued = list(run.queued)
     while queued and guard.received is None:  # systemd dropped these firings while we ran
@@ -72,6 +72,8 @@ def arguments(argv: list[str]) -> tuple[str, str, str]:
                 raise ValueError(f"--trigger must be one of {', '.join(TRIGGERS)}")
         elif word == "--catch-up":  # the @reboot entry of a task with catch_up=True
             trigger = "catch-up"
+        elif word == "--ignore-skips":  # `orchestration run --ignore-skips`
+            continue
         else:
             positional.append(word)
     if len(positional) != 2:

@@ -18,11 +18,12 @@ from ..compile import manifest as manifests
 from ..compile.manifest import Manifest, TaskManifest
 from ..errors import ManifestError, RunError
 from ..rules.context import RunContext
-from ..rules.firing import fires_at, firings_between
-from ..rules.policy import Retention
+from ..rules.firing import fires_at, firings_between, previous_firing
+from ..rules.policy import Retention, jitter_delay
+from ..state import pause_of
 from . import conditions
 from .catchup import MISSED, RAN, missed_firing
-from .environment import run_environment, script_environment
+from .environment import run_environment, script_environment, task_variables
 from .journal import JournalUnavailable
 from .overlap import TaskLock, overlap_reason
 from .parameters import Invocation, invocations, shown_parameters
@@ -33,6 +34,9 @@ from .transcript import Transcript
 
 TYPE_CHECKING = False  # `typing` is not on the shim's path; type checkers set this to True
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ..rules.firing import Fields
     from .inputs import TaskFunctions
 
 EXIT_ERROR = 1
@@ -50,9 +54,12 @@ class Run:
         guard: Guard,
         scheduled: float | None = None,
         covered: float | None = None,
+        ignore_skips: bool = False,
     ) -> None:
         self.manifest_path = manifest_path
         self.guard = guard
+        self.ignore_skips = ignore_skips  # `orchestration run --ignore-skips`: no pause, no conditions
+        self.scheduled_given = scheduled is not None
         # A manifest sits in STATE/manifests/, so the journal and logs of its runs sit in STATE.
         self.state = os.path.dirname(os.path.dirname(manifest_path))
         started = time.time()
@@ -72,6 +79,7 @@ class Run:
         self.task: TaskManifest | None = None
         self._context: RunContext | None = None
         self._functions: TaskFunctions | None = None
+        self.missing_module: str | None = None  # why the last python script failed, if an import did
 
     # --- the run ---------------------------------------------------------------------------
 
@@ -82,6 +90,9 @@ class Run:
             manifest, task = self._read_manifest()
             if not self._is_due(task):
                 return 0  # a catch-up with nothing missed: no run, nothing recorded
+            paused = None if self.ignore_skips else self._paused()
+            if paused is None:
+                self._wait_for_jitter(task)
             self._begin_attempt()
             if self.record.trigger == "catch-up":
                 self._say(
@@ -89,11 +100,15 @@ class Run:
                     " missed while the machine or its scheduler was down"
                 )
             self._check_drift(manifest)
+            if paused is not None:
+                return self._finish("skipped", 0, paused)
+            if self.ignore_skips:
+                self._say("skip conditions and pauses are ignored for this run (--ignore-skips)")
             lock, holder = self._take_turn(task)
             if holder is not None:
                 return self._finish("overlap", 0, overlap_reason(holder))
             self._start_clock(task)
-            reason = self._skip_reason(task)
+            reason = None if self.ignore_skips else self._skip_reason(task)
             if reason is not None:
                 return self._finish("skipped", 0, f"skipped by {reason}")
             code = self._attempts(manifest, task)
@@ -144,6 +159,8 @@ class Run:
         record, fields = self.record, task.timing.fields
         if fields is None:
             return True
+        if self.by_systemd and task.policy.jitter and not self.scheduled_given and record.trigger == "systemd":
+            self._place_late_start(fields, task.policy.jitter)
         if self.by_systemd and task.policy.catch_up and not fires_at(fields, record.scheduled_time or 0):
             record.trigger = "catch-up"
         if record.trigger != "catch-up":
@@ -170,6 +187,29 @@ class Run:
                 " came before the install: nothing to catch up, no run"
             )
         return False
+
+    def _place_late_start(self, fields: Fields, jitter: int) -> None:
+        """systemd started the run up to `jitter` seconds after its firing time (its randomized
+        delay): the run belongs to that firing, not to the minute it started in."""
+        started = self.record.started_at
+        due = previous_firing(fields, started - started % 60 + 60)
+        if due is not None and started - due < jitter + 60:
+            self.record.scheduled_time = self.covered = due
+
+    def _paused(self) -> str | None:
+        """The reason a paused task's firing is skipped, or None."""
+        pause = pause_of(self.state, self.record.namespace, self.record.task, time.time())
+        return None if pause is None else pause.reason()
+
+    def _wait_for_jitter(self, task: TaskManifest) -> None:
+        """On cron, a jittered task waits its own delay (systemd waits it before it starts us);
+        the run starts, and is recorded, after the wait."""
+        record = self.record
+        if record.trigger != "cron" or not task.policy.jitter:
+            return
+        self.guard.sleep(jitter_delay(record.namespace, record.task, task.policy.jitter))
+        scheduled = record.scheduled_time or record.started_at
+        self.record = new_record(record.namespace, record.task, record.trigger, time.time(), scheduled)
 
     def _take_turn(self, task: TaskManifest) -> tuple[TaskLock | None, str | None]:
         """The task's lock per its overlap policy: (lock, None) to go on, (None, holder) to skip."""
@@ -289,7 +329,7 @@ class Run:
                 scheduled_time=datetime.fromtimestamp(record.scheduled_time or record.started_at).astimezone(),
                 now=datetime.now().astimezone(),
                 trigger=record.trigger,
-                environ=run_environment(self.manifest, os.environ),
+                environ=run_environment(self.manifest, os.environ, task_variables(self.task)),
                 history=self._earlier_runs,
             )
         return self._context
@@ -341,7 +381,8 @@ class Run:
             if outcome.timed_out:
                 return self._finish_timed_out(f"; {script} was stopped")
             if outcome.code != 0:
-                return self._finish("failed", outcome.code, f"{script} exited {outcome.code}")
+                missing = f": {self.missing_module}" if self.missing_module else ""
+                return self._finish("failed", outcome.code, f"{script} exited {outcome.code}{missing}")
         return self._finish("ok", 0, None)
 
     def _run_script(
@@ -356,13 +397,16 @@ class Run:
         record = StepRecord(position=position, script=step.script, started_at=time.time())
         self.record.steps.append(record)
         self.record.parameters.append({"script": step.script, "parameters": invocation.shown})
-        environment = script_environment(manifest, os.environ, self.record, invocation.values)
+        environment = script_environment(
+            manifest, os.environ, self.record, invocation.values, task_variables(self.task)
+        )
+        watch = MissingModule(step.command[0]) if self.task and self.task.script_type == "python" else None
         try:
             outcome = run_script(
                 argv,
                 cwd=manifest.working_directory,
                 env=environment,
-                write=self.transcript.copy,
+                write=watch.copying(self.transcript.copy) if watch else self.transcript.copy,
                 deadline=deadline,
                 guard=self.guard,
             )
@@ -375,6 +419,9 @@ class Run:
             record.status, f"failed with exit code {outcome.code}"
         )
         self._say(f"{name} {outcome_text} ({record.finished_at - record.started_at:.2f}s)")
+        if watch is not None and record.status == "failed" and watch.module():
+            self.missing_module = f"module '{watch.module()}' is not installed for {watch.interpreter}"
+            self._say(watch.hint())
         return outcome
 
     def _check_programs(self, manifest: Manifest, command: tuple[str, ...], script: str) -> None:
@@ -407,6 +454,41 @@ class Run:
 
     def _say(self, message: str) -> None:
         self.transcript.say(message)
+
+
+class MissingModule:
+    """Watches a python script's output for the error of an import that fails: the package is
+    not installed for the interpreter the script runs with (ours, unless Orchestrator(python=...)
+    names another)."""
+
+    __slots__ = ("interpreter", "tail")
+    KEEP = 8192
+
+    def __init__(self, interpreter: str) -> None:
+        self.interpreter = interpreter
+        self.tail = b""
+
+    def copying(self, write: Callable[[bytes], None]) -> Callable[[bytes], None]:
+        def both(chunk: bytes) -> None:
+            write(chunk)
+            self.tail = (self.tail + chunk)[-self.KEEP :]
+
+        return both
+
+    def module(self) -> str | None:
+        import re  # only after a python script failed
+
+        found = re.findall(rb"ModuleNotFoundError: No module named '([^']+)'", self.tail)
+        return found[-1].decode("utf-8", "replace") if found else None
+
+    def hint(self) -> str:
+        package = (self.module() or "").split(".")[0]
+        return (
+            f"hint: '{self.module()}' is not installed for {self.interpreter}, the interpreter python"
+            f" scripts of this task run with. Install it there ({self.interpreter} -m pip install"
+            f" {package}), or name the interpreter that has it in the tasks file:"
+            " Orchestrator(python='/path/to/python'), then reinstall"
+        )
 
 
 def _stopped_by(signum: int) -> str:

@@ -79,6 +79,7 @@ def render(manifest: Manifest, manifest_path: str) -> dict[str, str]:
             calendars=() if task.timing.fields is None else calendar_specs(task.timing.fields),
             on_boot=task.timing.reboot,
             persistent=task.policy.catch_up,
+            jitter=task.policy.jitter,
             service=f"{name}.service",
         )
     return units
