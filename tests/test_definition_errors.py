@@ -12,6 +12,47 @@ from orchestration.cli import main
 T = "task #1 ('* * * * *')"
 DYNAMIC = "from orchestration import skips, template, secret\no = Orchestrator()\n"
 CASES = [
+    *(
+        (
+            f"o = Orchestrator()\no.add_task('* * * * *', 'bash', jitter={value})",
+            f"{{file}}:3: {T}: add_task: jitter {value} must be a whole number of seconds from 0 to 86400"
+            " (each run starts within that many seconds after its firing time, at a delay of its own)",
+        )
+        for value in ("1.5", "-5", "True", "'30'", "86401")
+    ),
+    (
+        "o = Orchestrator()\no.add_task('* * * * *', 'bash', env=['A'])",
+        f"{{file}}:3: {T}: add_task: env must be a dict of variable name to value, not list ['A']",
+    ),
+    (
+        "o = Orchestrator()\no.add_task('* * * * *', 'bash', env={'1X': 'a'})",
+        f"{{file}}:3: {T}: add_task: env: '1X' is not a variable name; use letters, digits and '_', not"
+        " starting with a digit",
+    ),
+    (
+        "o = Orchestrator()\no.add_task('* * * * *', 'bash', env={'orchestration_task': 'a'})",
+        f"{{file}}:3: {T}: add_task: env: 'orchestration_task' starts with ORCHESTRATION_, which"
+        " orchestration sets itself; choose another name",
+    ),
+    (
+        DYNAMIC + "o.add_task('* * * * *', 'bash', env={'DAY': template('{{ today }}')})",
+        f"{{file}}:4: {T}: add_task: env: 'DAY' is a template or a function; a variable takes a plain"
+        " str, int, float, bool or pathlib.Path, or secret() of one (values worked out at each run are parameters)",
+    ),
+    (
+        DYNAMIC + "o.add_task('* * * * *', 'bash', env={'KEY': secret(lambda: 'x')})",
+        f"{{file}}:4: {T}: add_task: env: 'KEY' is a template or a function; a variable takes a plain"
+        " str, int, float, bool or pathlib.Path, or secret() of one (values worked out at each run are parameters)",
+    ),
+    (
+        "o = Orchestrator()\no.add_task('* * * * *', 'bash', env={'LIST': [1]})",
+        f"{{file}}:3: {T}: add_task: env: 'LIST' has a value of type list; use a str, int, float, bool or"
+        " pathlib.Path, or secret() of one",
+    ),
+    (
+        "o = Orchestrator()\no.add_task('* * * * *', 'bash', env={'NUL': 'a\\0b'})",
+        f"{{file}}:3: {T}: add_task: env 'NUL' contains a NUL byte, which no program argument can carry; remove it",
+    ),
     (
         "o = Orchestrator()\no.add_task('61 * * * *', 'bash')",
         "{file}:3: task #1 ('61 * * * *'): cron expression '61 * * * *' has the minute 61, which is out of range 0-59",
