@@ -33,6 +33,7 @@ __all__ = [
     "render",
     "resume",
     "run",
+    "run_scheduler",
     "secret",
     "skips",
     "template",
@@ -63,6 +64,7 @@ _LAZY = {
     "pause": ".api",
     "resume": ".api",
     "upcoming": ".api",
+    "run_scheduler": ".api",
 }
 
 if TYPE_CHECKING:
@@ -79,6 +81,7 @@ if TYPE_CHECKING:
         render,
         resume,
         run,
+        run_scheduler,
         uninstall,
         upcoming,
         why,

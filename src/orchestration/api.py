@@ -17,21 +17,25 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from .compile.environment import Environment, capture_environment
 from .compile.manifest import Manifest
 from .compile.plan import compile_loaded
 from .define import orchestrator as definitions
 from .define.loader import LoadedTasks, file_sha256, file_stat
-from .errors import ApplyError, UsageError
-from .installer import manifests, pausing
+from .errors import ApplyError, DefinitionError, OrchestrationError, SchedulerUnavailableError, UsageError
+from .installer import foreground, manifests, pausing
 from .installer.apply import compile_file, install, install_manifests, scope_state, uninstall
 from .installer.diff import describe_changes
+from .installer.schedulers import cron_daemon_running
+from .installer.systemctl import Systemctl
 from .observe import history as run_history
 from .observe.preview import local_timezone
 from .observe.preview import next_times as timing_next_times
@@ -52,6 +56,7 @@ __all__ = [
     "render",
     "resume",
     "run",
+    "run_scheduler",
     "uninstall",
     "upcoming",
     "why",
@@ -80,13 +85,51 @@ class Orchestrator(definitions.Orchestrator):
     """A namespace of tasks, compiled into crontab entries or systemd timers by `install`."""
 
     def execute_tasks(self, follow: bool = True, *, backend: str = "auto") -> None:
-        """Install this Orchestrator's tasks, then print each run as it happens until Ctrl-C.
+        """Install this Orchestrator's tasks, then print each run as it happens until Ctrl-C;
+        where no scheduler runs, run them in the foreground with a cron daemon of its own.
 
-        While `orchestration install` loads the tasks file this returns at once.
+        While `orchestration install` loads the tasks file this returns at once. Called again,
+        as the 1.x loop `while True: orchestrator.execute_tasks()` does, it says what to do.
         """
         if definitions.is_collecting():
+            self._calls_while_loading = getattr(self, "_calls_while_loading", 0) + 1
+            if self._calls_while_loading > 1:
+                raise DefinitionError(LOOP_WHILE_LOADING)
             return
-        execute(self, follow=follow, backend=backend)
+        as_script = _is_main_script(self.tasks_file)
+        try:
+            if id(self) in _executed:
+                raise UsageError(LOOP_WHEN_RUN.format(file=self.tasks_file))
+            _executed.add(id(self))
+            stopped = execute(self, follow=follow, backend=backend)
+        except OrchestrationError as error:
+            if not as_script:
+                raise
+            print(f"Error: {error}", file=sys.stderr)  # `python tasks.py`: as a command would say it
+            raise SystemExit(error.exit_code) from None
+        if stopped and as_script:
+            raise SystemExit(0)  # the foreground scheduler was stopped: so is the program
+
+
+LOOP_WHILE_LOADING = (
+    "execute_tasks() was called again while the tasks file was loaded. In 1.x a loop such as"
+    " `while True: orchestrator.execute_tasks()` kept the scheduler going; now cron or systemd"
+    " does the waiting, and the loop would never end. Call execute_tasks() once, at the end of"
+    " the file, under `if __name__ == '__main__':`"
+)
+LOOP_WHEN_RUN = (
+    "execute_tasks() was called a second time. In 1.x a loop such as `while True:"
+    " orchestrator.execute_tasks()` kept the scheduler going; now the first call installed the"
+    " tasks and they run on their own: call it once and drop the loop. `orchestration list` shows"
+    " them; `orchestration uninstall {file}` removes them"
+)
+_executed: set[int] = set()  # the Orchestrators whose execute_tasks() ran in this process
+
+
+def _is_main_script(tasks_file: Path | None) -> bool:
+    """Whether the tasks file is the program being run (`python tasks.py`)."""
+    main_file = getattr(sys.modules.get("__main__"), "__file__", None)
+    return bool(main_file and tasks_file and os.path.realpath(main_file) == str(tasks_file))
 
 
 # --- installing ------------------------------------------------------------------------------------
@@ -116,28 +159,165 @@ def execute(
     follow: bool = True,
     backend: str = "auto",
     report: Callable[[str], None] = print,
-) -> None:
-    """Install one Orchestrator (the tasks file run as a script), then follow its runs."""
+) -> bool:
+    """Install one Orchestrator (the tasks file run as a script), then follow its runs; where no
+    scheduler runs, run it in the foreground instead. Whether a foreground scheduler ran."""
     if orchestrator.tasks_file is None:
         raise UsageError("execute_tasks() needs the Orchestrator to be created in a tasks file")
     environment = capture_environment()
     path = orchestrator.tasks_file
     loaded = LoadedTasks(path, file_sha256(path), (orchestrator,), file_stat(path))
     [compiled] = compile_loaded(loaded, environment)
+    if backend == "auto" and follow and not scheduler_runs():
+        try:
+            foreground.check_can_run()
+        except OrchestrationError as error:
+            raise SchedulerUnavailableError(
+                "no scheduler runs here (no cron daemon, and no systemd user manager answers), and"
+                f" the tasks cannot run in the foreground: {error.message}",
+                hint=(error.hint + " " if error.hint else "") + "Or start cron: `service cron start`.",
+            ) from None
+        run_foreground([compiled], environment.state_dir)
+        return True
     for changes in install_manifests([compiled], environment.state_dir, backend=backend):
         for warning in changes.warnings:
             report(f"Warning: {warning}")
         for line in describe_changes(changes, dry_run=False):
             report(line)
+        report(
+            f"The {len(compiled.tasks)} task(s) of {compiled.namespace} are installed in {_where(changes.backend)}"
+            f" and run on their own, also after this program ends; remove them with"
+            f" `orchestration uninstall {path}`."
+        )
     if not follow:
-        return
+        return False
     from .observe.follow import follow_runs
 
-    report(f"Following runs of {compiled.namespace}; press Ctrl-C to stop (the schedule stays installed).")
+    report(f"Following runs of {compiled.namespace}; press Ctrl-C to stop following (the tasks stay installed).")
     try:
         follow_runs(environment.state_dir, namespace=compiled.namespace, report=report)
     except KeyboardInterrupt:
-        report("Stopped following; the tasks stay installed.")
+        report(f"Stopped following; the tasks stay installed (`orchestration uninstall {path}` removes them).")
+    return False
+
+
+def _where(backend: str) -> str:
+    return {"crontab": "your crontab", "systemd": "your systemd user manager"}.get(backend, backend)
+
+
+def scheduler_runs() -> bool:
+    """Whether a cron daemon runs or a systemd user manager answers here."""
+    return cron_daemon_running() or Systemctl("user").answers()
+
+
+def run_scheduler(tasks_file: str | os.PathLike[str]) -> None:
+    """Run the tasks of `tasks_file` in the foreground, with a cron daemon of its own as the
+    engine, until SIGTERM or Ctrl-C; their output and a line per run go to stdout."""
+    foreground.check_can_run()
+    environment = capture_environment()
+    run_foreground(compile_file(tasks_file, environment), environment.state_dir)
+
+
+class _Stopped(Exception):
+    """SIGTERM, SIGINT or SIGHUP reached the foreground scheduler."""
+
+
+def run_foreground(compiled: list[Manifest], state: Path, out: BinaryIO | None = None) -> None:
+    """Install `compiled` into a foreground engine, run it until a signal, then remove it all."""
+    stream = out or sys.stdout.buffer
+    lock = threading.Lock()
+
+    def write(data: bytes) -> None:
+        with lock:
+            try:
+                stream.write(data)
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+
+    def say(line: str) -> None:
+        write(f"{line}\n".encode())
+
+    namespaces = [manifest.namespace for manifest in compiled]
+    engine = foreground.Engine(state, write)
+    engine.claim()
+    try:
+        with _signals_stop():
+            engine.prepare()
+            for changes in install_manifests(compiled, state, backend="foreground"):
+                for warning in changes.warnings:
+                    say(f"Warning: {warning}")
+                for line in describe_changes(changes, dry_run=False):
+                    say(line)
+            engine.start()
+            where = "a private crontab spool" if engine.private else "root's crontab, after what was there"
+            count = sum(len(manifest.tasks) for manifest in compiled)
+            say(
+                f"Running {count} task(s) of {', '.join(namespaces)} in the foreground: cron (pid"
+                f" {engine.cron}) fires them from {where}. Their output and a line per run follow."
+                " Stop with Ctrl-C or SIGTERM; nothing stays installed."
+            )
+            from .observe.follow import follow_runs
+
+            follow_runs(state, namespaces=set(namespaces), report=say, on_poll=lambda: _cron_alive(engine))
+    except (_Stopped, KeyboardInterrupt):
+        pass
+    finally:
+        with _signals_stop(ignore=True):
+            engine.stop(lambda: _running_shims(state, namespaces))
+            for namespace in namespaces:
+                try:
+                    uninstall(namespace=namespace, keep_pauses=True)
+                except OrchestrationError:
+                    pass
+            say("Stopped: cron and the runs in progress were stopped, and the tasks removed.")
+
+
+def _cron_alive(engine: foreground.Engine) -> None:
+    engine.tick()
+    if engine.cron is None:
+        raise ApplyError(f"the cron daemon of the foreground scheduler ended by itself (exit {engine.cron_status})")
+
+
+@contextmanager
+def _signals_stop(ignore: bool = False) -> Iterator[None]:
+    """SIGTERM, SIGINT and SIGHUP end the foreground scheduler (a container's PID 1 gets SIGTERM
+    only if it handles it); `ignore`: while it cleans up, they wait."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise _Stopped()
+
+    handler = signal.SIG_IGN if ignore else stop
+    signums = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+    previous = {signum: signal.signal(signum, handler) for signum in signums}
+    try:
+        yield
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+
+
+def _running_shims(state: Path, namespaces: list[str]) -> list[int]:
+    """The pids of runs of `namespaces` still going (their shims, checked in /proc)."""
+    from .runtime.journal import Journal
+    from .state import journal_path
+
+    journal = Journal(journal_path(state))
+    if not journal.exists:
+        return []
+    try:
+        found = [run.pid for run in journal.runs(status="running") if run.namespace in namespaces and run.pid]
+    finally:
+        journal.close()
+    pids = []
+    for pid in found:
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as stream:
+                if b"orchestration-exec" in stream.read():
+                    pids.append(pid)
+        except OSError:
+            continue
+    return pids
 
 
 # --- reading ---------------------------------------------------------------------------------------

@@ -70,3 +70,12 @@ def resume(reference: str, as_json: bool, scope: str) -> None:
         click.echo(f"Resumed {reference}: it fires on its schedule again.")
     else:
         click.echo(f"{reference} was not paused; nothing changed.")
+
+
+@main.command(name="run-scheduler")
+@click.argument("tasks_file")
+def run_scheduler(tasks_file: str) -> None:
+    """Run the tasks of TASKS_FILE in the foreground with a cron daemon of its own, until SIGTERM
+    or Ctrl-C: for containers (as their entry point, as root) and machines where no scheduler runs.
+    Job output and a line per run go to stdout; nothing stays installed afterwards."""
+    api.run_scheduler(tasks_file)

@@ -20,6 +20,7 @@ from . import manifests, pausing
 from .crashpoints import checkpoint
 from .diff import NamespaceChanges, diff, removal
 from .entries import hand_edit_summary_of, rendered_for
+from .foreground import engine_running
 from .manifests import Installed
 from .schedulers import Scheduler, check_scope, choose_backend, make_scheduler
 
@@ -172,7 +173,7 @@ def _stage(manifest: Manifest, requested: str, scope: str, state: Path) -> _Stag
     warnings = []
     if requested != "auto":
         name = requested
-    elif old is not None:
+    elif old is not None and (old.manifest.backend != "foreground" or engine_running(state)):
         name = old.manifest.backend  # `auto` leaves an installed namespace where it is
     else:
         choice = choose_backend(scope)
@@ -227,8 +228,10 @@ def uninstall(
     everything: bool = False,
     scope: str = "user",
     dry_run: bool = False,
+    keep_pauses: bool = False,
 ) -> list[NamespaceChanges]:
-    """Remove our entries and manifests (run records stay) for a file, a namespace, or all."""
+    """Remove our entries and manifests (run records stay) for a file, a namespace, or all;
+    their pauses too, unless `keep_pauses` (a foreground scheduler that stops keeps them)."""
     state = scope_state(scope)
     with locked(lock_path(state, INSTALL_LOCK)):
         targets = _uninstall_targets(state, tasks_file, namespace, everything)
@@ -241,7 +244,8 @@ def uninstall(
                 scheduler.apply(installed.namespace, None)
                 for path in manifests.candidates(state, installed.namespace):
                     manifests.remove(path)
-                pausing.forget(state, installed.namespace)
+                if not keep_pauses:
+                    pausing.forget(state, installed.namespace)
             removed.append(changes)
         return removed
 

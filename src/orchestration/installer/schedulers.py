@@ -61,6 +61,11 @@ def make_scheduler(name: str, scope: str = "user") -> Scheduler:
         from .systemd import SystemdScheduler
 
         return SystemdScheduler(scope)
+    if name == "foreground":  # the cron daemon of `orchestration run-scheduler`
+        from ..state import state_dir
+        from .foreground import ForegroundScheduler
+
+        return ForegroundScheduler(state_dir(system=scope == "system"))
     raise UsageError(f"unknown backend '{name}'; use auto, {', '.join(BACKENDS)}")
 
 
@@ -77,7 +82,8 @@ def choose_backend(scope: str = "user") -> Choice:
         return Choice(
             "crontab",
             "no cron daemon seems to run, so nothing will fire these entries until one starts"
-            " (Debian/Ubuntu: `service cron start`)",
+            " (Debian/Ubuntu: `service cron start`); or, in a container, run the tasks in the"
+            " foreground with `orchestration run-scheduler TASKS_FILE`",
         )
     raise SchedulerUnavailableError(
         "no scheduler found: no cron daemon runs, no systemd user manager answers, and there is no crontab command",

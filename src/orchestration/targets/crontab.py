@@ -48,9 +48,10 @@ def render(manifest: Manifest, manifest_path: str) -> dict[str, str]:
     return {file_name(manifest.namespace): render_block(manifest, manifest_path)}
 
 
-def render_block(manifest: Manifest, manifest_path: str) -> str:
+def render_block(manifest: Manifest, manifest_path: str, output: str | None = None) -> str:
     """The namespace's block: a header, then per task a comment in words and the entry (pure:
-    everything comes from the manifest, so the block installed before can be rendered again)."""
+    everything comes from the manifest, so the block installed before can be rendered again).
+    `output`: a file every entry appends its output to, instead of cron's mail."""
     namespace, tasks_file = manifest.namespace, manifest.tasks_file
     cli = shlex.quote(manifest.cli_program)
     lines = [
@@ -61,20 +62,24 @@ def render_block(manifest: Manifest, manifest_path: str) -> str:
     ]
     for task_id, task in manifest.tasks.items():
         lines.append(f"# Task {task_id}: {task.timing.description} ({task.timing.expression.strip()})")
-        lines.append(render_entry(manifest, manifest_path, task_id))
+        lines.append(render_entry(manifest, manifest_path, task_id, output=output))
         if task.policy.catch_up:
             lines.append(f"# Task {task_id} catches up at start-up on a firing missed while the machine was down")
-            lines.append(render_entry(manifest, manifest_path, task_id, catch_up=True))
+            lines.append(render_entry(manifest, manifest_path, task_id, catch_up=True, output=output))
     lines.append(end_line(namespace))
     return "\n".join(lines) + "\n"
 
 
-def render_entry(manifest: Manifest, manifest_path: str, task_id: str, *, catch_up: bool = False) -> str:
+def render_entry(
+    manifest: Manifest, manifest_path: str, task_id: str, *, catch_up: bool = False, output: str | None = None
+) -> str:
     """The crontab line of one task; with `catch_up`, its @reboot line that runs a firing missed
-    while the machine was down."""
+    while the machine was down; with `output`, appending what it prints to that file."""
     when = REBOOT if catch_up else time_fields(manifest.task(task_id).timing.cron)
     words = (manifest.exec_program, manifest_path, task_id, *(["--catch-up"] if catch_up else []))
     command = " ".join(shlex.quote(word) for word in words)
+    if output is not None:
+        command += f" >>{shlex.quote(output)} 2>&1"
     return f"{when} {escape_percent(command)} # {marker(manifest.namespace, task_id)}"
 
 
