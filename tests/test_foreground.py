@@ -20,10 +20,12 @@ from click.testing import CliRunner
 
 from conftest import CRON_DAEMON, Project, read_crontab, skip_or_fail
 from orchestration import api
+from orchestration.api import compile_file
 from orchestration.cli import main
+from orchestration.compile.environment import capture_environment
 from orchestration.define.loader import load_tasks_file
 from orchestration.errors import SchedulerUnavailableError
-from orchestration.installer import foreground
+from orchestration.installer import foreground, manifests
 
 PROGRAM = str(Path(sys.executable).with_name("orchestration"))
 EXAMPLE = Path(__file__).resolve().parent.parent / "scripts" / "example"
@@ -248,4 +250,19 @@ def test_run_scheduler_needs_root(container, project: Project, tmp_path: Path) -
     assert result.returncode == 2
     assert result.stderr.startswith(
         "Error: the foreground scheduler starts a cron daemon of its own, which must run as root"
+    )
+
+
+def test_status_says_when_the_foreground_scheduler_is_gone(project: Project, state_home: Path) -> None:
+    """A foreground scheduler killed outright (SIGKILL) leaves its tasks behind: status says so."""
+    tasks = project.write("o = Orchestrator(name='left')\no.add_task('0 1 * * *', 'bash').add_script('record.sh')\n")
+    [compiled] = compile_file(tasks, capture_environment(state_home))
+    placed = compiled.placed("foreground", "user")
+    manifests.write(manifests.versioned_path(state_home, placed), placed)
+    status = CliRunner().invoke(main, ["status", "--check"])
+    assert status.exit_code == 1
+    assert status.output.splitlines()[-1] == (
+        "! left: the foreground scheduler (`orchestration run-scheduler`) that ran it is not running, so"
+        f" nothing fires it; start it again with `orchestration run-scheduler {tasks}`, or install it"
+        f" elsewhere with `orchestration install {tasks}`"
     )

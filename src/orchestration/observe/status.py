@@ -13,6 +13,7 @@ from typing import Any
 from ..compile.manifest import Manifest, TaskManifest
 from ..errors import OrchestrationError
 from ..installer.entries import hand_edit_summary_of
+from ..installer.foreground import engine_running
 from ..installer.manifests import Installed, installed_manifests
 from ..installer.pausing import pauses
 from ..installer.schedulers import make_scheduler
@@ -143,6 +144,12 @@ def namespace_problems_of(manifest: Manifest) -> list[str]:
 def entry_problems(installed: Installed) -> list[str]:
     """Entries changed by hand since the install: runs follow what is in place, not the manifest."""
     manifest = installed.manifest
+    if manifest.backend == "foreground" and not engine_running(installed.path.parent.parent):
+        return [
+            "the foreground scheduler (`orchestration run-scheduler`) that ran it is not running, so"
+            f" nothing fires it; start it again with `orchestration run-scheduler {manifest.tasks_file}`,"
+            f" or install it elsewhere with `orchestration install {manifest.tasks_file}`"
+        ]
     try:
         summary = hand_edit_summary_of(make_scheduler(manifest.backend, manifest.scope), installed)
     except OrchestrationError as error:
