@@ -16,6 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import Project, manifest_file, skip_or_fail
+from orchestration.api import logs
 from orchestration.cli import main
 from orchestration.runtime.fallback import fallback_paths
 from orchestration.runtime.journal import Journal
@@ -169,7 +170,36 @@ def test_old_runs_and_their_logs_are_pruned_by_later_runs(real_crontab, project:
         fire(state_home, "ns", "good")
     runs = journal.runs(task="good")
     assert len(runs) == 3 and "old" not in {r.run_id for r in runs}
-    assert sorted(p.name for p in old_log.parent.iterdir()) == sorted(Path(r.log_path).name for r in runs)
+    # The old run's own log file is gone; the others are parts of the task's log, one file.
+    assert sorted(p.name for p in old_log.parent.iterdir()) == ["lock", "runs.1.log"]
+    assert {r.log_path for r in runs} == {str(old_log.parent / "runs.1.log")}
+    assert [r.seq for r in runs] == [6, 5, 4]  # the run numbers go on after the old run's 1
+    task_log = (old_log.parent / "runs.1.log").read_bytes()
+    for run in runs:
+        part = task_log[run.log_offset : run.log_offset + run.log_length]
+        assert part == "".join(chunk.decode() for chunk in logs("ns/good", run.run_id)).encode()
+        assert part.startswith(b"orchestration ns/good: record.sh [1/1] ok")
+
+
+def test_a_tasks_log_is_compacted_when_most_of_it_is_dead(
+    real_crontab, project: Project, state_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    install(project, TASKS)  # keep_runs=3
+    (project.root / "loud.sh").write_text(
+        '#!/bin/bash\nfor i in $(seq 40); do echo "$ORCHESTRATION_RUN_ID line $i"; done\n'
+    )
+    install(project, TASKS.replace("add_script('record.sh', {'who': 'me'})", "add_script('loud.sh')"))
+    folder = state_home / "logs" / "ns" / "good"
+    for _ in range(8):
+        fire(state_home, "ns", "good", env={"ORCHESTRATION_LOG_COMPACT_BYTES": "2000"})
+    names = sorted(p.name for p in folder.iterdir())
+    assert names[0] == "lock" and len(names) == 2 and names[1] != "runs.1.log", names
+    runs = Journal(state_home / "journal.sqlite3").runs(task="good")
+    assert len(runs) == 3 and {r.log_path for r in runs} == {str(folder / names[1])}
+    assert (folder / names[1]).stat().st_size <= 2 * sum(r.log_length for r in runs)
+    for run in runs:
+        text = cli("logs", "ns/good", "--run", run.run_id).stdout
+        assert text.count(f"{run.run_id} line") == text.count(" line ") == 40  # its own output, all of it
 
 
 def test_a_log_is_capped_but_stdout_gets_everything(real_crontab, project: Project, state_home: Path) -> None:

@@ -8,42 +8,37 @@ every stage; the CLI (`orchestration.cli`) only parses, calls these and prints.
     orchestration.installed()                         # [TaskStatus]
     orchestration.next_times("backups/nightly", count=3)
     orchestration.history("backups/nightly", limit=10)
+
+Each call imports what it needs when it is made, so a command pays only for its own stages: a
+reading command loads no definitions, no renderers and no python-crontab.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import signal
-import subprocess
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
-from .compile.environment import Environment, capture_environment
-from .compile.manifest import Manifest
-from .compile.plan import compile_loaded
-from .define import orchestrator as definitions
-from .define.loader import LoadedTasks, file_sha256, file_stat
 from .errors import ApplyError, DefinitionError, OrchestrationError, SchedulerUnavailableError, UsageError
-from .installer import foreground, manifests, pausing
-from .installer.apply import compile_file, install, install_manifests, scope_state, uninstall
-from .installer.diff import describe_changes
-from .installer.schedulers import cron_daemon_running
-from .installer.systemctl import Systemctl
-from .observe import history as run_history
-from .observe.preview import local_timezone
-from .observe.preview import next_times as timing_next_times
-from .observe.status import NextFiring, TaskStatus, entry_problems, installed_status
-from .observe.why import Explanation, explain
-from .runtime.records import RunRecord
-from .targets import Rendered
-from .targets import render as render_target
+from .state import state_dir
+
+if TYPE_CHECKING:
+    from .compile.environment import Environment
+    from .compile.manifest import Manifest
+    from .define import orchestrator as definitions
+    from .installer import foreground
+    from .installer.diff import NamespaceChanges
+    from .installer.pausing import PauseChange
+    from .observe.history import RunHistory
+    from .observe.status import TaskStatus
+    from .observe.why import Explanation
+    from .runtime.records import RunRecord
+    from .targets import Rendered
 
 __all__ = [
     "Orchestrator",
@@ -63,14 +58,14 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
 class Upcoming:
     """A task's next firing times; each run starts within `jitter` seconds after one."""
 
-    reference: str
-    times: list[datetime]
-    jitter: int = 0
-    warnings: tuple[str, ...] = ()  # an installed task's entries changed by hand
+    __slots__ = ("jitter", "reference", "times", "warnings")
+
+    def __init__(self, reference: str, times: list[datetime], jitter: int = 0, warnings: tuple[str, ...] = ()) -> None:
+        self.reference, self.times, self.jitter = reference, times, jitter
+        self.warnings = warnings  # an installed task's entries changed by hand
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -81,34 +76,55 @@ class Upcoming:
         }
 
 
-class Orchestrator(definitions.Orchestrator):
-    """A namespace of tasks, compiled into crontab entries or systemd timers by `install`."""
+if TYPE_CHECKING:
 
-    def execute_tasks(self, follow: bool = True, *, backend: str = "auto") -> None:
-        """Install this Orchestrator's tasks, then print each run as it happens until Ctrl-C;
-        where no scheduler runs, run them in the foreground with a cron daemon of its own.
+    class Orchestrator(definitions.Orchestrator):
+        """A namespace of tasks, compiled into crontab entries or systemd timers by `install`."""
 
-        While `orchestration install` loads the tasks file this returns at once. Called again,
-        as the 1.x loop `while True: orchestrator.execute_tasks()` does, it says what to do.
-        """
-        if definitions.is_collecting():
-            self._calls_while_loading = getattr(self, "_calls_while_loading", 0) + 1
-            if self._calls_while_loading > 1:
-                raise DefinitionError(LOOP_WHILE_LOADING)
-            return
-        as_script = _is_main_script(self.tasks_file)
-        try:
-            if id(self) in _executed:
-                raise UsageError(LOOP_WHEN_RUN.format(file=self.tasks_file))
-            _executed.add(id(self))
-            stopped = execute(self, follow=follow, backend=backend)
-        except OrchestrationError as error:
-            if not as_script:
-                raise
-            print(f"Error: {error}", file=sys.stderr)  # `python tasks.py`: as a command would say it
-            raise SystemExit(error.exit_code) from None
-        if stopped and as_script:
-            raise SystemExit(0)  # the foreground scheduler was stopped: so is the program
+        def execute_tasks(self, follow: bool = True, *, backend: str = "auto") -> None: ...
+
+
+def __getattr__(name: str) -> Any:
+    # `Orchestrator` loads the definitions (the define stage), which only tasks files need.
+    if name == "Orchestrator":
+        orchestrator = globals()["Orchestrator"] = _orchestrator_class()
+        return orchestrator
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _orchestrator_class() -> type:
+    from .define import orchestrator as definitions
+
+    class Orchestrator(definitions.Orchestrator):
+        """A namespace of tasks, compiled into crontab entries or systemd timers by `install`."""
+
+        def execute_tasks(self, follow: bool = True, *, backend: str = "auto") -> None:
+            """Install this Orchestrator's tasks, then print each run as it happens until Ctrl-C;
+            where no scheduler runs, run them in the foreground with a cron daemon of its own.
+
+            While `orchestration install` loads the tasks file this returns at once. Called again,
+            as the 1.x loop `while True: orchestrator.execute_tasks()` does, it says what to do.
+            """
+            if definitions.is_collecting():
+                self._calls_while_loading = getattr(self, "_calls_while_loading", 0) + 1
+                if self._calls_while_loading > 1:
+                    raise DefinitionError(LOOP_WHILE_LOADING)
+                return
+            as_script = _is_main_script(self.tasks_file)
+            try:
+                if id(self) in _executed:
+                    raise UsageError(LOOP_WHEN_RUN.format(file=self.tasks_file))
+                _executed.add(id(self))
+                stopped = execute(self, follow=follow, backend=backend)
+            except OrchestrationError as error:
+                if not as_script:
+                    raise
+                print(f"Error: {error}", file=sys.stderr)  # `python tasks.py`: as a command would say it
+                raise SystemExit(error.exit_code) from None
+            if stopped and as_script:
+                raise SystemExit(0)  # the foreground scheduler was stopped: so is the program
+
+    return Orchestrator
 
 
 LOOP_WHILE_LOADING = (
@@ -135,6 +151,45 @@ def _is_main_script(tasks_file: Path | None) -> bool:
 # --- installing ------------------------------------------------------------------------------------
 
 
+def install(
+    tasks_file: str | os.PathLike[str], *, backend: str = "auto", scope: str = "user", dry_run: bool = False
+) -> list[NamespaceChanges]:
+    """Install every Orchestrator of a tasks file; what changed per namespace."""
+    from .installer import apply
+
+    return apply.install(tasks_file, backend=backend, scope=scope, dry_run=dry_run)
+
+
+def uninstall(
+    *,
+    tasks_file: str | os.PathLike[str] | None = None,
+    namespace: str | None = None,
+    everything: bool = False,
+    scope: str = "user",
+    dry_run: bool = False,
+    keep_pauses: bool = False,
+) -> list[NamespaceChanges]:
+    """Remove our entries and manifests (run records stay) for a file, a namespace, or all;
+    their pauses too, unless `keep_pauses`."""
+    from .installer import apply
+
+    return apply.uninstall(
+        tasks_file=tasks_file,
+        namespace=namespace,
+        everything=everything,
+        scope=scope,
+        dry_run=dry_run,
+        keep_pauses=keep_pauses,
+    )
+
+
+def compile_file(tasks_file: str | os.PathLike[str], environment: Environment | None = None) -> list[Manifest]:
+    """Load a tasks file and compile each of its Orchestrators (no side effects)."""
+    from .installer import apply
+
+    return apply.compile_file(tasks_file, environment)
+
+
 def render(
     tasks_file: str | os.PathLike[str],
     target: str = "crontab",
@@ -144,7 +199,12 @@ def render(
 ) -> Rendered:
     """What installing `tasks_file` into `target` would write, by file name; nothing is touched.
     `environment` fixes the programs and state folder (default: this installation's)."""
-    environment = environment or capture_environment(scope_state(scope))
+    from .compile.environment import capture_environment
+    from .installer import manifests
+    from .installer.apply import compile_file
+    from .targets import render as render_target
+
+    environment = environment or capture_environment(_state(scope))
     files: Rendered = {}
     for compiled in compile_file(tasks_file, environment):
         placed = compiled.placed(target, scope)
@@ -162,6 +222,13 @@ def execute(
 ) -> bool:
     """Install one Orchestrator (the tasks file run as a script), then follow its runs; where no
     scheduler runs, run it in the foreground instead. Whether a foreground scheduler ran."""
+    from .compile.environment import capture_environment
+    from .compile.plan import compile_loaded
+    from .define.loader import LoadedTasks, file_sha256, file_stat
+    from .installer import foreground
+    from .installer.apply import install_manifests
+    from .installer.diff import describe_changes
+
     if orchestrator.tasks_file is None:
         raise UsageError("execute_tasks() needs the Orchestrator to be created in a tasks file")
     environment = capture_environment()
@@ -207,12 +274,19 @@ def _where(backend: str) -> str:
 
 def scheduler_runs() -> bool:
     """Whether a cron daemon runs or a systemd user manager answers here."""
+    from .installer.schedulers import cron_daemon_running
+    from .installer.systemctl import Systemctl
+
     return cron_daemon_running() or Systemctl("user").answers()
 
 
 def run_scheduler(tasks_file: str | os.PathLike[str]) -> None:
     """Run the tasks of `tasks_file` in the foreground, with a cron daemon of its own as the
     engine, until SIGTERM or Ctrl-C; their output and a line per run go to stdout."""
+    from .compile.environment import capture_environment
+    from .installer import foreground
+    from .installer.apply import compile_file
+
     foreground.check_can_run()
     environment = capture_environment()
     run_foreground(compile_file(tasks_file, environment), environment.state_dir)
@@ -224,6 +298,12 @@ class _Stopped(Exception):
 
 def run_foreground(compiled: list[Manifest], state: Path, out: BinaryIO | None = None) -> None:
     """Install `compiled` into a foreground engine, run it until a signal, then remove it all."""
+    import threading
+
+    from .installer import foreground
+    from .installer.apply import install_manifests
+    from .installer.diff import describe_changes
+
     stream = out or sys.stdout.buffer
     lock = threading.Lock()
 
@@ -283,6 +363,7 @@ def _cron_alive(engine: foreground.Engine) -> None:
 def _signals_stop(ignore: bool = False) -> Iterator[None]:
     """SIGTERM, SIGINT and SIGHUP end the foreground scheduler (a container's PID 1 gets SIGTERM
     only if it handles it); `ignore`: while it cleans up, they wait."""
+    import signal
 
     def stop(signum: int, frame: object) -> None:
         raise _Stopped()
@@ -325,7 +406,10 @@ def _running_shims(state: Path, namespaces: list[str]) -> list[int]:
 
 def installed(scope: str = "user", now: datetime | None = None) -> list[TaskStatus]:
     """Every installed task: schedule, next firing time, last run, problems."""
-    return installed_status(scope_state(scope), now or datetime.now(local_timezone()), NextFiring())
+    from .observe.preview import local_timezone
+    from .observe.status import NextFiring, installed_status
+
+    return installed_status(_state(scope), now or datetime.now(local_timezone()), NextFiring())
 
 
 def next_times(
@@ -338,13 +422,21 @@ def next_times(
 def upcoming(target: str, *, count: int = 5, after: datetime | None = None, scope: str = "user") -> list[Upcoming]:
     """Per task of a tasks file, or for an installed task: its next firing times and its jitter
     window (each run starts within `jitter` seconds after a firing time)."""
+    from .observe.preview import local_timezone
+    from .observe.preview import next_times as timing_next_times
+
     after = after or datetime.now(local_timezone())
     warnings: tuple[str, ...] = ()
     if target.endswith(".py") or (os.path.sep in target and not _looks_like_reference(target)):
+        from .installer.apply import compile_file
+
         compiled: list[Manifest] = compile_file(target)
         tasks = [(f"{m.namespace}/{task_id}", task) for m in compiled for task_id, task in m.tasks.items()]
     else:
-        found, task_id = manifests.find_task(scope_state(scope), target)
+        from .installer import manifests
+        from .observe.status import entry_problems
+
+        found, task_id = manifests.find_task(_state(scope), target)
         tasks = [(target, found.manifest.task(task_id))]
         warnings = tuple(f"{found.namespace}: {problem}" for problem in entry_problems(found))
     return [
@@ -365,26 +457,34 @@ def history(
     limit: int | None = None,
     reverse: bool = False,
     scope: str = "user",
-) -> run_history.RunHistory:
+) -> RunHistory:
     """Recorded runs filtered by task ('NAMESPACE' or 'NAMESPACE/TASK'), status and start: the
     newest `limit` of them, oldest first, so the newest is last (`reverse`: newest first)."""
-    runs = run_history.history(scope_state(scope), reference, status=status, since=since, limit=limit)
+    from .observe import history as run_history
+
+    runs = run_history.history(_state(scope), reference, status=status, since=since, limit=limit)
     return runs if reverse else run_history.RunHistory(runs[::-1], runs.warnings)
 
 
 def logs(reference: str, run_id: str | None = None, *, follow: bool = False, scope: str = "user") -> Iterator[bytes]:
     """The output of a task's newest run (or of `run_id`); with `follow`, of later runs too."""
-    return run_history.log_chunks(scope_state(scope), reference, run_id, follow=follow)
+    from .observe import history as run_history
+
+    return run_history.log_chunks(_state(scope), reference, run_id, follow=follow)
 
 
 def why(reference: str, at: datetime | None = None, *, scope: str = "user") -> Explanation:
     """Whether an installed task would run at `at` (default: its next firing), and why not."""
-    return explain(scope_state(scope), reference, at)
+    from .observe.why import explain
+
+    return explain(_state(scope), reference, at)
 
 
 def find_run(reference: str, run_id: str | None = None, *, scope: str = "user") -> RunRecord:
     """The run `run_id` of a task, or its newest run."""
-    return run_history.find_run(scope_state(scope), reference, run_id)
+    from .observe import history as run_history
+
+    return run_history.find_run(_state(scope), reference, run_id)
 
 
 def parse_time(text: str) -> datetime:
@@ -395,6 +495,8 @@ def parse_time(text: str) -> datetime:
         raise UsageError(
             f"'{text}' is not a time; use ISO 8601 such as 2026-01-31T09:00 or 2026-01-31T09:00+01:00"
         ) from None
+    from .observe.preview import local_timezone
+
     return moment if moment.tzinfo else moment.replace(tzinfo=local_timezone())
 
 
@@ -422,7 +524,12 @@ def cron_environment() -> dict[str, str]:
 def run(reference: str, *, ignore_skips: bool = False, scope: str = "user") -> int:
     """Run an installed task now through orchestration-exec, as cron would; its exit code.
     `ignore_skips`: run even if a skip condition or a pause says not to."""
-    found, task_id = manifests.find_task(scope_state(scope), reference)
+    import signal
+    import subprocess
+
+    from .installer import manifests
+
+    found, task_id = manifests.find_task(_state(scope), reference)
     argv = [found.manifest.exec_program, str(found.path), task_id, "--trigger", "manual"]
     if ignore_skips:
         argv.append("--ignore-skips")
@@ -438,19 +545,25 @@ def run(reference: str, *, ignore_skips: bool = False, scope: str = "user") -> i
         signal.signal(signal.SIGINT, previous)
 
 
-def pause(reference: str, until: datetime | None = None, *, scope: str = "user") -> pausing.PauseChange:
+def pause(reference: str, until: datetime | None = None, *, scope: str = "user") -> PauseChange:
     """Pause an installed namespace ('NAMESPACE') or task ('NAMESPACE/TASK'), for good or until
     `until` (an aware datetime): its firings are recorded as skipped; on systemd its timers stop."""
-    return pausing.pause(scope_state(scope), reference, until.timestamp() if until else None)
+    from .installer import pausing
+
+    return pausing.pause(_state(scope), reference, until.timestamp() if until else None)
 
 
-def resume(reference: str, *, scope: str = "user") -> pausing.PauseChange:
+def resume(reference: str, *, scope: str = "user") -> PauseChange:
     """End the pause of a namespace (and of each of its tasks) or of one task."""
-    return pausing.resume(scope_state(scope), reference)
+    from .installer import pausing
+
+    return pausing.resume(_state(scope), reference)
 
 
 def parse_until(text: str, now: datetime | None = None) -> datetime:
     """A moment to come: an age from now such as 30m, 2h, 7d, 1w, or an ISO 8601 time."""
+    from .observe.preview import local_timezone
+
     now = now or datetime.now(local_timezone())
     match = _RELATIVE.fullmatch(text.strip())
     if match:
@@ -470,4 +583,9 @@ _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks
 
 def state_directory(scope: str = "user") -> Path:
     """Where manifests, the journal and logs of `scope` live."""
-    return scope_state(scope)
+    return _state(scope)
+
+
+def _state(scope: str) -> Path:
+    """The state directory of a scope (system: /var/lib/orchestration)."""
+    return state_dir(system=scope == "system")

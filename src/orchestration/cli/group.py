@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import Any
 
 import click
@@ -21,8 +22,47 @@ scope_option = click.option(
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 
 
+# Where each command is defined, so that a command imports only its own module (and what that
+# module needs); a name not listed here is looked for in every module of COMMAND_MODULES.
+COMMAND_MODULES = ("installing", "reading", "running", "completion")
+COMMAND_MODULE = {
+    "install": "installing",
+    "uninstall": "installing",
+    "compile": "installing",
+    "list": "reading",
+    "status": "reading",
+    "next": "reading",
+    "why": "reading",
+    "history": "reading",
+    "logs": "reading",
+    "run": "running",
+    "pause": "running",
+    "resume": "running",
+    "run-scheduler": "running",
+    "completion": "completion",
+}
+
+
 class Commands(click.Group):
-    """A group that turns OrchestrationError into 'Error: ...' and its exit code."""
+    """A group that turns OrchestrationError into 'Error: ...' and its exit code, and imports a
+    command's module when the command is asked for."""
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module = COMMAND_MODULE.get(cmd_name)
+        if module is not None:
+            import_module(f"{__package__}.{module}")
+        if cmd_name not in self.commands:
+            self.load_all()
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self.load_all()
+        return super().list_commands(ctx)
+
+    def load_all(self) -> None:
+        """Import every command module (for --help, completion and the docs test)."""
+        for module in COMMAND_MODULES:
+            import_module(f"{__package__}.{module}")
 
     def invoke(self, ctx: click.Context) -> Any:
         try:

@@ -5,14 +5,12 @@ from __future__ import annotations
 import sys
 import time
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import click
 
 from .. import api
 from ..errors import UsageError
-from ..observe.follow import follow_runs, format_run
-from ..observe.history import parse_since, split_reference
-from ..observe.status import TaskStatus
 from .completion import complete_namespace_or_task, complete_task
 from .group import json_option, main, scope_option
 from .output import (
@@ -27,6 +25,9 @@ from .output import (
     time_text,
     warning,
 )
+
+if TYPE_CHECKING:
+    from ..observe.status import TaskStatus
 
 NOTHING_INSTALLED = "Nothing is installed. Install a tasks file with `orchestration install tasks.py`."
 
@@ -192,6 +193,9 @@ def history(
     scope: str,
 ) -> None:
     """Show recorded runs with their ids: the newest LIMIT, newest last (--reverse: first)."""
+    from ..observe.follow import follow_runs, format_run
+    from ..observe.history import parse_since, split_reference
+
     runs = api.history(
         reference,
         status=status,

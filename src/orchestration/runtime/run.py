@@ -443,7 +443,9 @@ class Run:
             if status not in ("ok", "failed"):
                 self._say(f"{status}: {reason}" if status != "skipped" else str(reason))
             retention: Retention | None = self.task.retention if self.task else None
-            self.recorder.finish(record, retention, self.sole)
+            with self.transcript.filing() as filing:  # the log goes into its task's log
+                dead_bytes = self.recorder.finish(record, retention, self.sole)
+                filing.compact(dead_bytes, self.recorder)
         finally:
             self.recorder.close()
             self.transcript.close()
