@@ -276,10 +276,10 @@ def test_unreadable_tasks_file_is_refused(project: Project, tmp_path) -> None:
 
 
 def test_no_crontab_command_says_how_to_get_one(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
-    # The one seam where a machine without cron cannot be had in a test: python-crontab's program.
-    import crontab
+    # The one seam where a machine without cron cannot be had in a test: the crontab program.
+    from orchestration.installer import crontab
 
-    monkeypatch.setattr(crontab, "CRON_COMMAND", str(project.root / "no-such-crontab"))
+    monkeypatch.setattr(crontab, "CRONTAB_COMMAND", str(project.root / "no-such-crontab"))
     tasks = project.write("o = Orchestrator(name='x')\no.add_task('0 1 * * *', 'bash').add_script('record.sh')\n")
     result = CliRunner().invoke(main, ["install", str(tasks), "--backend", "crontab"])
     assert result.exit_code == 2

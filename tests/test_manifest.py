@@ -119,3 +119,45 @@ def test_a_manifest_others_can_write_is_not_read(compiled: Manifest, tmp_path: P
         os.chown(path, 65534, -1)
         with pytest.raises(ManifestError, match="belongs to uid 65534, not to uid 0 who runs it; nothing was run"):
             manifests.read(path)
+
+
+def test_a_run_reads_its_own_task_alone(compiled: Manifest, tmp_path: Path) -> None:
+    path = tmp_path / "m.json"
+    text = compiled.to_json()
+    path.write_text(text)
+    path.chmod(0o600)
+    first, *task_lines = text.splitlines(keepends=True)
+    # The first line holds everything but the tasks, and where each task's object lies after it.
+    assert first.endswith(', "tasks": {\n') and len(task_lines) == len(compiled.tasks) + 1
+    index = json.loads(first[: -len(', "tasks": {\n')] + "}")["index"]
+    body = "".join(task_lines).encode()
+    for task_id, (offset, length) in index.items():
+        assert json.loads(body[offset : offset + length]) == json.loads(text)["tasks"][task_id]
+        alone = manifests.read(path, task_id)
+        assert alone == compiled.replace(tasks={task_id: compiled.task(task_id)})
+    assert manifests.read(path, "nope").tasks == {}
+    assert manifests.read(path) == compiled
+
+
+def test_a_manifest_without_an_index_is_read_whole(compiled: Manifest, tmp_path: Path) -> None:
+    """Manifests written before the index: one line of JSON."""
+    data = json.loads(compiled.to_json())
+    del data["index"]
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps(data) + "\n")
+    path.chmod(0o600)
+    assert manifests.read(path, "a") == compiled
+    assert manifests.read(path) == compiled
+
+
+def test_a_manifest_edited_by_hand_is_read_whole(compiled: Manifest, tmp_path: Path) -> None:
+    """An edit that moves the tasks' objects makes the index wrong: the file is then read whole."""
+    text = compiled.to_json()
+    path = tmp_path / "m.json"
+    path.write_text(text.replace('"plain": "x"', '"plain": "longer"'))
+    path.chmod(0o600)
+    [step] = manifests.read(path, "b").task("b").steps  # after the edit: its index is off
+    assert step.runs_from == "<lambda>()"
+    edited = manifests.read(path, "a")
+    assert edited.task("a").steps[0].runs[0]["plain"].text == "longer"
+    assert edited == manifests.read(path)  # read whole: the index no longer says where "a" ends

@@ -228,3 +228,19 @@ def pause_of(state: str | os.PathLike[str], namespace: str, task: str, now: floa
         if found is not None and found.active(now):
             return found
     return None
+
+
+def pauses(state: str | os.PathLike[str]) -> dict[str, Pause]:
+    """Every pause file of the state directory, by 'NAMESPACE' or 'NAMESPACE/TASK' (expired ones too)."""
+    folder = os.path.join(state, PAUSED)
+    found: dict[str, Pause] = {}
+    try:
+        names = sorted(os.listdir(folder))
+    except OSError:
+        return found
+    for name in names:
+        namespace, _, task = name.partition(".")
+        pause = read_pause(state, namespace, task or None)
+        if pause is not None:
+            found[pause.reference] = pause
+    return found

@@ -5,6 +5,11 @@ format version; every reader goes through them.
 A manifest is written as JSON into the state directory, mode 0600, and named by its content (see
 `installer.manifests`). Parameter values live here, never in a crontab line or a unit file.
 Standard library only: the shim reads one on every run.
+
+The text is one JSON document laid out so that a run reads only its own task: the first line holds
+everything but the tasks, and an index of where each task's object lies after that line; each
+task follows on a line of its own. `read(path, task)` reads the first line and that object, so a
+run costs the same in a namespace of one task or of thousands.
 """
 
 from __future__ import annotations
@@ -20,12 +25,13 @@ from ..rules.policy import Retention, RunPolicy
 
 TYPE_CHECKING = False  # `typing` is not on the shim's path; type checkers set this to True
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, BinaryIO
 
 # Version 2: the typed manifest. A manifest of another version is refused with a message that
 # says to reinstall; there is no silent reading of an older or newer layout.
 FORMAT = 2
 REINSTALL = "reinstall it with `orchestration install TASKS_FILE`"
+TASKS_KEY = ', "tasks": {'  # what ends the first line: the tasks follow, one a line
 
 
 class Parameter(Frozen):
@@ -286,10 +292,19 @@ class Manifest(Frozen):
             "cli": self.cli_program,
             "python": self.python,
             "environment": {"PATH": self.path, "HOME": self.home},
-            "tasks": {task_id: task.to_json(masked) for task_id, task in self.tasks.items()},
         }
-        # One line: json writes with its fast encoder only without indentation.
-        return json.dumps(data, ensure_ascii=False) + "\n"
+        # Each task on a line of its own, and its place (in bytes after the first line) in the
+        # index; json writes with its fast encoder only without indentation.
+        lines, index, position = [], {}, 0
+        for number, (task_id, task) in enumerate(self.tasks.items(), start=1):
+            key = json.dumps(task_id, ensure_ascii=False) + ": "
+            value = json.dumps(task.to_json(masked), ensure_ascii=False)
+            index[task_id] = [position + len(key.encode()), len(value.encode())]
+            line = key + value + ("\n" if number == len(self.tasks) else ",\n")
+            lines.append(line)
+            position += len(line.encode())
+        data["index"] = index
+        return json.dumps(data, ensure_ascii=False)[:-1] + f"{TASKS_KEY}\n" + "".join(lines) + "}}\n"
 
     @classmethod
     def from_json(cls, text: str | bytes, source: str = "the manifest") -> Manifest:
@@ -306,7 +321,14 @@ class Manifest(Frozen):
                 f" {FORMAT}: it was written by {'a newer' if newer else 'an older'} version;"
                 f" {REINSTALL} with the orchestration you mean to run it with"
             )
+        return cls._from_data(data, data.get("tasks"), source)
+
+    @classmethod
+    def _from_data(cls, data: Any, tasks: Any, source: str) -> Manifest:
+        """The manifest of parsed JSON `data` with the tasks in `tasks` (task id -> object)."""
         try:
+            if not isinstance(tasks, dict):
+                raise ValueError("'tasks' is missing or not a dict")
             environment = _required(data, "environment", dict)
             return cls(
                 namespace=_required(data, "namespace", str),
@@ -321,17 +343,16 @@ class Manifest(Frozen):
                 python=_required(data, "python", str),
                 path=_required(environment, "PATH", str),
                 home=_required(environment, "HOME", str),
-                tasks={
-                    task_id: TaskManifest.from_json(task_id, task)
-                    for task_id, task in _required(data, "tasks", dict).items()
-                },
+                tasks={task_id: TaskManifest.from_json(task_id, task) for task_id, task in tasks.items()},
             )
         except (ValueError, TypeError, AttributeError, IndexError) as error:
             raise ManifestError(f"{source} is damaged ({error}); {REINSTALL}") from None
 
 
-def read(path: str | os.PathLike[str]) -> Manifest:
-    """The manifest in the file `path`. It must belong to the user who reads it and be writable by
+def read(path: str | os.PathLike[str], task: str | None = None) -> Manifest:
+    """The manifest in the file `path`; with `task`, holding that task alone (or none, if the
+    manifest has no such task), read without the others (a manifest without an index, or edited
+    by hand since, is read whole). It must belong to the user who reads it and be writable by
     nobody else: whoever can change it decides what runs."""
     try:
         descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
@@ -351,8 +372,59 @@ def read(path: str | os.PathLike[str]) -> Manifest:
                 f"manifest {path} can be written by group or others (mode {info.st_mode & 0o777:o});"
                 " nothing was run. Remove it and reinstall, or make it private: chmod 600"
             )
-        text = stream.read()
+        if task is not None:
+            first = stream.readline()
+            found = _one_task(first, stream, task, f"manifest {path}")
+            if found is not None:
+                return found
+            stream.seek(len(first))
+            text = first + stream.read()  # no index, or not one to trust: read it all
+        else:
+            text = stream.read()
     return Manifest.from_json(text, f"manifest {path}")
+
+
+def read_head(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The first line of a manifest with an index (everything but the tasks), as JSON; None for
+    one that cannot be read so (the caller then reads it whole, which says what is wrong)."""
+    try:
+        with open(path, "rb") as stream:
+            first = stream.readline()
+        if not first.endswith(TASKS_KEY.encode() + b"\n"):
+            return None
+        data = json.loads(first[: len(first) - len(TASKS_KEY) - 1] + b"}")
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and data.get("format") == FORMAT else None
+
+
+def _one_task(first: bytes, stream: BinaryIO, task: str, source: str) -> Manifest | None:
+    """The manifest with only `task`, from its first line (the index) and that task's object;
+    None for a manifest without an index."""
+    if not first.endswith(TASKS_KEY.encode() + b"\n"):
+        return None
+    cut = len(first) - len(TASKS_KEY) - 1
+    try:
+        data = json.loads(first[:cut] + b"}")
+    except ValueError as error:
+        raise ManifestError(f"{source} is not valid JSON ({error}); {REINSTALL}") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("index"), dict):
+        return None  # from_json says what is wrong with it
+    place = data["index"].get(task)
+    tasks: dict[str, Any] = {}
+    if place is not None:
+        # The task's key comes right before its object: anything else (a file edited by hand)
+        # and the file is read whole instead.
+        key = (json.dumps(task, ensure_ascii=False) + ": ").encode()
+        try:
+            start, length = int(place[0]), int(place[1])
+            stream.seek(len(first) + start - len(key))
+            if start < len(key) or stream.read(len(key)) != key:
+                return None
+            tasks[task] = json.loads(stream.read(length))
+        except (ValueError, TypeError, IndexError):
+            return None
+    return Manifest._from_data(data, tasks, source)
 
 
 def _required(data: Any, key: str, kind: type | tuple[type, ...]) -> Any:

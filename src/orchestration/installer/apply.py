@@ -9,6 +9,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..compile import manifest as manifest_json
 from ..compile.environment import Environment, capture_environment
 from ..compile.manifest import Manifest
 from ..compile.plan import compile_loaded
@@ -119,6 +120,7 @@ class _Stage:
     old: Installed | None
     previous: Scheduler | None  # where the namespace was installed before, if elsewhere
     before: str | None = None  # the new manifest file's text before apply (None: it was new)
+    in_place: bool = False  # manifest and entries are exactly what is installed: nothing to do
 
     @property
     def namespace(self) -> str:
@@ -128,6 +130,8 @@ class _Stage:
         """New manifest file, then the entries, then the old scheduler and old files go. An error
         puts the entries back and the manifest files as they were; a kill at any point leaves the
         entries with the manifest file they name."""
+        if self.in_place:
+            return
         text = self.manifest.to_json()
         before = self.before = self.path.read_text(encoding="utf-8") if self.path.exists() else None
         try:
@@ -135,6 +139,7 @@ class _Stage:
                 manifests.write(self.path, self.manifest)
             checkpoint("manifest-written")
             self.scheduler.apply(self.namespace, self.rendered)
+            manifests.write_entries(self.path, self.rendered)
             checkpoint("entries-applied")
             if self.previous is not None:
                 self.previous.apply(self.namespace, None)
@@ -168,6 +173,9 @@ class _Stage:
 
 
 def _stage(manifest: Manifest, requested: str, scope: str, state: Path) -> _Stage:
+    unchanged = _in_place(manifest, requested, scope, state)
+    if unchanged is not None:
+        return unchanged
     old = manifests.current(state, manifest.namespace)
     _check_identity(manifest, old.manifest if old else None)
     warnings = []
@@ -194,6 +202,35 @@ def _stage(manifest: Manifest, requested: str, scope: str, state: Path) -> _Stag
     installed = scheduler.installed(manifest.namespace)  # also proves the scheduler can be reached
     changes.rewritten = old is None or old.path != path or installed != rendered
     return _Stage(new, scheduler, path, rendered, changes, old, previous)
+
+
+def _in_place(manifest: Manifest, requested: str, scope: str, state: Path) -> _Stage | None:
+    """A stage with nothing to do when the manifest is exactly the installed one and the entries
+    are what its install put in place, decided from the manifest's first line, its name (a hash
+    of its content), its bytes and the digests of the entries: nothing is parsed or rendered.
+    None when anything may differ (the full install then works out what)."""
+    paths = manifests.candidates(state, manifest.namespace)
+    head = manifest_json.read_head(paths[0]) if len(paths) == 1 else None
+    if head is None or head.get("tasks_file") != manifest.tasks_file or head.get("scope") != scope:
+        return None
+    backend = head.get("backend")
+    if not isinstance(backend, str) or requested not in ("auto", backend):
+        return None
+    if backend == "foreground" and requested == "auto" and not engine_running(state):
+        return None
+    new = manifest.placed(backend, scope)
+    path = manifests.versioned_path(state, new)
+    expected = manifests.read_entries(path)
+    if path != paths[0] or expected is None or path.read_text(encoding="utf-8") != new.to_json():
+        return None
+    scheduler = make_scheduler(backend, scope)
+    if manifests.digests(scheduler.installed(manifest.namespace) or {}) != expected:
+        return None
+    changes = NamespaceChanges(manifest.namespace, backend, manifest.tasks_file, unchanged=list(new.tasks))
+    changes.descriptions = {
+        task_id: f"{task.timing.expression}  ({task.timing.description})" for task_id, task in new.tasks.items()
+    }
+    return _Stage(new, scheduler, path, {}, changes, None, None, in_place=True)
 
 
 def hand_edits(scheduler: Scheduler, old: Installed) -> list[str]:

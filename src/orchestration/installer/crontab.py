@@ -1,5 +1,7 @@
-"""Reading and writing the user's crontab: the only place that runs the crontab command, through
-python-crontab. What goes into the crontab is rendered by `targets.crontab`.
+"""Reading and writing the user's crontab: the only place that runs the crontab command. It is
+written through python-crontab, which only the commands that write import; `crontab -l` is run
+directly, so reading commands do without it. What goes into the crontab is rendered by
+`targets.crontab`.
 
 python-crontab re-renders the lines it parses (it drops indentation, moves variable lines and
 turns `0 * * * *` into `@hourly`), so it parses nothing here: the crontab's text is carried
@@ -10,11 +12,11 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
+import subprocess
 import tempfile
 import time
 from pathlib import Path
-
-import crontab as python_crontab
 
 from ..errors import ApplyError, FenceError, SchedulerFullError, SchedulerUnavailableError
 from ..state import locked, spare_dir
@@ -26,22 +28,24 @@ INSTALL_CRON_HINT = (
     "Install a cron daemon and its crontab command (Debian/Ubuntu: `apt-get install cron`, then"
     " `service cron start`), or use `--backend systemd`."
 )
+CRONTAB_COMMAND = "/usr/bin/crontab"  # as python-crontab runs it
 # How long after the start of a minute cron may still be reading crontabs (it usually takes
 # milliseconds; the margin covers a loaded machine).
 CRON_LOOKS_WITHIN_SECONDS = 5
 
 
 class UserCrontab:
-    """The current user's crontab, read and written with python-crontab's runner of the crontab
-    command (its text is never parsed here, only carried)."""
+    """The current user's crontab, read with the crontab command and written with python-crontab's
+    runner of it (its text is never parsed here, only carried)."""
 
     def __init__(self, command: str | None = None) -> None:
-        self.command: str = command or python_crontab.CRON_COMMAND
+        self.command: str = command or CRONTAB_COMMAND
 
     def read(self) -> str:
         """The crontab's text ('' when the user has none)."""
         try:
-            process = python_crontab.Process(self.command, l="").run()
+            result = subprocess.run([*shlex.split(self.command), "-l"], capture_output=True)
+            process = _Ran(result.returncode, result.stdout.decode("utf-8"), result.stderr.decode("utf-8", "replace"))
         except UnicodeDecodeError:
             raise FenceError(
                 "your crontab holds bytes that are not UTF-8, and orchestration keeps every line it"
@@ -60,6 +64,8 @@ class UserCrontab:
     def write(self, text: str) -> None:
         """Replace the crontab with `text`, through a private temporary file that is removed
         whatever crontab says (python-crontab would keep it, foreign lines and all, on a refusal)."""
+        import crontab as python_crontab  # only commands that write the crontab load it
+
         descriptor, path = tempfile.mkstemp(prefix="orchestration-crontab-")
         try:
             with os.fdopen(descriptor, "wb") as handle:
@@ -76,6 +82,15 @@ class UserCrontab:
                 f"writing the crontab failed: {self.command} returned {process.returncode}:"
                 f" {said}; the old crontab was kept"
             )
+
+
+class _Ran:
+    """What `crontab -l` did: its exit code and what it said."""
+
+    __slots__ = ("returncode", "stderr", "stdout")
+
+    def __init__(self, returncode: int, stdout: str, stderr: str) -> None:
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
 
 
 # Debian's crontab command refuses a long crontab: "crontab is too long; maximum number of lines is 10000."

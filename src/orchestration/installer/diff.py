@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..compile.manifest import Manifest
-from ..targets import Rendered
+
+if TYPE_CHECKING:
+    from ..targets import Rendered
 
 
 @dataclass

@@ -11,28 +11,29 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..compile.manifest import read_head
 from ..errors import ApplyError, NotInstalledError, UsageError
-from ..state import PAUSED, Pause, paused_path, read_pause, remove_file, write_private
-from ..targets.systemd import unit_name
-from .manifests import Installed, current
+from ..state import PAUSED, paused_path, read_pause, remove_file, write_private
+from .manifests import candidates, current, find_task
 from .systemctl import Systemctl
 
 
-@dataclass
 class PauseChange:
     """What `pause` or `resume` did: the tasks it concerns, until when, and what it could not do."""
 
-    reference: str  # 'NAMESPACE' or 'NAMESPACE/TASK'
-    backend: str
-    tasks: list[str]  # 'NAMESPACE/TASK' of each task concerned
-    until: float | None = None
-    changed: bool = True  # False: resume of something that was not paused
-    still_paused_by: str | None = None  # resume of a task whose namespace stays paused
-    warnings: list[str] = field(default_factory=list)
+    def __init__(
+        self, reference: str, backend: str, tasks: list[str], until: float | None = None, changed: bool = True
+    ) -> None:
+        self.reference = reference  # 'NAMESPACE' or 'NAMESPACE/TASK'
+        self.backend = backend
+        self.tasks = tasks  # 'NAMESPACE/TASK' of each task concerned
+        self.until = until
+        self.changed = changed  # False: resume of something that was not paused
+        self.still_paused_by: str | None = None  # resume of a task whose namespace stays paused
+        self.warnings: list[str] = []
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -54,29 +55,48 @@ def split(reference: str) -> tuple[str, str | None]:
     return namespace, task or None
 
 
-def _installed(state: Path, namespace: str, task: str | None) -> Installed:
+class _Target:
+    """What pausing needs of an installed namespace: where it is installed, its tasks, and which
+    of them fire at boot only."""
+
+    def __init__(self, backend: str, scope: str, cli: str, tasks: list[str], at_boot: set[str]) -> None:
+        self.backend, self.scope, self.cli, self.tasks, self.at_boot = backend, scope, cli, tasks, at_boot
+
+
+def _target(state: Path, namespace: str, task: str | None) -> _Target:
+    """The namespace (or its task), read as little as can be: one task's part of the manifest, or
+    its first line when the tasks' ids are all that is needed."""
+    if task is not None:
+        found, _ = find_task(state, f"{namespace}/{task}")
+        manifest = found.manifest
+        at_boot = {task} if manifest.task(task).timing.reboot else set()
+        return _Target(manifest.backend, manifest.scope, manifest.cli_program, [task], at_boot)
+    paths = candidates(state, namespace)
+    head = read_head(paths[0]) if len(paths) == 1 else None
+    if head is not None and head.get("backend") != "systemd" and isinstance(head.get("index"), dict):
+        return _Target(
+            str(head.get("backend")), str(head.get("scope")), str(head.get("cli")), list(head["index"]), set()
+        )
     installed = current(state, namespace)
     if installed is None:
         raise NotInstalledError(f"namespace '{namespace}' is not installed; `orchestration list` shows what is")
-    if task is not None and task not in installed.manifest.tasks:
-        known = ", ".join(sorted(installed.manifest.tasks))
-        raise NotInstalledError(f"namespace '{namespace}' has no task '{task}'; its tasks: {known}")
-    return installed
+    manifest = installed.manifest
+    at_boot = {task_id for task_id, task in manifest.tasks.items() if task.timing.reboot}
+    return _Target(manifest.backend, manifest.scope, manifest.cli_program, list(manifest.tasks), at_boot)
 
 
 def pause(state: Path, reference: str, until: float | None, now: float | None = None) -> PauseChange:
     """Pause a namespace or one task, for good or until the timestamp `until`."""
     now = time.time() if now is None else now
     namespace, task = split(reference)
-    installed = _installed(state, namespace, task)
+    target = _target(state, namespace, task)
     if until is not None and until <= now:
         raise UsageError(f"--until {time.strftime('%Y-%m-%d %H:%M:%S %z', time.localtime(until))} is not in the future")
     write_private(paused_path(state, namespace, task), json.dumps({"until": until, "paused_at": now}) + "\n")
-    manifest = installed.manifest
-    tasks = [task] if task else list(manifest.tasks)
-    change = PauseChange(reference, manifest.backend, [f"{namespace}/{t}" for t in tasks], until)
-    if manifest.backend == "systemd":
-        systemctl = Systemctl(manifest.scope)
+    tasks = target.tasks
+    change = PauseChange(reference, target.backend, [f"{namespace}/{t}" for t in tasks], until)
+    if target.backend == "systemd":
+        systemctl = Systemctl(target.scope)
         resumer = _resume_unit(namespace, task)
         try:
             systemctl.stop_quietly([f"{resumer}.timer"])
@@ -85,7 +105,7 @@ def pause(state: Path, reference: str, until: float | None, now: float | None = 
                 systemctl.transient_timer(
                     resumer,
                     f"@{int(until)}",
-                    [manifest.cli_program, "resume", reference, "--scope", manifest.scope],
+                    [target.cli, "resume", reference, "--scope", target.scope],
                     {"ORCHESTRATION_HOME": str(state)},
                 )
         except ApplyError as error:
@@ -98,29 +118,28 @@ def pause(state: Path, reference: str, until: float | None, now: float | None = 
 def resume(state: Path, reference: str) -> PauseChange:
     """End the pause of a namespace (and of each of its tasks) or of one task."""
     namespace, task = split(reference)
-    installed = _installed(state, namespace, task)
-    manifest = installed.manifest
+    target = _target(state, namespace, task)
+    tasks = target.tasks
     if task is None:
         files = [Path(paused_path(state, namespace))]
         folder = Path(state) / PAUSED
         files += sorted(folder.glob(f"{namespace}.*")) if folder.is_dir() else []
-        tasks = list(manifest.tasks)
     else:
-        files, tasks = [Path(paused_path(state, namespace, task))], [task]
+        files = [Path(paused_path(state, namespace, task))]
     removed = [path for path in files if remove_file(path)]
-    change = PauseChange(reference, manifest.backend, [f"{namespace}/{t}" for t in tasks], changed=bool(removed))
+    change = PauseChange(reference, target.backend, [f"{namespace}/{t}" for t in tasks], changed=bool(removed))
     whole = read_pause(state, namespace) if task else None
     if whole is not None and whole.active(time.time()):
         change.still_paused_by = namespace
-    if manifest.backend == "systemd" and change.still_paused_by is None:
-        systemctl = Systemctl(manifest.scope)
+    if target.backend == "systemd" and change.still_paused_by is None:
+        systemctl = Systemctl(target.scope)
         resumers = [_resume_unit(namespace, task)]
         if task is None:
             resumers += [_resume_unit(namespace, t) for t in tasks]
         runnable = [
             f"{unit_name(namespace, t)}.timer"
             for t in tasks
-            if not manifest.task(t).timing.reboot and read_pause(state, namespace, t) is None
+            if t not in target.at_boot and read_pause(state, namespace, t) is None
         ]
         try:
             systemctl.stop_quietly([f"{name}.timer" for name in resumers])
@@ -131,18 +150,10 @@ def resume(state: Path, reference: str) -> PauseChange:
     return change
 
 
-def pauses(state: Path) -> dict[str, Pause]:
-    """Every pause file of the state directory, by 'NAMESPACE' or 'NAMESPACE/TASK' (expired ones too)."""
-    folder = Path(state) / PAUSED
-    found: dict[str, Pause] = {}
-    if not folder.is_dir():
-        return found
-    for path in sorted(folder.iterdir()):
-        namespace, _, task = path.name.partition(".")
-        pause = read_pause(state, namespace, task or None)
-        if pause is not None:
-            found[pause.reference] = pause
-    return found
+def unit_name(namespace: str, task: str) -> str:
+    from ..targets.systemd import unit_name as name  # only for namespaces on systemd
+
+    return name(namespace, task)
 
 
 def _resume_unit(namespace: str, task: str | None) -> str:
@@ -158,4 +169,4 @@ def forget(state: Path, namespace: str) -> None:
             remove_file(path)
 
 
-__all__ = ["PauseChange", "forget", "pause", "pauses", "resume", "split"]
+__all__ = ["PauseChange", "forget", "pause", "resume", "split"]

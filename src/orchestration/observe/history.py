@@ -180,6 +180,26 @@ def _wait_for_newer_run(state: Path, reference: str, run: RunRecord, poll: float
         time.sleep(poll)
 
 
+def latest_runs(state: Path) -> dict[tuple[str, str], tuple[RunRecord, int]]:
+    """Per (namespace, task): its newest run and its failures since its newest success, from one
+    query of the journal, with the runs kept in the fallback file."""
+    found: dict[tuple[str, str], tuple[RunRecord, int]] = {}
+    journal = Journal(journal_path(state))
+    if journal.exists:
+        try:
+            found = journal.latest_per_task()
+        except (sqlite3.Error, UnicodeDecodeError):
+            found = {}  # `history` says why; the status goes on without runs
+        finally:
+            journal.close()
+    for run in sorted(fallback.read(state), key=lambda run: run.started_at):
+        key = (run.namespace, run.task)
+        last, failures = found.get(key, (None, 0))
+        if last is None or run.started_at >= last.started_at:
+            found[key] = (run, 0 if run.status == "ok" else failures + (run.status in FAILURE_STATUSES))
+    return found
+
+
 def consecutive_failures(runs: list[RunRecord]) -> int:
     """Failures since the last success, newest first; skipped and running runs do not count."""
     count = 0

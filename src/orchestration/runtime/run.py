@@ -134,7 +134,7 @@ class Run:
 
     def _read_manifest(self) -> tuple[Manifest, TaskManifest]:
         try:
-            manifest = manifests.read(self.manifest_path)
+            manifest = manifests.read(self.manifest_path, self.record.task)  # its task alone
         except FileNotFoundError:
             raise RunError(
                 f"manifest {self.manifest_path} is missing; reinstall with"
