@@ -3,7 +3,6 @@ DefinitionError at the call that is wrong, naming the task, the argument and the
 
 from __future__ import annotations
 
-import difflib
 import math
 import os
 import re
@@ -192,6 +191,8 @@ def script_type(value: Any, label: str) -> str:
     """'bash' or 'python', in any case."""
     if isinstance(value, str) and value.lower() in SCRIPT_TYPES:
         return value.lower()
+    import difflib  # only to word an error: a run that loads the file does without
+
     close = difflib.get_close_matches(str(value).lower(), SCRIPT_TYPES, n=1, cutoff=0.5)
     raise DefinitionError(
         f"add_task: unknown script_type {value!r}; valid types are {', '.join(repr(t) for t in SCRIPT_TYPES)}",

@@ -10,6 +10,7 @@ is gathered, and `execute_tasks()` returns at once.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from collections.abc import Callable, Iterator, Mapping
@@ -246,10 +247,16 @@ class Orchestrator:
         """file:line of the tasks file's call that is running now."""
         frame: FrameType | None = sys._getframe(1)
         while frame is not None:
-            if self.tasks_file and Path(os.path.realpath(frame.f_code.co_filename)) == self.tasks_file:
+            if self.tasks_file and _real_path(frame.f_code.co_filename) == self.tasks_file:
                 return f"{self.tasks_file}:{frame.f_lineno}"
             frame = frame.f_back
         return str(self.tasks_file or "")
+
+
+@functools.lru_cache(maxsize=64)
+def _real_path(filename: str) -> Path:
+    """A code object's file as a real path (asked once per file, not once per add_task)."""
+    return Path(os.path.realpath(filename))
 
 
 # --- collecting mode: `orchestration install tasks.py` gathers the Orchestrators it creates ---

@@ -14,7 +14,6 @@ which case both must match (AND); croniter follows this with `implement_cron_bug
 from __future__ import annotations
 
 import calendar
-import difflib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -319,6 +318,8 @@ def _error(expression: str, message: str, task: str | None, hint: str | None = N
 
 
 def _did_you_mean(text: str, choices: Sequence[str]) -> str | None:
+    import difflib  # only to word an error: a run that loads the file does without
+
     close = difflib.get_close_matches(text, choices, n=1, cutoff=0.5)
     return f"Did you mean '{close[0]}'?" if close else None
 

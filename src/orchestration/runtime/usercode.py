@@ -18,6 +18,7 @@ from ..compile.manifest import Manifest, Shape, Skip
 from ..define.identity import namespace_of, task_ids, task_shape
 from ..define.loader import load_tasks_file
 from ..define.orchestrator import Task
+from ..define.parameters import unchecked_templates
 from ..errors import OrchestrationError, RunError
 from ..rules.context import RunContext
 from ..rules.values import Secret
@@ -29,7 +30,8 @@ def find_installed_task(manifest: Manifest, task_id: str) -> Task:
     """The task `task_id` of the manifest's namespace, as the tasks file defines it now."""
     fix = REINSTALL.format(tasks_file=manifest.tasks_file)
     try:
-        loaded = load_tasks_file(manifest.tasks_file)
+        with unchecked_templates():
+            loaded = load_tasks_file(manifest.tasks_file)
     except OrchestrationError as error:
         raise RunError(f"the tasks file cannot be loaded: {error.message}; fix it, then {fix}") from None
     for orchestrator in loaded.orchestrators:
