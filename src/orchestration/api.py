@@ -406,10 +406,9 @@ def _running_shims(state: Path, namespaces: list[str]) -> list[int]:
 
 def installed(scope: str = "user", now: datetime | None = None) -> list[TaskStatus]:
     """Every installed task: schedule, next firing time, last run, problems."""
-    from .observe.preview import local_timezone
     from .observe.status import NextFiring, installed_status
 
-    return installed_status(_state(scope), now or datetime.now(local_timezone()), NextFiring())
+    return installed_status(_state(scope), now or datetime.now().astimezone(), NextFiring())
 
 
 def next_times(

@@ -83,13 +83,15 @@ Paint = Callable[[int, str], str]  # (column, padded cell) -> the cell as printe
 def echo_table(headers: tuple[str, ...], rows: Sequence[tuple[str, ...]], paint: Paint | None = None) -> None:
     """Columns padded to their widest cell; `paint` colours cells after padding."""
     widths = [max(len(str(row[i])) for row in [headers, *rows]) for i in range(len(headers))]
+    lines = []
     for number, row in enumerate([headers, *rows]):
         cells = [str(cell).ljust(width) for cell, width in zip(row, widths)]
         if number == 0:
             cells = [styled(cell, bold=True) for cell in cells]
-        elif paint is not None:
+        elif paint is not None and _color:
             cells = [paint(column, cell) for column, cell in enumerate(cells)]
-        echo("  ".join(cells).rstrip())
+        lines.append("  ".join(cells).rstrip())
+    echo("\n".join(lines))  # one write: a table may have thousands of rows
 
 
 def last_run_text(run: RunRecord | None) -> str:

@@ -444,7 +444,7 @@ def _optional(data: Any, key: str, kind: type) -> Any:
 def _fields_of(raw: list[Any]) -> Fields:
     if len(raw) != 6 or not all(isinstance(values, list) for values in raw[:5]):
         raise ValueError("'fields' must hold five lists of values and a flag")
-    minutes, hours, days, months, weekdays = (frozenset(int(value) for value in values) for values in raw[:5])
+    minutes, hours, days, months, weekdays = (frozenset(map(int, values)) for values in raw[:5])
     return Fields(minutes, hours, days, months, weekdays, bool(raw[5]))
 
 

@@ -14,7 +14,6 @@ import os
 import re
 import shlex
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
@@ -64,6 +63,8 @@ class UserCrontab:
     def write(self, text: str) -> None:
         """Replace the crontab with `text`, through a private temporary file that is removed
         whatever crontab says (python-crontab would keep it, foreign lines and all, on a refusal)."""
+        import tempfile
+
         import crontab as python_crontab  # only commands that write the crontab load it
 
         descriptor, path = tempfile.mkstemp(prefix="orchestration-crontab-")

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from . import manifests
-from .diff import hand_edit_summary
 from .manifests import Installed
 
 if TYPE_CHECKING:
@@ -32,5 +31,7 @@ def hand_edit_summary_of(scheduler: Scheduler, installed: Installed) -> str | No
     expected = manifests.read_entries(installed.path)
     if expected is not None and manifests.digests(actual or {}) == expected:
         return None
+    from .diff import hand_edit_summary  # only when they differ: to say how
+
     whole = manifests.read(installed.path)  # all its tasks, to render them again
     return hand_edit_summary(rendered_for(whole), actual)

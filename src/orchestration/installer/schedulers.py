@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import os
 import shutil
-from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ..errors import SchedulerUnavailableError, UsageError
-from ..targets import Rendered
+from ..frozen import Frozen
 from .systemctl import Systemctl
+
+if TYPE_CHECKING:
+    from ..targets import Rendered
 
 BACKENDS = ("crontab", "systemd")
 CRON_DAEMONS = ("cron", "crond")
@@ -27,8 +29,7 @@ class Scheduler(Protocol):
     def apply(self, namespace: str, rendered: Rendered | None) -> bool: ...
 
 
-@dataclass(frozen=True)
-class Choice:
+class Choice(Frozen):
     """The backend `auto` picked, and a warning when the choice is doubtful."""
 
     name: str

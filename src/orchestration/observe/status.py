@@ -95,6 +95,7 @@ def installed_status(state: Path, now: datetime, next_time: NextTime | None = No
     result = []
     paused = {reference: pause for reference, pause in pauses(state).items() if pause.active(now.timestamp())}
     latest = latest_runs(state)
+    present: dict[str, bool] = {}  # programs looked at: bash once, not once per task
     for installed in installed_manifests(state):
         manifest = installed.manifest
         namespace_problems = namespace_problems_of(manifest) + entry_problems(installed)
@@ -112,7 +113,7 @@ def installed_status(state: Path, now: datetime, next_time: NextTime | None = No
                     last_run=last_run,
                     failures_in_a_row=failures,
                     namespace_problems=tuple(namespace_problems),
-                    task_problems=tuple(task_problems_of(manifest, task)),
+                    task_problems=tuple(task_problems_of(manifest, task, present)),
                     paused=paused.get(manifest.namespace) or paused.get(f"{manifest.namespace}/{task_id}"),
                     jitter=task.policy.jitter,
                 )
@@ -125,7 +126,7 @@ def _next_from_schedule(manifest: Manifest, task_id: str, now: datetime) -> date
     if fields is None:
         return None
     found = next_by_rule(fields, now.timestamp())
-    return None if found is None else datetime.fromtimestamp(found, now.tzinfo)
+    return None if found is None else datetime.fromtimestamp(found).astimezone()  # the offset then
 
 
 def next_by_rule(fields: Fields, after: float) -> float | None:
@@ -203,16 +204,20 @@ def _engine_running(state: Path) -> bool:
     return engine_running(state)
 
 
-def task_problems_of(manifest: Manifest, task: TaskManifest) -> list[str]:
-    """Scripts or interpreters of one task that are no longer there."""
+def task_problems_of(manifest: Manifest, task: TaskManifest, present: dict[str, bool] | None = None) -> list[str]:
+    """Scripts or interpreters of one task that are no longer there (`present` remembers what
+    was looked at, across the tasks of a listing)."""
     problems = []
     seen = set()
+    present = {} if present is None else present
     for step in task.steps:
         for program in step.command:
             if program in seen:
                 continue
             seen.add(program)
-            if not os.path.exists(program):
+            if program not in present:
+                present[program] = os.path.exists(program)
+            if not present[program]:
                 problems.append(f"{program} is gone; runs of this task fail until it is back or reinstalled")
     return problems
 

@@ -77,12 +77,30 @@ MIGRATIONS = (
     CREATE TABLE task_logs (
         path TEXT PRIMARY KEY,
         dead_bytes INTEGER NOT NULL DEFAULT 0
-    )
+    );
+    CREATE TABLE tasks (
+        namespace TEXT NOT NULL,
+        task TEXT NOT NULL,
+        newest TEXT,
+        failures INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (namespace, task)
+    );
+    INSERT INTO tasks (namespace, task) SELECT DISTINCT namespace, task FROM runs;
+    UPDATE tasks SET newest = (SELECT run_id FROM runs WHERE runs.namespace = tasks.namespace
+        AND runs.task = tasks.task ORDER BY started_at DESC, run_id DESC LIMIT 1),
+        failures = (SELECT COUNT(*) FROM runs WHERE runs.namespace = tasks.namespace AND runs.task = tasks.task
+        AND status IN ('failed', 'error', 'timeout', 'killed') AND started_at > IFNULL((SELECT MAX(started_at)
+        FROM runs AS ok WHERE ok.namespace = tasks.namespace AND ok.task = tasks.task AND ok.status = 'ok'), -1))
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _JSON_FIELDS = ("parameters", "warnings")
+# What `status` and `list` show of a task's newest run.
+_LATEST = (
+    *("run_id", "namespace", "task", "trigger", "scheduled_time", "started_at", "finished_at", "status"),
+    *("exit_code", "reason", "attempt"),
+)
 
 
 class JournalUnavailable(Exception):
@@ -126,6 +144,7 @@ class Journal:
         """One transaction: the run exists, status 'running'."""
         with _Transaction(self.connect()) as connection:
             _insert_run(connection, run)
+            _summarize(connection, run.namespace, run.task)
 
     def record_finish(
         self, run: RunRecord, keep_runs: int | None = None, keep_days: float | None = None, sole: bool = False
@@ -144,9 +163,9 @@ class Journal:
                     " AND status = 'running' AND run_id != ?",
                     (STALE_REASON, run.namespace, run.task, run.run_id),
                 )
-            if keep_runs is None:
-                return Pruned([], 0)
-            return _prune(connection, run, keep_runs, keep_days)
+            pruned = Pruned([], 0) if keep_runs is None else _prune(connection, run, keep_runs, keep_days)
+            _summarize(connection, run.namespace, run.task)
+            return pruned
 
     def fold(self, runs: list[RunRecord]) -> None:
         """Write records kept aside in the fallback file, in one transaction."""
@@ -155,6 +174,8 @@ class Journal:
                 connection.execute("DELETE FROM runs WHERE run_id = ?", (run.run_id,))
                 _insert_run(connection, run)
                 _insert_steps(connection, run)
+            for namespace, task in {(run.namespace, run.task) for run in runs}:
+                _summarize(connection, namespace, task)
 
     def runs(
         self,
@@ -212,21 +233,17 @@ class Journal:
         return float(row[0]) if row and row[0] is not None else None
 
     def latest_per_task(self) -> dict[tuple[str, str], tuple[RunRecord, int]]:
-        """Per (namespace, task): its newest run, and its failures since its newest success
-        (skipped and running runs do not count): one query over the indexes."""
-        failures = ", ".join(f"'{status}'" for status in FAILURE_STATUSES)
-        columns = ", ".join(f"r.{name}" for name in RUN_FIELDS)
+        """Per (namespace, task): its newest run (its id, trigger, times, status, exit code and
+        reason), and its failures since its newest success (skipped and running runs do not
+        count), as each write of the task's runs left them: one query, a row per task."""
         query = (
-            f"SELECT {columns}, MAX(r.started_at), (SELECT COUNT(*) FROM runs AS f WHERE"
-            " f.namespace = r.namespace AND f.task = r.task AND f.status IN"
-            f" ({failures}) AND f.started_at > IFNULL((SELECT MAX(o.started_at) FROM runs AS o"
-            " WHERE o.namespace = r.namespace AND o.task = r.task AND o.status = 'ok'), -1))"
-            " FROM runs AS r GROUP BY r.namespace, r.task"
+            f"SELECT {', '.join(f'r.{name}' for name in _LATEST)}, t.failures FROM tasks AS t"
+            " JOIN runs AS r ON r.run_id = t.newest"
         )
         found = {}
-        for row in self.connect().execute(query):
-            record = _run_from_row(row[: len(RUN_FIELDS)])
-            found[record.namespace, record.task] = (record, int(row[-1]))
+        for *values, count in self.connect().execute(query):
+            record = RunRecord(**dict(zip(_LATEST, values)))
+            found[record.namespace, record.task] = (record, int(count))
         return found
 
     def live_logs(self, path: str) -> list[tuple[str, int, int]]:
@@ -312,6 +329,28 @@ def _insert_steps(connection: sqlite3.Connection, run: RunRecord) -> None:
     connection.executemany(
         f"INSERT OR REPLACE INTO steps (run_id, {', '.join(STEP_FIELDS)}) VALUES (?, ?, ?, ?, ?, ?, ?)",
         [(run.run_id, *(getattr(step, name) for name in STEP_FIELDS)) for step in run.steps],
+    )
+
+
+def _summarize(connection: sqlite3.Connection, namespace: str, task: str) -> None:
+    """The task's row of `tasks`: its newest run and its failures since its newest success, from
+    the indexes (a few rows each), after a write of its runs."""
+    newest = connection.execute(
+        "SELECT run_id FROM runs WHERE namespace = ? AND task = ? ORDER BY started_at DESC, run_id DESC LIMIT 1",
+        (namespace, task),
+    ).fetchone()
+    success = connection.execute(
+        "SELECT MAX(started_at) FROM runs WHERE namespace = ? AND task = ? AND status = 'ok'", (namespace, task)
+    ).fetchone()[0]
+    marks = ", ".join("?" * len(FAILURE_STATUSES))
+    failures = connection.execute(
+        f"SELECT COUNT(*) FROM runs WHERE namespace = ? AND task = ? AND status IN ({marks}) AND started_at > ?",
+        (namespace, task, *FAILURE_STATUSES, -1 if success is None else success),
+    ).fetchone()[0]
+    connection.execute(
+        "INSERT INTO tasks (namespace, task, newest, failures) VALUES (?, ?, ?, ?) ON CONFLICT (namespace, task)"
+        " DO UPDATE SET newest = excluded.newest, failures = excluded.failures",
+        (namespace, task, newest[0] if newest else None, failures),
     )
 
 
