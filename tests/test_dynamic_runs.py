@@ -396,6 +396,7 @@ o.add_task('0 1 * * *', 'bash', name='builtin').add_script('record.sh', {'a': 'x
     .add_skip(False).add_skip(skips.all_of(skips.weekend(), skips.weekdays(), skips.previous_failed())) \\
     .add_skip(skips.file_exists('/no/such/file')).add_skip(skips.not_(skips.inside_hours('00:00', '23:59')))
 o.add_task('0 1 * * *', 'bash', name='templated').add_script('record.sh', {'day': template('{{ today }}')})
+o.add_task('0 1 * * *', 'bash', name='jinja').add_script('record.sh', {'day': template('{{ today | string }}')})
 o.add_task('0 1 * * *', 'bash', name='function').add_script('record.sh', {'n': lambda: 1})
 """
 
@@ -403,6 +404,7 @@ o.add_task('0 1 * * *', 'bash', name='function').add_script('record.sh', {'n': l
 def test_what_a_run_imports(real_crontab, project: Project, state_home: Path) -> None:
     install(project, LIGHT)
     assert imported_by_a_run(state_home, "builtin") == [0, []]
-    assert imported_by_a_run(state_home, "templated") == [0, ["jinja2", "orchestration.rules.templates"]]
+    assert imported_by_a_run(state_home, "templated") == [0, []]  # a simple template: no jinja2
+    assert imported_by_a_run(state_home, "jinja") == [0, ["jinja2", "orchestration.rules.templates"]]
     code, modules = imported_by_a_run(state_home, "function")
     assert code == 0 and {"orchestration.define.orchestrator", "orchestration.runtime.usercode"} <= set(modules)

@@ -369,3 +369,47 @@ def test_history_follow_prints_new_runs(real_crontab, project: Project, state_ho
     finally:
         follower.terminate()
         follower.wait()
+
+
+def test_logs_follow_a_run_while_it_runs_and_after_its_log_is_filed(
+    real_crontab, project: Project, state_home: Path
+) -> None:
+    """A running run's log is its own file; when it ends the log moves into its task's log.
+    Following it shows every line once, then the next run's."""
+    (project.root / "slow.sh").write_text(
+        '#!/bin/bash\nfor i in 1 2 3 4 5 6; do echo "$ORCHESTRATION_RUN_ID line $i"; sleep 0.3; done\n'
+    )
+    install(
+        project, "o = Orchestrator(name='ns')\no.add_task('0 1 * * *', 'bash', name='slow').add_script('slow.sh')\n"
+    )
+    first = subprocess.Popen([EXEC, str(manifest_file(state_home, "ns")), "slow"], stdout=subprocess.DEVNULL)
+    assert wait_for_run(state_home, "slow")
+    program = str(Path(sys.executable).with_name("orchestration"))
+    follower = _follow([program, "logs", "ns/slow", "--follow"], project.root)
+    try:
+        lines, _ = _read_until(follower, "slow.sh [1/1] ok", timeout=15)
+        first.wait()
+        second = fire(state_home, "ns", "slow")
+        assert second.returncode == 0
+        more, _ = _read_until(follower, "slow.sh [1/1] ok", timeout=15)
+    finally:
+        follower.terminate()
+        follower.wait()
+        if first.poll() is None:
+            first.kill()
+    runs = Journal(state_home / "journal.sqlite3").runs(task="slow")  # newest first
+    text = "".join(lines)
+    assert [text.count(f"{runs[1].run_id} line {i}\n") for i in range(1, 7)] == [1] * 6
+    assert f"--- run {runs[0].run_id} ---\n" in more
+    assert ["".join(more).count(f"{runs[0].run_id} line {i}\n") for i in range(1, 7)] == [1] * 6
+    assert runs[1].log_offset is not None and Path(runs[1].log_path).name == "runs.1.log"
+
+
+def wait_for_run(state: Path, task: str) -> bool:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        journal = Journal(state / "journal.sqlite3")
+        if journal.exists and journal.runs(task=task, status="running"):
+            return True
+        time.sleep(0.05)
+    return False
