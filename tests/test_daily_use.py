@@ -100,6 +100,12 @@ def test_pause_and_resume_a_task_and_a_namespace(backend: str, project: Project,
         assert "orchestration-resume.ns.timer" in transient_timers()
     assert cli("run", "ns/b").exit_code == 0
     assert runs("ns/b")[-1]["reason"].startswith("paused (namespace ns) until ")
+    # A reinstall that changes the tasks keeps them paused (on systemd: their timers stopped).
+    project.write(TASKS.replace("'0 2 * * *'", "'0 3 * * *'"))
+    assert "  ~ b  0 3 * * *" in cli("install", str(project.tasks_file), "--backend", backend).output
+    if backend == "systemd":
+        assert (timer_state("a"), timer_state("b")) == ("inactive", "inactive")
+    crontab_before = read_crontab()
 
     still = cli("resume", "ns/a")
     assert still.output == "ns/a is still paused: its whole namespace is; resume it with `orchestration resume ns`.\n"

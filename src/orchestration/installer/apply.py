@@ -108,6 +108,8 @@ def _apply_all(staged: list[_Stage], state: Path) -> None:
         raise
     for stage in staged:
         stage.forget_old_manifests(state)
+        if stage.scheduler.name == "systemd" and not stage.in_place:
+            stage.changes.warnings += pausing.hold(state, stage.manifest)  # the timers it started
 
 
 @dataclass

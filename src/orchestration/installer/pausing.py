@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..compile.manifest import read_head
+from ..compile.manifest import Manifest, read_head
 from ..errors import ApplyError, NotInstalledError, UsageError
 from ..state import PAUSED, paused_path, read_pause, remove_file, write_private
 from .manifests import candidates, current, find_task
@@ -148,6 +148,26 @@ def resume(state: Path, reference: str) -> PauseChange:
         except ApplyError as error:
             change.warnings.append(f"{error}; start the timers with `systemctl --user start ...`")
     return change
+
+
+def hold(state: Path, manifest: Manifest) -> list[str]:
+    """Stop again the timers of paused tasks that an install of the namespace started; the
+    warnings of what could not be done."""
+    now = time.time()
+    whole = read_pause(state, manifest.namespace)
+    held = [
+        f"{unit_name(manifest.namespace, task)}.timer"
+        for task in manifest.tasks
+        if (whole is not None and whole.active(now))
+        or ((found := read_pause(state, manifest.namespace, task)) is not None and found.active(now))
+    ]
+    if not held:
+        return []
+    try:
+        Systemctl(manifest.scope).run("stop", *held)
+    except ApplyError as error:
+        return [f"{error}; the paused tasks' firings are recorded as skipped until you resume"]
+    return []
 
 
 def unit_name(namespace: str, task: str) -> str:
