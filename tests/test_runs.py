@@ -343,6 +343,8 @@ def test_a_run_killed_outright_is_closed_by_the_next_one(real_crontab, scripts: 
     first.kill()  # SIGKILL: no chance to record anything
     first.wait()
     subprocess.run(["pkill", "-KILL", "-f", "hold.sh"])
+    # The shim's keeper held the task's lock while the script lived; it goes with it.
+    assert wait_for(lambda: not alive(str(manifest_file(state_home, "runs"))), 10)
     (scripts.root / "release").touch()
     assert runs(state_home, "hold")[0].status == "running"
     second = start(state_home, "hold")

@@ -21,6 +21,8 @@ import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from .errors import UnsafeStateError
+
 TYPE_CHECKING = False  # `typing` is not on the shim's path; type checkers set this to True
 if TYPE_CHECKING:
     from pathlib import Path
@@ -61,6 +63,121 @@ def logs_dir(state: str | os.PathLike[str], namespace: str, task: str) -> str:
 
 def lock_path(state: str | os.PathLike[str], name: str) -> str:
     return os.path.join(state, LOCKS, name)
+
+
+# --- who controls the state --------------------------------------------------------------------
+#
+# Whoever can change the state directory decides what runs as its owner: they can swap a
+# manifest, or put a symbolic link where the journal or a log is written. So every folder from
+# the state directory up to / must belong to this user or root, and be writable by nobody else.
+# A folder that others may write is fine above the state directory when it is sticky (/tmp): its
+# entries can then be replaced only by their owner, and the state directory, our entry there, is
+# made with mkdir (which never follows or reuses a name) and checked to be ours.
+
+
+def check_state(state: str | os.PathLike[str]) -> None:
+    """UnsafeStateError naming the first folder from `state` up to / that another user owns or
+    can write (followed through symbolic links too). Folders not made yet are fine: they are
+    made private."""
+    given = os.path.abspath(os.fspath(state))
+    for start in dict.fromkeys((given, os.path.realpath(given))):
+        folder = start
+        while True:
+            problem = _folder_problem(folder, top=folder == start)
+            if problem:
+                raise _unsafe(folder, problem)
+            parent = os.path.dirname(folder)
+            if parent == folder:
+                break
+            folder = parent
+
+
+def prepare_state(state: str | os.PathLike[str]) -> None:
+    """Make the state directory (private) if it is missing, after and before checking that no
+    other user controls it or a folder above it: UnsafeStateError if one does."""
+    check_state(state)
+    private_dir(state)
+    check_state(state)  # someone may have made it first, in a folder like /tmp
+
+
+def check_own_file(path: str | os.PathLike[str], info: os.stat_result | None = None) -> None:
+    """UnsafeStateError if the file `path` (when it exists) is not this user's alone."""
+    if info is None:
+        try:
+            info = os.lstat(path)
+        except FileNotFoundError:
+            return
+    uid = os.geteuid()
+    if stat.S_ISLNK(info.st_mode):
+        raise _unsafe(os.fspath(path), "is a symbolic link where orchestration keeps a file of its own")
+    if info.st_uid != uid:
+        raise _unsafe(os.fspath(path), f"belongs to {_user(info.st_uid)}, not to {_user(uid)} who uses it")
+    if info.st_mode & 0o022:
+        raise _unsafe(os.fspath(path), f"can be written by others (mode {stat.filemode(info.st_mode)})")
+
+
+def _folder_problem(folder: str, top: bool) -> str | None:
+    """Why `folder` lets another user change what is in it (None if it does not). `top`: the
+    state directory itself, which may not be writable by others even when sticky."""
+    try:
+        info = os.stat(folder)
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        return f"cannot be examined ({error.strerror})"
+    uid = os.geteuid()
+    if info.st_uid not in (uid, 0):
+        return f"belongs to {_user(info.st_uid)}, not to {_user(uid)} or root"
+    if not info.st_mode & 0o022:
+        return None
+    if info.st_mode & stat.S_ISVTX and not top:
+        return None  # /tmp: others cannot replace what is ours in it
+    if not info.st_mode & 0o002 and _private_group(info.st_gid):
+        return None  # writable by a group of this user alone (a user private group)
+    who = "anyone" if info.st_mode & 0o002 else f"the group {_group(info.st_gid)}, which has other members"
+    return f"belongs to {_user(info.st_uid)} but can be written by {who} (mode {stat.filemode(info.st_mode)})"
+
+
+def _private_group(gid: int) -> bool:
+    """Whether no user but this one (and root) is in the group `gid`."""
+    import grp  # only for a group-writable folder
+    import pwd
+
+    allowed = (os.geteuid(), 0)
+    try:
+        members = grp.getgrgid(gid).gr_mem
+        if any(pwd.getpwnam(name).pw_uid not in allowed for name in members):
+            return False
+    except KeyError:
+        return False
+    return all(entry.pw_uid in allowed for entry in pwd.getpwall() if entry.pw_gid == gid)
+
+
+def _user(uid: int) -> str:
+    import pwd
+
+    try:
+        return f"user {pwd.getpwuid(uid).pw_name} (uid {uid})"
+    except KeyError:
+        return f"uid {uid}"
+
+
+def _group(gid: int) -> str:
+    import grp
+
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return str(gid)
+
+
+def _unsafe(path: str, problem: str) -> UnsafeStateError:
+    return UnsafeStateError(
+        f"{path} {problem}: whoever controls it can change what your tasks run, so orchestration"
+        " will not use it; nothing was run or changed.",
+        hint="Make it yours and private (for a folder: `chown USER FOLDER && chmod go-w FOLDER`),"
+        " or keep the state elsewhere: set ORCHESTRATION_HOME to a folder of your own.",
+    )
 
 
 # --- private files ---------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from ..compile.manifest import Manifest
 from ..compile.plan import compile_loaded
 from ..define.loader import load_tasks_file
 from ..errors import UsageError
-from ..state import lock_path, locked, state_dir
+from ..state import lock_path, locked, prepare_state, state_dir
 from ..targets import Rendered, render
 from . import manifests
 from .crashpoints import checkpoint
@@ -85,6 +85,7 @@ def install_manifests(
     """Stage every namespace (nothing written if any is wrong), then apply them one by one."""
     if not compiled:
         return []
+    prepare_state(state)
     with locked(lock_path(state, INSTALL_LOCK)):
         staged = [_stage(manifest, backend, scope, state) for manifest in compiled]
         if not dry_run:
@@ -234,6 +235,7 @@ def uninstall(
 ) -> list[NamespaceChanges]:
     """Remove our entries and manifests (run records stay) for a file, a namespace, or all."""
     state = scope_state(scope)
+    prepare_state(state)
     with locked(lock_path(state, INSTALL_LOCK)):
         targets = _uninstall_targets(state, tasks_file, namespace, everything)
         removed = []

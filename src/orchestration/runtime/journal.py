@@ -126,6 +126,16 @@ class Journal:
                     " AND status = 'running' AND run_id != ?",
                     (STALE_REASON, run.namespace, run.task, run.run_id),
                 )
+            else:  # runs may overlap: a row still 'running' is stale when its shim is gone
+                rows = connection.execute(
+                    "SELECT run_id, pid, started_at FROM runs WHERE namespace = ? AND task = ?"
+                    " AND status = 'running' AND run_id != ?",
+                    (run.namespace, run.task, run.run_id),
+                ).fetchall()
+                connection.executemany(
+                    "UPDATE runs SET status = 'killed', reason = ? WHERE run_id = ?",
+                    [(STALE_REASON, run_id) for run_id, pid, started in rows if not process_alive(pid, started)],
+                )
             if keep_runs is None:
                 return []
             return _prune(connection, run, keep_runs, keep_days)
@@ -277,6 +287,30 @@ def _attach_steps(connection: sqlite3.Connection, records: list[RunRecord]) -> N
     )
     for run_id, *values in rows:
         by_id[run_id].steps.append(StepRecord(*values))
+
+
+def process_alive(pid: int | None, started_at: float) -> bool:
+    """Whether the process `pid` that started a run at `started_at` still runs: a process with
+    that id that started later is another one (ids are reused)."""
+    if not pid:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stream:
+            fields = stream.read().rsplit(b")", 1)[1].split()
+        with open("/proc/stat", "rb") as stream:
+            boot = next(float(line.split()[1]) for line in stream if line.startswith(b"btime "))
+    except (OSError, IndexError, StopIteration, ValueError):
+        try:
+            os.kill(pid, 0)  # no /proc: whether some process has the id
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    if fields[0] in (b"Z", b"X"):
+        return False
+    began = boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    return began <= started_at + 1  # btime is in whole seconds
 
 
 def quarantine(path: str) -> str:

@@ -16,11 +16,12 @@ from datetime import datetime
 
 from ..compile import manifest as manifests
 from ..compile.manifest import Manifest, TaskManifest
-from ..errors import ManifestError, RunError
+from ..errors import ManifestError, RunError, UnsafeStateError
 from ..rules.context import RunContext
 from ..rules.firing import fires_at, firings_between
 from ..rules.policy import Retention
-from . import conditions
+from ..state import check_own_file, check_state, journal_path
+from . import conditions, fallback
 from .catchup import MISSED, RAN, missed_firing
 from .environment import run_environment, script_environment
 from .journal import JournalUnavailable
@@ -79,6 +80,11 @@ class Run:
         """Run the task; the shim's exit code."""
         lock = None
         try:
+            check_state(self.state)
+            check_own_file(journal_path(self.state))
+        except UnsafeStateError as error:
+            return self._refuse(error)
+        try:
             manifest, task = self._read_manifest()
             if not self._is_due(task):
                 return 0  # a catch-up with nothing missed: no run, nothing recorded
@@ -116,6 +122,20 @@ class Run:
         finally:
             if lock is not None:
                 lock.release()
+
+    def _refuse(self, error: UnsafeStateError) -> int:
+        """Another user controls the state folder: nothing runs, and nothing is written there.
+        The refusal goes to stderr (cron mails it, systemd's journal keeps it) and to the
+        fallback file in the spare folder, which `history` reads."""
+        record = self.record
+        record.finished_at, record.status, record.exit_code = time.time(), "error", error.exit_code
+        record.reason = f"refused to run: {error.message}"
+        _stderr(f"orchestration {record.reference}: {record.reason}\n{error.hint}")
+        try:
+            fallback.append(self.state, record, spare_only=True)
+        except OSError:
+            pass  # stderr has it
+        return error.exit_code
 
     def _read_manifest(self) -> tuple[Manifest, TaskManifest]:
         try:
@@ -365,6 +385,9 @@ class Run:
                 write=self.transcript.copy,
                 deadline=deadline,
                 guard=self.guard,
+                # A shim killed outright must leave someone to hold the task's lock while the
+                # script lives, and to stop it at its time limit.
+                keeper=self.record.run_id if self.sole or deadline is not None else None,
             )
         except SpawnError as error:
             record.finished_at, record.status, record.exit_code = time.time(), "error", 127
