@@ -340,10 +340,38 @@ t.add_skip(lambda: False)
 
 
 def test_a_tasks_file_edited_after_install(real_crontab, project: Project, state_home: Path) -> None:
+    """Runs import the tasks file as it was installed (a private copy beside the manifest): an
+    edit, even one saved half-way, changes no run until it is installed; each run warns of the
+    drift, and `status` shows it."""
     tasks = install(project, EDITED)
     assert fire(state_home, "ns", "job").returncode == 0
-    fix = f"run `orchestration install {tasks}` again"
+    warning = (
+        f"orchestration ns/job: warning: the tasks file {tasks} changed since it was installed; run"
+        f" `orchestration install {tasks}` to apply the changes\n"
+    )
+    edits = [
+        EDITED.replace("t.add_skip(lambda: False)", "t.add_skip(skips.weekend())\nt.add_skip(lambda: False)"),
+        EDITED.replace("{'when': lambda ctx: ctx.scheduled_time.strftime('%H:%M')}", "{'when': 'noon'}"),
+        EDITED.replace("name='job'", "name='renamed'"),
+        EDITED.replace("'%H:%M'", "'%H'"),
+        EDITED[: len(EDITED) // 2],  # saved half-way: a syntax error
+    ]
+    for edit in edits:
+        project.write(edit)
+        result = fire(state_home, "ns", "job")
+        assert (result.returncode, result.stderr) == (0, warning)
+    assert [len(record["argv"][0]) for record in project.records()] == [5] * 6  # '%H:%M' as installed
+    status = cli("status", "--json").output
+    assert "the tasks file changed since it was installed (drift)" in status
 
+
+def test_without_the_copy_a_run_reads_the_tasks_file_as_it_is(real_crontab, project: Project, state_home: Path) -> None:
+    """A namespace installed before runs kept a copy of the tasks file: its runs import the file
+    as it is now, and refuse it when its tasks no longer have the installed shape."""
+    tasks = install(project, EDITED)
+    [copy] = (state_home / "manifests").glob("tasks-*.py")
+    copy.unlink()
+    fix = f"run `orchestration install {tasks}` again"
     project.write(EDITED.replace("t.add_skip(lambda: False)", "t.add_skip(skips.weekend())\nt.add_skip(lambda: False)"))
     result = fire(state_home, "ns", "job")
     assert (result.returncode, result.stdout) == (
@@ -352,10 +380,6 @@ def test_a_tasks_file_edited_after_install(real_crontab, project: Project, state
             f"orchestration ns/job: error: task 'job' in {tasks} no longer matches what was installed: its"
             f" skip conditions were [function] and are now [built-in, function]; {fix}\n"
         ),
-    )
-    assert result.stderr == (
-        f"orchestration ns/job: warning: the tasks file {tasks} changed since it was installed; run"
-        f" `orchestration install {tasks}` to apply the changes\n"
     )
     project.write(EDITED.replace("{'when': lambda ctx: ctx.scheduled_time.strftime('%H:%M')}", "{'when': 'noon'}"))
     assert fire(state_home, "ns", "job").stdout == (
@@ -366,12 +390,9 @@ def test_a_tasks_file_edited_after_install(real_crontab, project: Project, state
     assert fire(state_home, "ns", "job").stdout == (
         f"orchestration ns/job: error: the tasks file {tasks} no longer defines task 'job' of namespace 'ns'; {fix}\n"
     )
-    assert len(project.records()) == 1
-
     project.write(EDITED.replace("'%H:%M'", "'%H'"))  # same shape: the edited function is used
     assert fire(state_home, "ns", "job").returncode == 0
     assert len(project.records()[-1]["argv"][0]) == 2
-    assert [r.status for r in reversed(journal(state_home).runs())] == ["ok", "error", "error", "error", "ok"]
 
 
 def imported_by_a_run(state: Path, task: str) -> list:
@@ -404,5 +425,5 @@ def test_what_a_run_imports(real_crontab, project: Project, state_home: Path) ->
     install(project, LIGHT)
     assert imported_by_a_run(state_home, "builtin") == [0, []]
     assert imported_by_a_run(state_home, "templated") == [0, ["jinja2", "orchestration.rules.templates"]]
-    code, modules = imported_by_a_run(state_home, "function")
-    assert code == 0 and {"orchestration.define.orchestrator", "orchestration.runtime.usercode"} <= set(modules)
+    # The tasks file's functions run in a child process: the shim itself never loads them.
+    assert imported_by_a_run(state_home, "function") == [0, []]

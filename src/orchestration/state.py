@@ -57,6 +57,11 @@ def journal_path(state: str | os.PathLike[str]) -> str:
     return os.path.join(state, JOURNAL)
 
 
+def tasks_copy_path(state: str | os.PathLike[str], sha256: str) -> str:
+    """The private copy of a tasks file as installed, named by its hash: runs import it."""
+    return os.path.join(state, MANIFESTS, f"tasks-{sha256}.py")
+
+
 def logs_dir(state: str | os.PathLike[str], namespace: str, task: str) -> str:
     return os.path.join(state, LOGS, namespace, task)
 
@@ -196,7 +201,7 @@ def private_dir(path: str | os.PathLike[str]) -> None:
             pass  # another process made it first
 
 
-def write_private(path: str | os.PathLike[str], text: str) -> None:
+def write_private(path: str | os.PathLike[str], text: str | bytes) -> None:
     """Write `text` to `path` atomically (temporary file, fsync, rename), mode 0600."""
     import tempfile  # installs only; the shim never writes this way
 
@@ -205,7 +210,7 @@ def write_private(path: str | os.PathLike[str], text: str) -> None:
     handle, temporary = tempfile.mkstemp(prefix=f".{name}.", dir=folder)
     try:
         with os.fdopen(handle, "wb") as stream:
-            stream.write(text.encode("utf-8"))
+            stream.write(text.encode("utf-8") if isinstance(text, str) else text)
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(temporary, path)

@@ -106,6 +106,7 @@ def _apply_all(staged: list[_Stage], state: Path) -> None:
         raise
     for stage in staged:
         stage.forget_old_manifests(state)
+    manifests.forget_tasks_files(state)
 
 
 @dataclass
@@ -130,6 +131,7 @@ class _Stage:
         text = self.manifest.to_json()
         before = self.before = self.path.read_text(encoding="utf-8") if self.path.exists() else None
         try:
+            manifests.keep_tasks_file(self.path.parent.parent, self.manifest)
             if text != before:
                 manifests.write(self.path, self.manifest)
             checkpoint("manifest-written")
@@ -248,6 +250,8 @@ def uninstall(
                 for path in manifests.candidates(state, installed.namespace):
                     manifests.remove(path)
             removed.append(changes)
+        if not dry_run:
+            manifests.forget_tasks_files(state)
         return removed
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from ..compile import manifest as manifest_json
 from ..compile.manifest import Manifest
-from ..errors import NotInstalledError, UsageError
-from ..state import manifests_dir, remove_file, write_private
+from ..errors import ApplyError, NotInstalledError, UsageError
+from ..state import manifests_dir, remove_file, tasks_copy_path, write_private
 from ..targets import Rendered
 from .schedulers import make_scheduler
 
@@ -47,6 +47,42 @@ def write(path: Path, manifest: Manifest) -> None:
 
 def remove(path: Path) -> None:
     remove_file(path)
+
+
+def keep_tasks_file(state: Path, manifest: Manifest) -> None:
+    """Keep a private copy of the tasks file as installed, which runs of tasks with functions
+    import: an edit in progress, saved half-way, changes no run until it is installed."""
+    if not any(task.needs_tasks_file for task in manifest.tasks.values()):
+        return
+    copy = Path(tasks_copy_path(state, manifest.tasks_file_sha256))
+    if copy.exists():
+        return
+    try:
+        source = Path(manifest.tasks_file).read_bytes()
+    except OSError as error:
+        raise ApplyError(f"the tasks file {manifest.tasks_file} cannot be read again ({error.strerror})") from None
+    if hashlib.sha256(source).hexdigest() != manifest.tasks_file_sha256:
+        raise ApplyError(
+            f"the tasks file {manifest.tasks_file} changed while it was being installed; nothing"
+            " was changed: run the install again"
+        )
+    write_private(copy, source)
+
+
+def forget_tasks_files(state: Path) -> None:
+    """Remove the copies of tasks files that no installed manifest names any more."""
+    directory = manifests_dir(state)
+    if not directory.is_dir():
+        return
+    named = set()
+    for path in directory.glob("*.*.json"):
+        try:
+            named.add(manifest_json.read(path).tasks_file_sha256)
+        except Exception:  # a damaged manifest: keep every copy, a later install decides
+            return
+    for copy in directory.glob("tasks-*.py"):
+        if copy.name[len("tasks-") : -len(".py")] not in named:
+            remove_file(copy)
 
 
 def candidates(state: Path, namespace: str) -> list[Path]:

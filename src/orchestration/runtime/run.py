@@ -20,7 +20,7 @@ from ..errors import ManifestError, RunError, UnsafeStateError
 from ..rules.context import RunContext
 from ..rules.firing import fires_at, firings_between
 from ..rules.policy import Retention
-from ..state import check_own_file, check_state, journal_path
+from ..state import check_own_file, check_state, journal_path, tasks_copy_path
 from . import conditions, fallback
 from .catchup import MISSED, RAN, missed_firing
 from .environment import run_environment, script_environment
@@ -34,7 +34,7 @@ from .transcript import Transcript
 
 TYPE_CHECKING = False  # `typing` is not on the shim's path; type checkers set this to True
 if TYPE_CHECKING:
-    from .inputs import TaskFunctions
+    from .userprocess import UserProcess
 
 EXIT_ERROR = 1
 EXIT_TIMEOUT = 124  # as timeout(1) exits
@@ -72,7 +72,8 @@ class Run:
         self.manifest: Manifest | None = None
         self.task: TaskManifest | None = None
         self._context: RunContext | None = None
-        self._functions: TaskFunctions | None = None
+        self._functions: UserProcess | None = None
+        self.lock: TaskLock | None = None
 
     # --- the run ---------------------------------------------------------------------------
 
@@ -96,6 +97,7 @@ class Run:
                 )
             self._check_drift(manifest)
             lock, holder = self._take_turn(task)
+            self.lock = lock
             if holder is not None:
                 return self._finish("overlap", 0, overlap_reason(holder))
             self._start_clock(task)
@@ -120,6 +122,8 @@ class Run:
             self._after_run(task)
             return code
         finally:
+            if self._functions is not None:
+                self._functions.stop()
             if lock is not None:
                 lock.release()
 
@@ -314,13 +318,20 @@ class Run:
             )
         return self._context
 
-    def functions(self) -> TaskFunctions:
-        """The task's functions, from the tasks file (imported at most once per run)."""
+    def functions(self) -> UserProcess:
+        """The task's functions, from the tasks file as installed (imported at most once per
+        run, in a child process: see runtime.userprocess)."""
         if self._functions is None:
             assert self.manifest is not None
-            from .usercode import UserCode  # the tasks file and its imports: only tasks with functions
+            from .userprocess import UserProcess  # only tasks with functions
 
-            self._functions = UserCode(self.manifest, self.record.task)
+            self._functions = UserProcess(
+                self.manifest,
+                self.record.task,
+                tasks_copy_path(self.state, self.manifest.tasks_file_sha256),
+                before_fork=self.recorder.close,
+                close=() if self.lock is None or self.lock.descriptor is None else (self.lock.descriptor,),
+            )
         return self._functions
 
     def note(self, message: str) -> None:
