@@ -57,6 +57,29 @@ class Systemctl:
         if units:
             self.run("restart", *units)
 
+    def stale(self, units: Iterable[str]) -> tuple[list[str], bool]:
+        """Of `units`, those not active; and whether the manager has not read some of them
+        since their files changed (an install killed half-way leaves both)."""
+        units = list(units)
+        if not units:
+            return [], False
+        result = subprocess.run(
+            [*self.argv, "show", "--property=Id,ActiveState,NeedDaemonReload", *units], capture_output=True, text=True
+        )
+        inactive, reload = [], False
+        for block in result.stdout.split("\n\n"):
+            fields = dict(line.partition("=")[::2] for line in block.splitlines() if "=" in line)
+            if fields.get("Id") in units and fields.get("ActiveState") != "active":
+                inactive.append(fields["Id"])
+            reload = reload or fields.get("NeedDaemonReload") == "yes"
+        return inactive, reload
+
+    def stop(self, units: Iterable[str]) -> None:
+        """Stop units; units the manager does not know are fine."""
+        units = list(units)
+        if units:
+            subprocess.run([*self.argv, "stop", *units], capture_output=True, text=True)
+
     def disable(self, units: Iterable[str]) -> None:
         """Stop and unlink; units that are already gone are fine."""
         units = list(units)

@@ -105,10 +105,21 @@ class Journal:
             self._connection.close()
             self._connection = None
 
-    def record_start(self, run: RunRecord) -> None:
-        """One transaction: the run exists, status 'running'."""
+    def record_start(self, run: RunRecord, *, once_per_firing: bool = False) -> str | None:
+        """One transaction: the run exists, status 'running'. With `once_per_firing`, unless a
+        run of the task already has its scheduled time (started by the scheduler, not by hand):
+        then nothing is written, and that run's id is returned."""
         with _Transaction(self.connect()) as connection:
+            if once_per_firing and run.scheduled_time is not None:
+                row = connection.execute(
+                    "SELECT run_id FROM runs WHERE namespace = ? AND task = ? AND scheduled_time = ?"
+                    " AND trigger != 'manual' LIMIT 1",
+                    (run.namespace, run.task, run.scheduled_time),
+                ).fetchone()
+                if row:
+                    return str(row[0])
             _insert_run(connection, run)
+        return None
 
     def record_finish(
         self, run: RunRecord, keep_runs: int | None = None, keep_days: float | None = None, sole: bool = False

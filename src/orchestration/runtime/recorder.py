@@ -55,15 +55,23 @@ class Recorder:
 
     def start(self, record: RunRecord) -> None:
         """The run exists, status 'running' (records left in the fallback file go in first)."""
+        self.claim(record, once=False)
 
-        def fold_then_start() -> None:
+    def claim(self, record: RunRecord, once: bool = True) -> str | None:
+        """Record the start of the run as the firing of its scheduled time, unless that firing
+        already has a run (a scheduler that fires the same time twice, a timer restarted by a
+        reinstall): then nothing is recorded and the earlier run's id is returned. Runs started
+        by hand are never the same firing. When the journal cannot be read the run goes on."""
+
+        def fold_then_start() -> str | None:
             fallback.fold(self.journal, self.state)
-            self.journal.record_start(record)
+            return self.journal.record_start(record, once_per_firing=once and record.trigger != "manual")
 
         try:
-            self.call(fold_then_start)
+            return self.call(fold_then_start)
         except JournalUnavailable as error:
             self.warn(f"the run journal cannot be written ({error}); this run is kept in a fallback file")
+            return None
 
     def finish(self, record: RunRecord, retention: Retention | None, sole: bool) -> None:
         """The run's outcome, and the task's runs beyond its retention pruned with their logs.

@@ -89,7 +89,15 @@ class Run:
             manifest, task = self._read_manifest()
             if not self._is_due(task):
                 return 0  # a catch-up with nothing missed: no run, nothing recorded
-            self._begin_attempt()
+            earlier = self._begin_attempt(first=True)
+            if earlier is not None:
+                self._say(
+                    f"the firing of {iso_minute(self.record.scheduled_time or 0)} already ran as run"
+                    f" {earlier}; it is not run again"
+                )
+                self.transcript.discard()
+                self.recorder.close()
+                return 0
             if self.record.trigger == "catch-up":
                 self._say(
                     f"catching up on the firing of {iso_minute(self.record.scheduled_time or 0)},"
@@ -258,12 +266,16 @@ class Run:
             code = self._run_steps(manifest, task)
         return code
 
-    def _begin_attempt(self) -> None:
-        """The attempt's log opened and its start recorded."""
+    def _begin_attempt(self, first: bool = False) -> str | None:
+        """The attempt's log opened and its start recorded. For the `first` attempt of a firing
+        that already has a run: nothing recorded, and that run's id."""
         retention = self.task.retention if self.task else None
         self.transcript = Transcript(self.state, self.record, retention.max_log_bytes if retention else 0)
         self.transcript.open()
+        if first:
+            return self.recorder.claim(self.record)
         self.recorder.start(self.record)
+        return None
 
     def _check_drift(self, manifest: Manifest) -> None:
         """Warn when the tasks file changed since it was installed (the entries may be stale)."""

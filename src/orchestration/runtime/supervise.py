@@ -15,11 +15,13 @@ import time
 from collections.abc import Callable
 from types import FrameType
 
+from ..rules.policy import KILL_GRACE_SECONDS as DEFAULT_KILL_GRACE
+
 TYPE_CHECKING = False  # `typing` is not on the shim's path; type checkers set this to True
 if TYPE_CHECKING:
     from typing import Any
 
-KILL_GRACE_SECONDS = float(os.environ.get("ORCHESTRATION_KILL_GRACE", "5"))
+KILL_GRACE_SECONDS = float(os.environ.get("ORCHESTRATION_KILL_GRACE", DEFAULT_KILL_GRACE))
 READ_CHUNK = 65536
 # Once the script's process group is gone, output still in the pipe is read for this long at
 # most: a process that left the group (a `setsid` daemon) may hold the pipe open for ever.

@@ -44,6 +44,15 @@ class Transcript:
             self.log.close()
             self.log = None
 
+    def discard(self) -> None:
+        """Close and delete the log: the run it was for does not take place."""
+        self.close()
+        if self.record.log_path:
+            try:
+                os.unlink(self.record.log_path)
+            except OSError:
+                pass
+
     def copy(self, chunk: bytes) -> None:
         """Script output: to stdout and the log."""
         self._to_stdout(chunk)

@@ -107,18 +107,26 @@ class BlockSpan:
     end: int  # index of the END line
 
 
+def lines_of(text: str) -> list[str]:
+    """The lines of a crontab, each with its newline: split on newlines only (cron's own
+    lines), not on the carriage returns, form feeds or other separators str.splitlines knows."""
+    lines = [line + "\n" for line in text.split("\n")]
+    lines[-1] = lines[-1][:-1]
+    return lines if lines[-1] else lines[:-1]
+
+
 def find_block(text: str, namespace: str) -> str | None:
     """The namespace's block as it stands in `text`, or None."""
-    lines = text.splitlines(keepends=True)
+    lines = lines_of(text)
     span = _locate(lines, namespace)
     return "".join(lines[span.start : span.end + 1]) if span else None
 
 
 def merge(text: str, namespace: str, block: str | None) -> str:
     """`text` with the namespace's block replaced by `block` (added at the end; removed if None)."""
-    lines = text.splitlines(keepends=True)
+    lines = lines_of(text)
     span = _locate(lines, namespace)
-    new_lines = block.splitlines(keepends=True) if block else []
+    new_lines = lines_of(block) if block else []
     if span is not None:
         return "".join(lines[: span.start] + new_lines + lines[span.end + 1 :])
     if not new_lines:
@@ -131,7 +139,7 @@ def merge(text: str, namespace: str, block: str | None) -> str:
 def _locate(lines: list[str], namespace: str) -> BlockSpan | None:
     """Where the block is; FenceError if its fence or entries were changed by hand."""
     begin, end = begin_line(namespace), end_line(namespace)
-    stripped = [line.rstrip("\r\n") for line in lines]
+    stripped = [line.removesuffix("\n") for line in lines]
     starts = [i for i, line in enumerate(stripped) if line == begin]
     ends = [i for i, line in enumerate(stripped) if line == end]
     entry = re.compile(rf"#\s*{re.escape(marker(namespace, ''))}[A-Za-z0-9_-]+\s*$")

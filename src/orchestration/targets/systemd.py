@@ -66,12 +66,18 @@ def render(manifest: Manifest, manifest_path: str) -> dict[str, str]:
             f"orchestration {namespace}/{task_id}: {task.timing.description} ({task.timing.expression.strip()})"
         )
         command = [manifest.exec_program, manifest_path, task_id]
+        # With a time limit, the manager ends a firing that outlives every attempt of it (a hung
+        # shim), and with it every process left in its cgroup. Queued firings run in the same
+        # unit one after the other, so no limit holds for them.
+        longest = task.policy.longest_firing() if task.policy.overlap != "queue" else None
         if task.policy.overlap == "allow":
-            command = _in_own_unit(command, f"orchestration {namespace}/{task_id} run", scope)
+            command = _in_own_unit(command, f"orchestration {namespace}/{task_id} run", scope, longest)
+            longest = None  # the timer's unit only starts the run's own unit
         units[f"{name}.service"] = _template("service.j2").render(
             header=header,
             description=description,
             exec_start=" ".join(systemd_quote(part) for part in command),
+            time_limit=longest,
         )
         units[f"{name}.timer"] = _template("timer.j2").render(
             header=header,
@@ -84,10 +90,11 @@ def render(manifest: Manifest, manifest_path: str) -> dict[str, str]:
     return units
 
 
-def _in_own_unit(command: list[str], description: str, scope: str) -> list[str]:
+def _in_own_unit(command: list[str], description: str, scope: str, longest: int | None) -> list[str]:
     """systemd starts no unit that is still active, so runs that may overlap each get a
     transient unit of their own: the timer's service only launches it and ends."""
     scope_flag = ["--user"] if scope == "user" else []
+    limit = [f"--property=RuntimeMaxSec={longest}"] if longest is not None else []
     return [
         SYSTEMD_RUN,
         *scope_flag,
@@ -95,6 +102,7 @@ def _in_own_unit(command: list[str], description: str, scope: str) -> list[str]:
         "--collect",
         "--quiet",
         f"--description={description}",
+        *limit,
         "--",
         *command,
     ]
