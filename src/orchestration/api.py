@@ -24,7 +24,7 @@ from .compile.environment import Environment, capture_environment
 from .compile.manifest import Manifest
 from .compile.plan import compile_loaded
 from .define import orchestrator as definitions
-from .define.loader import LoadedTasks, file_sha256, file_stat
+from .define.loader import LoadedTasks, file_sha256, file_stat, resolve_tasks_file
 from .errors import ApplyError, UsageError
 from .installer import manifests
 from .installer.apply import compile_file, install, install_manifests, scope_state, uninstall
@@ -97,7 +97,7 @@ def execute(
     if orchestrator.tasks_file is None:
         raise UsageError("execute_tasks() needs the Orchestrator to be created in a tasks file")
     environment = capture_environment()
-    path = orchestrator.tasks_file
+    path = resolve_tasks_file(orchestrator.tasks_file)  # a path that is not UTF-8 is refused
     loaded = LoadedTasks(path, file_sha256(path), (orchestrator,), file_stat(path))
     [compiled] = compile_loaded(loaded, environment)
     for changes in install_manifests([compiled], environment.state_dir, backend=backend):

@@ -24,6 +24,8 @@ EXIT_USAGE = 2
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of orchestration-exec."""
+    if argv is None:
+        standard_descriptors()
     code = run_firing(sys.argv[1:] if argv is None else argv)
     if argv is None and "orchestration.runtime.usercode" not in sys.modules:
         # The program itself, and no code of the tasks file (whose atexit hooks must run):
@@ -36,6 +38,20 @@ def main(argv: list[str] | None = None) -> int:
                 pass
         os._exit(code)
     return code
+
+
+def standard_descriptors() -> None:
+    """Descriptors 0, 1 and 2 open, on /dev/null where they were closed (`orchestration-exec M T
+    >&-`): else the first file the run opens (its log, the journal) would take the number, and
+    what is meant for stdout, or a script's output, would be written into it."""
+    for descriptor in (0, 1, 2):
+        try:
+            os.fstat(descriptor)
+        except OSError:
+            opened = os.open(os.devnull, os.O_RDWR)
+            if opened != descriptor:
+                os.dup2(opened, descriptor)
+                os.close(opened)
 
 
 def run_firing(argv: list[str]) -> int:

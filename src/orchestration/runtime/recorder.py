@@ -58,14 +58,16 @@ class Recorder:
         self.claim(record, once=False)
 
     def claim(self, record: RunRecord, once: bool = True) -> str | None:
-        """Record the start of the run as the firing of its scheduled time, unless that firing
-        already has a run (a scheduler that fires the same time twice, a timer restarted by a
-        reinstall): then nothing is recorded and the earlier run's id is returned. Runs started
-        by hand are never the same firing. When the journal cannot be read the run goes on."""
+        """Record the start of the run as the firing of its scheduled time, unless systemd
+        started it and that firing already has a run (a timer elapsed again for a time it had
+        elapsed for: restarted, or the clock set back): then nothing is recorded and the
+        earlier run's id is returned. cron fires a minute once, and `orchestration run` is a
+        run of its own. When the journal cannot be read the run goes on."""
 
         def fold_then_start() -> str | None:
             fallback.fold(self.journal, self.state)
-            return self.journal.record_start(record, once_per_firing=once and record.trigger != "manual")
+            systemd = record.trigger in ("systemd", "catch-up")
+            return self.journal.record_start(record, once_per_firing=once and systemd)
 
         try:
             return self.call(fold_then_start)
