@@ -5,7 +5,6 @@ cron daemon and the real systemd user manager of the sandbox."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sqlite3
@@ -17,7 +16,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from conftest import Project, manifest_file, read_crontab, wait_for, write_crontab
+from conftest import Project, manifest_file, read_crontab, wait_for
 from orchestration.cli import main
 from orchestration.runtime.journal import Journal
 
@@ -74,7 +73,9 @@ def test_what_cannot_be_carried_is_refused_at_definition(project: Project, body:
 
 def test_a_tasks_file_whose_path_is_not_utf8_is_refused(project: Project) -> None:
     tasks = os.fsencode(project.root) + b"/t\xff.py"
-    Path(os.fsdecode(tasks)).write_text("from orchestration import Orchestrator\nOrchestrator(name='x').execute_tasks()\n")
+    Path(os.fsdecode(tasks)).write_text(
+        "from orchestration import Orchestrator\nOrchestrator(name='x').execute_tasks()\n"
+    )
     result = subprocess.run([PROGRAM, "compile", tasks], capture_output=True, text=True)
     assert result.returncode == 2
     assert "is not valid UTF-8, so it cannot be written into a crontab or a unit file; rename it" in result.stderr
@@ -213,3 +214,191 @@ def test_a_closed_stdout_or_a_broken_pipe_keeps_the_record_without_a_traceback(
     recorded = runs(state_home, task)
     assert [run.status for run in recorded] == ["ok"] * 3
     assert all("line 3000" in Path(run.log_path).read_text() for run in recorded)
+
+
+# --- 8: user code can neither end, hang nor hide a run ------------------------------------------
+
+UNRULY = """
+import os, sys, time
+
+def exits():
+    sys.exit(0)
+
+def interrupts():
+    raise KeyboardInterrupt
+
+def vanishes():
+    os._exit(0)
+
+def swallows():
+    while True:
+        try:
+            time.sleep(3600)
+        except:  # noqa: E722 - user code that catches everything, the time limit and signals too
+            pass
+
+def started():
+    open(os.path.join(os.path.dirname(__file__), 'deciding'), 'w').close()
+    return swallows()
+
+o = Orchestrator(name='ns')
+for name, skip in [('exits', exits), ('interrupts', interrupts), ('vanishes', vanishes)]:
+    o.add_task('0 1 * * *', 'bash', name=name).add_script('record.sh').add_skip(skip)
+o.add_task('0 1 * * *', 'bash', name='swallows', timeout=1).add_script('record.sh').add_skip(swallows)
+o.add_task('0 1 * * *', 'bash', name='value', timeout=1).add_script('record.sh', {'v': swallows})
+o.add_task('0 1 * * *', 'bash', name='signalled').add_script('record.sh', {'v': started})
+"""
+
+
+def test_user_code_that_exits_interrupts_or_swallows_everything_still_ends_in_a_record(
+    real_crontab, project: Project, state_home: Path
+) -> None:
+    install(project, UNRULY)
+    expected = {
+        "exits": (1, "error", "skip condition exits() raised SystemExit: 0"),
+        "interrupts": (1, "error", "skip condition interrupts() raised KeyboardInterrupt"),
+        "vanishes": (
+            1,
+            "error",
+            "skip condition vanishes() ended the process that runs the tasks file's code (exit status 0)"
+            " without an answer",
+        ),
+        "swallows": (124, "timeout", "timed out after 1s in the skip condition swallows()"),
+        "value": (124, "timeout", "timed out after 1s while working out the parameters"),
+    }
+    for task, (code, status, reason) in expected.items():
+        began = time.monotonic()
+        result = fire(state_home, task, timeout=30)
+        assert result.returncode == code, (task, result.stdout, result.stderr)
+        assert time.monotonic() - began < 10
+        [run] = runs(state_home, task)
+        assert (run.status, run.exit_code, run.reason) == (status, code, reason)
+    shim = subprocess.Popen([EXEC, str(manifest_file(state_home, "ns")), "signalled"], stdout=subprocess.PIPE)
+    assert wait_for(lambda: (project.root / "deciding").exists(), 10)
+    shim.send_signal(signal.SIGTERM)
+    shim.communicate(timeout=30)
+    assert shim.returncode == 143
+    [run] = runs(state_home, "signalled")
+    assert (run.status, run.reason) == ("killed", "stopped by SIGTERM")
+    assert project.records() == []  # no script ran
+    assert subprocess.run(["pgrep", "-f", str(manifest_file(state_home, "ns"))]).returncode == 1  # nothing left
+
+
+# --- 6: a daemon that holds the script's output holds neither the run nor the task -----------
+
+
+def test_a_setsid_daemon_holding_the_output_neither_holds_the_run_nor_outlives_its_record(
+    real_crontab, project: Project, state_home: Path
+) -> None:
+    (project.root / "daemon.sh").write_text("#!/bin/bash\necho started\nsetsid sleep 3004 &\necho done\n")
+    (project.root / "slow.sh").write_text("#!/bin/bash\nsetsid sleep 3005 &\nsleep 3006\n")
+    install(
+        project,
+        "o = Orchestrator(name='ns')\n"
+        "o.add_task('0 1 * * *', 'bash', name='quick', timeout=3).add_script('daemon.sh')\n"
+        "o.add_task('0 1 * * *', 'bash', name='slow', timeout=2).add_script('slow.sh')\n",
+    )
+    try:
+        began = time.monotonic()
+        quick = fire(state_home, "quick", timeout=60)
+        assert time.monotonic() - began < 2.5
+        assert (quick.returncode, quick.stdout.splitlines()[:2]) == (0, ["started", "done"])
+        began = time.monotonic()
+        slow = fire(state_home, "slow", timeout=60)
+        assert slow.returncode == 124 and time.monotonic() - began < 5
+        assert [run.status for run in runs(state_home)] == ["ok", "timeout"]
+        assert fire(state_home, "quick", timeout=60).returncode == 0  # not an overlap
+        assert [run.status for run in runs(state_home, "quick")] == ["ok", "ok"]
+    finally:
+        subprocess.run(["pkill", "-f", "sleep 300[456]"])
+
+
+# --- 7: kill -9 of the shim --------------------------------------------------------------------
+
+
+def test_a_shim_killed_outright_leaves_its_script_bounded_and_its_turn_taken(
+    real_crontab, project: Project, state_home: Path
+) -> None:
+    (project.root / "long.sh").write_text("#!/bin/bash\necho $$ > pid\nsleep 3007 & sleep 3008\n")
+    install(
+        project,
+        "o = Orchestrator(name='ns')\no.add_task('0 1 * * *', 'bash', name='t', timeout=3).add_script('long.sh')\n",
+    )
+    shim = subprocess.Popen([EXEC, str(manifest_file(state_home, "ns")), "t"], stdout=subprocess.DEVNULL)
+    assert wait_for(lambda: (project.root / "pid").exists(), 10)
+    began = time.monotonic()
+    shim.kill()
+    shim.wait()
+    second = fire(state_home)  # the orphan still runs: this firing sees it
+    assert second.returncode == 0 and "overlap: the previous run is still running" in second.stdout
+    alive = lambda: subprocess.run(["pgrep", "-f", "sleep 300[78]"], capture_output=True).returncode == 0  # noqa: E731
+    assert wait_for(lambda: not alive(), 15)
+    assert time.monotonic() - began < 3 + 5 + 1  # its time limit and the grace period
+    assert wait_for(lambda: fire(state_home).returncode == 124, 15)  # the turn is free again
+    killed, overlap, *_, last = runs(state_home)
+    assert (killed.status, killed.reason) == (
+        "killed",
+        "ended without a record: killed outright (SIGKILL, out of memory, a reboot)",
+    )
+    assert (overlap.status, last.status) == ("overlap", "timeout")
+
+
+def test_a_killed_run_of_a_task_that_may_overlap_is_closed_once_its_shim_is_gone(
+    real_crontab, project: Project, state_home: Path
+) -> None:
+    (project.root / "wait.sh").write_text("#!/bin/bash\ntouch started\nwhile [ ! -e release ]; do sleep 0.05; done\n")
+    install(
+        project,
+        "o = Orchestrator(name='ns')\no.add_task('0 1 * * *', 'bash', name='t', overlap='allow').add_script('wait.sh')\n",
+    )
+    shim = subprocess.Popen([EXEC, str(manifest_file(state_home, "ns")), "t"], stdout=subprocess.DEVNULL)
+    assert wait_for(lambda: (project.root / "started").exists(), 10)
+    shim.kill()
+    shim.wait()
+    (project.root / "release").touch()
+    assert fire(state_home).returncode == 0
+    killed, ok = runs(state_home)
+    assert (killed.status, ok.status) == ("killed", "ok")
+    assert killed.reason == "ended without a record: killed outright (SIGKILL, out of memory, a reboot)"
+
+
+# --- 11: every foreign byte of the crontab survives ------------------------------------------------
+
+FOREIGN_BYTES = (
+    b"# tab, vertical tab, form feed, file separator and Latin-1 in foreign lines\n"
+    b"\t0 * * * *\techo tab\n"
+    b"1 * * * * echo vt\x0bff\x0cfs\x1cnel\xc2\x85ls\xe2\x80\xa8 caf\xe9\n"
+    b"TRAILING=space   \n"
+)
+
+
+def test_foreign_crontab_bytes_survive_install_and_uninstall(real_crontab, project: Project) -> None:
+    before = real_crontab.encode() + FOREIGN_BYTES
+    subprocess.run(["crontab", "-"], input=before, check=True)
+    tasks = project.write(ONE.format(params="{}"))
+    assert cli("install", str(tasks), "--backend", "crontab").exit_code == 0
+    after = subprocess.run(["crontab", "-l"], capture_output=True).stdout
+    assert after.startswith(before) and after.count(b"# BEGIN orchestration:ns") == 1
+    project.write(ONE.format(params="{'v': 2}"))
+    assert cli("install", str(tasks), "--backend", "crontab").exit_code == 0
+    assert cli("uninstall", "--name", "ns").exit_code == 0
+    assert subprocess.run(["crontab", "-l"], capture_output=True).stdout == before
+
+
+@pytest.mark.parametrize(
+    "line", [b"0 * * * * echo dos\r\n", b"CR=on-an-environment-line\r\n"], ids=["entry", "variable"]
+)
+def test_a_carriage_return_cannot_be_carried_and_is_refused_saying_why(
+    real_crontab, project: Project, line: bytes
+) -> None:
+    before = real_crontab.encode() + line
+    subprocess.run(["crontab", "-"], input=before, check=True)
+    listed = subprocess.run(["crontab", "-l"], capture_output=True).stdout
+    result = CliRunner().invoke(main, ["install", str(project.write(ONE.format(params="{}"))), "--backend", "crontab"])
+    assert result.exit_code == 2
+    number = len(real_crontab.splitlines()) + 1
+    assert result.output.startswith(
+        f"Error: line(s) {number} of your crontab show '\\r', which `crontab -l` prints both for a carriage return"
+    )
+    assert "Nothing was changed." in result.output
+    assert subprocess.run(["crontab", "-l"], capture_output=True).stdout == listed

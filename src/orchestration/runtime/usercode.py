@@ -72,7 +72,7 @@ def call(function: Callable[..., Any], context: RunContext, what: str, secret: b
     try:
         return call_with_context(function, context)
     except (Exception, SystemExit, KeyboardInterrupt) as error:  # user code: report, never end the run
-        detail = "" if secret else f": {error}"
+        detail = "" if secret or not str(error) else f": {error}"
         raise RunError(f"{what} raised {type(error).__name__}{detail}") from None
 
 

@@ -51,7 +51,8 @@ class UserProcess:
         self.replies: BinaryIO | None = None
 
     def skip_condition(self, skip: Skip, context: RunContext) -> bool:
-        return bool(self._call({"call": "skip", "skip": skip.to_json()}, context))
+        request = {"call": "skip", "skip": skip.to_json(), "what": f"skip condition {skip.description}"}
+        return bool(self._call(request, context))
 
     def parameter(self, step: int, run: int, key: str, what: str, context: RunContext, secret: bool = False) -> Any:
         request = {"call": "parameter", "step": step, "run": run, "key": key, "what": what, "secret": secret}
