@@ -5,18 +5,23 @@ cron daemon and the real systemd user manager of the sandbox."""
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from conftest import Project, manifest_file, read_crontab, wait_for
+from conftest import Project, manifest_file, read_crontab, skip_or_fail, wait_for
+from orchestration.api import compile_file
 from orchestration.cli import main
 from orchestration.runtime.journal import Journal
 
@@ -402,3 +407,165 @@ def test_a_carriage_return_cannot_be_carried_and_is_refused_saying_why(
     )
     assert "Nothing was changed." in result.output
     assert subprocess.run(["crontab", "-l"], capture_output=True).stdout == listed
+
+
+# --- 1, 2: another user who controls the state folder cannot make your schedules run their code -
+
+
+def _useradd(name: str) -> None:
+    for _ in range(50):  # another useradd may hold /etc/passwd's lock for a moment
+        result = subprocess.run(
+            ["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", name], capture_output=True, text=True
+        )
+        if result.returncode == 0:
+            return
+        time.sleep(0.2)
+    pytest.fail(f"useradd {name}: {result.stderr}")
+
+
+@pytest.fixture
+def users(sandbox, tmp_path: Path):
+    """Two real users, a victim and mallory, with a folder each that they own; removed after."""
+    if os.geteuid() != 0 or shutil.which("useradd") is None or shutil.which("runuser") is None:
+        skip_or_fail("two users need root, useradd and runuser")
+    import pwd
+
+    suffix = f"{os.getpid() % 100000}"
+    names = {"victim": f"orchv{suffix}", "mallory": f"orchm{suffix}"}
+    base = Path(tempfile.mkdtemp(prefix="orchestration-users-", dir="/tmp"))
+    base.chmod(0o755)
+    try:
+        for role, name in names.items():
+            _useradd(name)
+            home = base / role
+            home.mkdir(mode=0o755)
+            os.chown(home, pwd.getpwnam(name).pw_uid, pwd.getpwnam(name).pw_gid)
+        with interpreter_reachable_by_all():
+            yield {role: (name, pwd.getpwnam(name).pw_uid, base / role) for role, name in names.items()}
+    finally:
+        for name in names.values():
+            subprocess.run(["crontab", "-r", "-u", name], capture_output=True)
+            subprocess.run(["pkill", "-KILL", "-u", name], capture_output=True)
+            subprocess.run(["userdel", name], capture_output=True)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@contextmanager
+def interpreter_reachable_by_all():
+    """The interpreter of these tests may live in a folder only root may enter (/root): inside the
+    sandbox's private mount namespace, that folder is shown as one everybody may pass through,
+    holding only the way to the interpreter."""
+    real = Path(os.path.realpath(sys.executable))
+    closed = next((folder for folder in reversed(real.parents) if not folder.stat().st_mode & 0o001), None)
+    if closed is None:
+        yield
+        return
+    inside = real.relative_to(closed).parts[0]
+    hidden = Path(tempfile.mkdtemp(prefix="orchestration-closed-", dir="/run"))
+    subprocess.run(["mount", "--bind", str(closed), str(hidden)], check=True)
+    try:
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0711", "tmpfs", str(closed)], check=True)
+        (closed / inside).mkdir()
+        subprocess.run(["mount", "--bind", str(hidden / inside), str(closed / inside)], check=True)
+        yield
+    finally:
+        subprocess.run(["umount", str(closed / inside)], capture_output=True)
+        subprocess.run(["umount", str(closed)], capture_output=True)
+        subprocess.run(["umount", str(hidden)], capture_output=True)
+        hidden.rmdir()
+
+
+def as_user(name: str, home: Path, *argv: str, **env: str) -> subprocess.CompletedProcess:
+    environment = {"HOME": str(home), "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", **env}
+    return subprocess.run(
+        ["runuser", "-u", name, "--", "env", "-i", *(f"{k}={v}" for k, v in environment.items()), *argv],
+        capture_output=True,
+        text=True,
+        cwd=home,
+    )
+
+
+VICTIM_TASKS = "from orchestration import Orchestrator\no = Orchestrator(name='ns')\no.add_task('{when}', 'bash', name='t').add_script('own.sh')\n"
+
+
+def plant(manifest: dict, script: Path) -> str:
+    """The victim's manifest with mallory's script in its place."""
+    for task in manifest["tasks"].values():
+        for step in task["steps"]:
+            step["script"], step["command"] = str(script), ["/bin/bash", str(script)]
+    return json.dumps(manifest)
+
+
+@pytest.mark.cron_daemon
+def test_a_state_folder_another_user_controls_is_refused_by_install_and_by_every_run(
+    cron_daemon, users, tmp_path: Path
+) -> None:
+    (victim, victim_uid, home), (mallory, _, lair) = users["victim"], users["mallory"]
+    for role_home, owner in ((home, victim), (lair, mallory)):
+        as_user(owner, role_home, "sh", "-c", "umask 022; printf '#!/bin/bash\\ntouch ran-$(id -un)\\n' > own.sh")
+    as_user(victim, home, "sh", "-c", f'umask 022; printf "{VICTIM_TASKS.format(when="* * * * *")}" > tasks.py')
+    tasks = str(home / "tasks.py")
+
+    # Install: a state folder mallory owns (or can write) is refused, naming it and its owner.
+    refused = as_user(
+        victim, home, PROGRAM, "install", tasks, "--backend", "crontab", ORCHESTRATION_HOME=str(lair / "state")
+    )
+    assert refused.returncode == 2, refused.stderr
+    assert refused.stderr.startswith(f"Error: {lair} belongs to user {mallory} (uid ")
+    assert f"not to user {victim} (uid {victim_uid}) or root" in refused.stderr
+    assert not (lair / "state").exists()
+
+    # The victim installs with a state folder of their own, then makes it writable by anyone.
+    state = home / "state"
+    installed = as_user(victim, home, PROGRAM, "install", tasks, "--backend", "crontab", ORCHESTRATION_HOME=str(state))
+    assert installed.returncode == 0, installed.stderr
+    [manifest] = (state / "manifests").glob("ns.*.json")
+    planted = plant(json.loads(manifest.read_text()), lair / "own.sh")
+    state.chmod(0o777)
+    # Mallory swaps the manifests folder for her own, with the same file name in it.
+    swap = f"mv {state}/manifests {state}/gone && mkdir {state}/manifests && cat > {manifest}"
+    swapped = subprocess.run(["runuser", "-u", mallory, "--", "sh", "-c", swap], input=planted, text=True)
+    assert swapped.returncode == 0 and manifest.stat().st_uid != victim_uid
+
+    # The victim's cron fires the entry: nothing runs, and the refusal is kept where history reads it.
+    spare = Path(f"/tmp/orchestration-{victim_uid}")
+    assert wait_for(
+        lambda: spare.is_dir() and any("refused to run" in p.read_text() for p in spare.glob("*fallback*")), 75
+    )
+    assert not (lair / f"ran-{victim}").exists() and not (home / f"ran-{victim}").exists()
+    [line] = [p.read_text() for p in spare.glob("*fallback*")]
+    record = json.loads(line.splitlines()[0])
+    assert (record["status"], record["exit_code"]) == ("error", 2)
+    assert record["reason"].startswith(
+        f"refused to run: {state} belongs to user {victim} (uid {victim_uid}) but can be written by anyone"
+    )
+    history = as_user(victim, home, PROGRAM, "history", "--json", ORCHESTRATION_HOME=str(state))
+    assert "refused to run" in history.stdout
+
+
+def test_as_root_a_state_folder_another_user_controls_is_refused_for_system_scope(
+    users, project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (mallory, _, lair) = users["mallory"]
+    state = lair / "state"
+    monkeypatch.setenv("ORCHESTRATION_HOME", str(state))
+    tasks = project.write(ONE.format(params="{}"))
+    result = CliRunner().invoke(main, ["install", str(tasks), "--backend", "systemd", "--scope", "system"])
+    assert result.exit_code == 2
+    assert result.output.startswith(f"Error: {lair} belongs to user {mallory} (uid ")
+    assert "not to user root (uid 0) or root" in result.output and "ORCHESTRATION_HOME" in result.output
+    assert not list(Path("/etc/systemd/system").glob("orchestration-ns-*"))
+
+    # What root's unit would run: a manifest mallory planted in a folder she controls is refused.
+    (lair / "evil.sh").write_text("#!/bin/bash\ntouch /tmp/orchestration-pwned-by-mallory\n")
+    planted = state / "manifests" / "ns.0123456789ab.json"
+    subprocess.run(["runuser", "-u", mallory, "--", "mkdir", "-p", str(planted.parent)], check=True)
+    [manifest] = compile_file(tasks)
+    text = plant(json.loads(manifest.placed("systemd", "system").to_json()), lair / "evil.sh")
+    subprocess.run(
+        ["runuser", "-u", mallory, "--", "sh", "-c", f"umask 077; cat > {planted}"], input=text, text=True, check=True
+    )
+    run = subprocess.run([EXEC, str(planted), "t"], capture_output=True, text=True)
+    assert run.returncode == 2
+    assert f"refused to run: {state} belongs to user {mallory}" in run.stderr
+    assert not Path("/tmp/orchestration-pwned-by-mallory").exists()
