@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from conftest import Project, manifest_file, read_crontab, skip_or_fail, wait_for
+from conftest import Project, cron_pid, manifest_file, read_crontab, skip_or_fail, wait_for
 from orchestration.api import compile_file
 from orchestration.cli import main
 from orchestration.runtime.journal import Journal
@@ -452,26 +452,35 @@ def users(sandbox, tmp_path: Path):
 
 @contextmanager
 def interpreter_reachable_by_all():
-    """The interpreter of these tests may live in a folder only root may enter (/root): inside the
-    sandbox's private mount namespace, that folder is shown as one everybody may pass through,
-    holding only the way to the interpreter."""
+    """The interpreter of these tests may live in a folder only root may enter (/root): in the
+    sandbox's private mount namespaces (ours, and the cron daemon's, which may be another), that
+    folder is shown as one everybody may pass through, holding only the way to the interpreter."""
     real = Path(os.path.realpath(sys.executable))
     closed = next((folder for folder in reversed(real.parents) if not folder.stat().st_mode & 0o001), None)
     if closed is None:
         yield
         return
     inside = real.relative_to(closed).parts[0]
+    namespaces = [[]]
+    cron = cron_pid()
+    if cron is not None and os.readlink(f"/proc/{cron}/ns/mnt") != os.readlink("/proc/self/ns/mnt"):
+        namespaces.append(["nsenter", "-t", str(cron), "-m", "--"])
     hidden = Path(tempfile.mkdtemp(prefix="orchestration-closed-", dir="/run"))
-    subprocess.run(["mount", "--bind", str(closed), str(hidden)], check=True)
+    steps = [
+        ["mount", "--bind", str(closed), str(hidden)],
+        ["mount", "-t", "tmpfs", "-o", "mode=0711", "tmpfs", str(closed)],
+        ["mkdir", str(closed / inside)],
+        ["mount", "--bind", str(hidden / inside), str(closed / inside)],
+    ]
     try:
-        subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0711", "tmpfs", str(closed)], check=True)
-        (closed / inside).mkdir()
-        subprocess.run(["mount", "--bind", str(hidden / inside), str(closed / inside)], check=True)
+        for enter in namespaces:
+            for step in steps:
+                subprocess.run([*enter, *step], check=True)
         yield
     finally:
-        subprocess.run(["umount", str(closed / inside)], capture_output=True)
-        subprocess.run(["umount", str(closed)], capture_output=True)
-        subprocess.run(["umount", str(hidden)], capture_output=True)
+        for enter in namespaces:
+            for target in (closed / inside, closed, hidden):
+                subprocess.run([*enter, "umount", str(target)], capture_output=True)
         hidden.rmdir()
 
 
