@@ -578,3 +578,61 @@ def test_as_root_a_state_folder_another_user_controls_is_refused_for_system_scop
     assert run.returncode == 2
     assert f"refused to run: {state} belongs to user {mallory}" in run.stderr
     assert not Path("/tmp/orchestration-pwned-by-mallory").exists()
+
+
+# --- 9: a reinstall never runs a task; a firing systemd repeats is run once ---------------------
+
+
+def timer_property(timer: str, name: str) -> str:
+    return subprocess.run(
+        ["systemctl", "--user", "show", f"--property={name}", "--value", timer], capture_output=True, text=True
+    ).stdout.strip()
+
+
+@pytest.mark.systemd
+def test_editing_a_schedule_and_reinstalling_never_elapses_the_timer(
+    systemd_user: Path, project: Project, state_home: Path
+) -> None:
+    body = "o = Orchestrator(name='ns')\no.add_task('{when}', 'bash', name='t').add_script('record.sh')\n"
+    tasks = project.write(body.format(when="* * * * *"))
+    assert cli("install", str(tasks), "--backend", "systemd").exit_code == 0
+    timer = "orchestration-ns-t.timer"
+    try:
+        assert wait_for(lambda: [run.status for run in runs(state_home)] == ["ok"], 75)
+        last = timer_property(timer, "LastTriggerUSec")
+        assert last
+        for when in ("*/1 * * * *", "*/2 * * * *", "* * * * *"):  # each rewrites the timer's unit
+            project.write(body.format(when=when))
+            result = cli("install", str(tasks), "--backend", "systemd")
+            assert result.exit_code == 0 and "1 changed" in result.output
+        time.sleep(3)
+        assert timer_property(timer, "LastTriggerUSec") in ("", last)  # no elapse since: no start
+        log = Path(os.environ["SYSTEMD_USER_MANAGER_LOG"]).read_text(errors="replace")
+        assert "already ran as run" not in log  # (the shim would not run it twice, but say so)
+        assert timer_property(timer, "ActiveState") == "active"
+        assert len(runs(state_home)) == 1
+        assert wait_for(lambda: len(runs(state_home)) == 2, 65)  # the next minute comes as it should
+        first, second = runs(state_home)
+        assert second.scheduled_time == first.scheduled_time + 60
+    finally:
+        cli("uninstall", "--name", "ns")
+
+
+def test_a_firing_systemd_starts_again_for_a_time_that_ran_is_recorded_once(
+    real_crontab, project: Project, state_home: Path
+) -> None:
+    install(project, ONE.format(params="{}"))
+    if time.time() % 60 > 50:
+        time.sleep(61 - time.time() % 60)  # both starts in one minute
+    by_systemd = {**os.environ, "INVOCATION_ID": "0123456789abcdef0123456789abcdef"}
+    first = fire(state_home, env=by_systemd)
+    again = fire(state_home, env=by_systemd)
+    assert first.returncode == again.returncode == 0
+    [run] = runs(state_home)
+    assert (run.trigger, run.status) == ("systemd", "ok")
+    assert again.stdout.startswith("orchestration ns/t: the firing of ")
+    assert again.stdout.endswith(f" already ran as run {run.run_id}; it is not run again\n")
+    assert len(project.records()) == 1
+    assert len(list((state_home / "logs" / "ns" / "t").iterdir())) == 1
+    by_hand = subprocess.run([EXEC, str(manifest_file(state_home, "ns")), "t", "--trigger", "manual"])
+    assert by_hand.returncode == 0 and len(runs(state_home)) == 2  # `orchestration run` is a run of its own

@@ -77,11 +77,13 @@ class SystemdScheduler:
         removed = [name for name in current if name not in desired]
         self.systemctl.disable([name for name in removed if name.endswith(".timer")])
         try:
-            # A timer whose unit changes is stopped before the manager reads the new text, and
-            # started after: reloaded while running (or restarted), the manager elapses it at
-            # once for any time of the new schedule since its last elapse or start, and a
-            # reinstall would run the task. Started afresh, it waits for the next time to come.
-            self.systemctl.stop(name for name in written if name.endswith(".timer") and name in current)
+            # A timer whose unit changes is stopped and disabled before the manager reloads, so
+            # that the reload forgets it, and enabled and started after: a timer the manager
+            # still holds (running, or stopped but enabled) remembers its last elapse, and once
+            # started again (systemd 252) it elapses at once for any time of the new schedule
+            # since then: a reinstall would run the task. Loaded afresh, it waits for the next
+            # time to come.
+            self.systemctl.disable([name for name in written if name.endswith(".timer") and name in current])
             for name, text in written.items():
                 write_private(self.directory.path / name, text)
             for name in removed:
@@ -102,20 +104,20 @@ class SystemdScheduler:
         """One reload; then start new and changed timers, which were stopped (@reboot timers
         only wait for the next boot, as cron's @reboot does)."""
         timers = [name for name in written if name.endswith(".timer")]
-        fresh = [name for name in timers if name not in current]
-        self.systemctl.enable(fresh)
         self.systemctl.daemon_reload()
         checkpoint("manager-reloaded")
+        self.systemctl.enable(timers)
         self.systemctl.start(name for name in timers if not at_boot(desired[name]))
 
     def _resume(self, units: Rendered) -> None:
         """Units in place whose timers an install killed half-way left stopped or unread: read
         and started again."""
-        timers = [name for name in units if name.endswith(".timer") and not at_boot(units[name])]
-        inactive, reload = self.systemctl.stale(timers)
-        if reload:
+        timers = [name for name in units if name.endswith(".timer")]
+        inactive, disabled, reload = self.systemctl.stale(timers)
+        self.systemctl.enable(disabled)
+        if reload or disabled:
             self.systemctl.daemon_reload()
-        self.systemctl.start(inactive)
+        self.systemctl.start(name for name in inactive if not at_boot(units[name]))
 
     def _restore(self, previous: Rendered, attempted: Rendered) -> None:
         fresh = [name for name in attempted if name not in previous]
@@ -123,15 +125,12 @@ class SystemdScheduler:
         for name in fresh:
             remove_file(self.directory.path / name)
         timers = [name for name in previous if name.endswith(".timer")]
-        try:
-            self.systemctl.stop(timers)  # see apply: stopped before the reload, started after
-        except ApplyError:
-            pass
+        self.systemctl.disable(timers)  # see apply: stopped and disabled before the reload
         for name, text in previous.items():
             write_private(self.directory.path / name, text)
         try:
-            self.systemctl.enable(timers)
             self.systemctl.daemon_reload()
+            self.systemctl.enable(timers)
             self.systemctl.start(name for name in timers if not at_boot(previous[name]))
         except ApplyError:
             pass  # the files are back; the manager reads them at its next reload
