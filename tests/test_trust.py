@@ -636,3 +636,20 @@ def test_a_firing_systemd_starts_again_for_a_time_that_ran_is_recorded_once(
     assert len(list((state_home / "logs" / "ns" / "t").iterdir())) == 1
     by_hand = subprocess.run([EXEC, str(manifest_file(state_home, "ns")), "t", "--trigger", "manual"])
     assert by_hand.returncode == 0 and len(runs(state_home)) == 2  # `orchestration run` is a run of its own
+
+
+def test_a_journal_of_another_user_is_refused(real_crontab, project: Project, state_home: Path) -> None:
+    install(project, ONE.format(params="{}"))
+    assert fire(state_home).returncode == 0
+    journal = state_home / "journal.sqlite3"
+    os.chown(journal, 65534, -1)
+    result = fire(state_home)
+    assert result.returncode == 2
+    assert (
+        f"refused to run: {journal} belongs to " in result.stderr and "(uid 65534), not to user root" in result.stderr
+    )
+    assert len(project.records()) == 1  # nothing ran
+    os.chown(journal, 0, -1)
+    journal.chmod(0o666)
+    assert "can be written by others (mode -rw-rw-rw-)" in fire(state_home).stderr
+    assert len(project.records()) == 1
