@@ -18,9 +18,8 @@ from ..compile import manifest as manifests
 from ..compile.manifest import Manifest, TaskManifest
 from ..errors import ManifestError, RunError
 from ..rules.context import RunContext
-from ..rules.firing import fires_at, firings_between
 from ..rules.policy import Retention
-from . import conditions
+from . import conditions, gate
 from .catchup import MISSED, RAN, missed_firing
 from .environment import run_environment, script_environment
 from .journal import JournalUnavailable
@@ -50,6 +49,8 @@ class Run:
         guard: Guard,
         scheduled: float | None = None,
         covered: float | None = None,
+        *,
+        gated: bool = False,
     ) -> None:
         self.manifest_path = manifest_path
         self.guard = guard
@@ -67,6 +68,7 @@ class Run:
         self.covered = max(scheduled, covered or scheduled)  # firings up to here are taken care of
         self.sole = False  # holds the task's lock: no other run of the task runs now
         self.by_systemd = trigger == "systemd"  # a catch-up started by systemd is one too
+        self.gated = gated and trigger in ("cron", "systemd")  # the entry fires at a superset
         self.deadline: float | None = None  # on time.monotonic(): when the attempt's time is up
         self.manifest: Manifest | None = None
         self.task: TaskManifest | None = None
@@ -80,6 +82,8 @@ class Run:
         lock = None
         try:
             manifest, task = self._read_manifest()
+            if self.gated and not gate.admits(task.timing, self.record.scheduled_time or 0):
+                return 0  # a wake-up between the schedule's instants: no run, nothing recorded
             if not self._is_due(task):
                 return 0  # a catch-up with nothing missed: no run, nothing recorded
             self._begin_attempt()
@@ -144,7 +148,7 @@ class Run:
         record, fields = self.record, task.timing.fields
         if fields is None:
             return True
-        if self.by_systemd and task.policy.catch_up and not fires_at(fields, record.scheduled_time or 0):
+        if self.by_systemd and task.policy.catch_up and not gate.admits(task.timing, record.scheduled_time or 0):
             record.trigger = "catch-up"
         if record.trigger != "catch-up":
             return True
@@ -157,7 +161,7 @@ class Run:
             )
             return False
         installed_at = os.stat(self.manifest_path).st_mtime
-        verdict, due = missed_firing(fields, record.started_at, installed_at, latest)
+        verdict, due = missed_firing(task.timing, record.started_at, installed_at, latest)
         if verdict == MISSED and due is not None:
             record.scheduled_time = self.covered = due
             return True
@@ -190,7 +194,7 @@ class Run:
         if not self.by_systemd or overlap == "allow" or self.guard.received is not None or fields is None:
             return
         try:
-            missed = firings_between(fields, self.covered, time.time())
+            missed = gate.firings_after(task.timing, self.covered, time.time())
             if overlap == "queue":
                 self.queued = missed
             elif missed:
