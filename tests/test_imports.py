@@ -36,6 +36,7 @@ STATIC_RUN = {
     "orchestration.rules.conditions",
     "orchestration.runtime",
     "orchestration.runtime.exec",
+    "orchestration.runtime.gate",
     "orchestration.runtime.run",
     "orchestration.runtime.catchup",
     "orchestration.runtime.conditions",

@@ -148,32 +148,36 @@ class Skip(Frozen):
 
 class Timing(Frozen):
     """When a task fires: what the user wrote, the crontab time fields we emit, the schedule in
-    words, and its expanded fields (None for @reboot)."""
+    words, its expanded fields (None for @reboot), and its zone (None: the machine's)."""
 
     expression: str
     cron: str
     description: str
     fields: Fields | None
+    zone: str | None = None
 
     @property
     def reboot(self) -> bool:
         return self.fields is None
 
     def to_json(self) -> dict[str, Any]:
-        fields = (
-            None if self.fields is None else [*(sorted(values) for values in self.fields.sets), self.fields.days_or]
-        )
-        return {"expression": self.expression, "cron": self.cron, "description": self.description, "fields": fields}
+        return {
+            "expression": self.expression,
+            "cron": self.cron,
+            "description": self.description,
+            "zone": self.zone,
+            "fields": None if self.fields is None else _fields_json(self.fields),
+        }
 
     @classmethod
     def from_json(cls, data: Any) -> Timing:
-        raw = _optional(data, "fields", list)
-        fields = None if raw is None else _fields_of(raw)
+        raw = _optional(data, "fields", dict)
         return cls(
             expression=_required(data, "expression", str),
             cron=_required(data, "cron", str),
             description=_required(data, "description", str),
-            fields=fields,
+            fields=None if raw is None else _fields_of(raw),
+            zone=_optional(data, "zone", str),
         )
 
 
@@ -245,6 +249,8 @@ class Manifest(Frozen):
     path: str  # PATH at install time, given to scripts
     home: str
     tasks: Mapping[str, TaskManifest]
+    machine_zone: str = "UTC"  # the zone the machine's scheduler used when this was installed
+    install_year: int = 2026  # clock changes are written out for the years from this one
     backend: str = ""  # where it is installed: set by `install`
     scope: str = "user"
 
@@ -281,6 +287,8 @@ class Manifest(Frozen):
             "cli": self.cli_program,
             "python": self.python,
             "environment": {"PATH": self.path, "HOME": self.home},
+            "machine_zone": self.machine_zone,
+            "install_year": self.install_year,
             "tasks": {task_id: task.to_json(masked) for task_id, task in self.tasks.items()},
         }
         # One line: json writes with its fast encoder only without indentation.
@@ -316,6 +324,8 @@ class Manifest(Frozen):
                 python=_required(data, "python", str),
                 path=_required(environment, "PATH", str),
                 home=_required(environment, "HOME", str),
+                machine_zone=_required(data, "machine_zone", str),
+                install_year=_required(data, "install_year", int),
                 tasks={
                     task_id: TaskManifest.from_json(task_id, task)
                     for task_id, task in _required(data, "tasks", dict).items()
@@ -364,11 +374,42 @@ def _optional(data: Any, key: str, kind: type) -> Any:
     return value
 
 
-def _fields_of(raw: list[Any]) -> Fields:
-    if len(raw) != 6 or not all(isinstance(values, list) for values in raw[:5]):
-        raise ValueError("'fields' must hold five lists of values and a flag")
-    minutes, hours, days, months, weekdays = (frozenset(int(value) for value in values) for values in raw[:5])
-    return Fields(minutes, hours, days, months, weekdays, bool(raw[5]))
+_SETS = ("minutes", "hours", "days", "months", "weekdays")
+
+
+def _fields_json(fields: Fields) -> dict[str, Any]:
+    """The fields as JSON; the extended ones only when used."""
+    data: dict[str, Any] = {name: sorted(getattr(fields, name)) for name in _SETS}
+    data.update(days_or=fields.days_or, wildcard=fields.wildcard)
+    if fields.extended:
+        data.update(
+            last_day=fields.last_day,
+            nearest=sorted(fields.nearest),
+            last_weekday=fields.last_weekday,
+            nth=sorted([list(pair) for pair in fields.nth]),
+            last_weekdays=sorted(fields.last_weekdays),
+        )
+    return data
+
+
+def _fields_of(raw: dict[str, Any]) -> Fields:
+    minutes, hours, days, months, weekdays = (
+        frozenset(int(value) for value in _required(raw, name, list)) for name in _SETS
+    )
+    return Fields(
+        minutes,
+        hours,
+        days,
+        months,
+        weekdays,
+        bool(raw.get("days_or", False)),
+        wildcard=bool(raw.get("wildcard", False)),
+        last_day=bool(raw.get("last_day", False)),
+        last_weekday=bool(raw.get("last_weekday", False)),
+        nearest=frozenset(int(value) for value in raw.get("nearest", [])),
+        nth=frozenset((int(weekday), int(count)) for weekday, count in raw.get("nth", [])),
+        last_weekdays=frozenset(int(value) for value in raw.get("last_weekdays", [])),
+    )
 
 
 def _stat(raw: list[Any]) -> tuple[int, int]:

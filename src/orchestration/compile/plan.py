@@ -9,7 +9,6 @@ from typing import Any
 from ..define.identity import namespace_of, require_scripts, task_ids, task_shape
 from ..define.loader import LoadedTasks
 from ..define.orchestrator import Orchestrator, Task
-from ..define.schedule import croniter_disagreement
 from ..define.skips import Condition
 from ..define.wording import describe
 from ..errors import DefinitionError
@@ -70,20 +69,14 @@ def compile_orchestrator(orchestrator: Orchestrator, loaded: LoadedTasks, enviro
         path=environment.path,
         home=environment.home,
         tasks=tasks,
+        machine_zone=environment.zone,
+        install_year=environment.year,
     )
 
 
 def compile_task(task: Task, task_id: str, python: str, retention: Retention) -> TaskManifest:
     label = f"task '{task_id}'"
     require_scripts(task, label)
-    disagreement = croniter_disagreement(task.schedule)
-    if disagreement:
-        raise DefinitionError(
-            f"cron expression '{task.schedule.expression}' cannot be previewed exactly"
-            f" ({disagreement}); write it with plain numbers, lists and ranges",
-            task=label,
-            field="cron_expression",
-        )
     interpreter = BASH if task.script_type == "bash" else python
     steps = tuple(
         Step(
@@ -102,8 +95,9 @@ def compile_task(task: Task, task_id: str, python: str, retention: Retention) ->
         timing=Timing(
             expression=schedule.expression,
             cron=schedule.cron,
-            description=describe(schedule),
+            description=describe(schedule) + (f" in {task.timezone}" if task.timezone else ""),
             fields=None if schedule.reboot else schedule.fields,
+            zone=task.timezone,
         ),
         script_type=task.script_type,
         interval=task.interval,

@@ -53,6 +53,7 @@ class Task:
     base_dir: Path
     number: int  # 1-based position in its Orchestrator, for messages about unnamed tasks
     defined_at: str = ""  # "tasks.py:12", where add_task was called
+    timezone: str | None = None  # IANA zone of the schedule; None: the machine's
     policy: RunPolicy = field(default_factory=RunPolicy)
     steps: list[Step] = field(default_factory=list)
     skips: list[SkipCondition] = field(default_factory=list)
@@ -166,6 +167,7 @@ class Orchestrator:
         keep_runs: int = 100,
         keep_days: float = 30,
         max_log_bytes: int = 10 * 1024 * 1024,
+        timezone: str | None = None,
     ) -> None:
         if name is not None:
             checks.check_name(name, "Orchestrator(name=...)", "namespace")
@@ -176,6 +178,7 @@ class Orchestrator:
             keep_days=checks.positive(keep_days, "keep_days", "days to keep runs and logs"),
             max_log_bytes=checks.positive(max_log_bytes, "max_log_bytes", "bytes kept of each run's log", integer=True),
         )
+        self.timezone = checks.zone(timezone, "Orchestrator(timezone=...)") if timezone is not None else None
         self.tasks: list[Task] = []
         self._names: set[str | None] = set()  # task names in use, for a quick uniqueness check
         self.tasks_file = _defining_file()
@@ -198,6 +201,7 @@ class Orchestrator:
         retries: int = 0,
         retry_delay: float = 0,
         catch_up: bool = False,
+        timezone: str | None = None,
     ) -> Task:
         """A task that runs on `cron_expression` with scripts of `script_type` ('bash' or 'python').
 
@@ -207,6 +211,8 @@ class Orchestrator:
         `retries`, `retry_delay`: run a failed or timed-out run again, up to `retries` times.
         `catch_up`: run once at start-up when the last firing was missed while the machine (or
         the scheduler) was down, as anacron and systemd's Persistent= do.
+        `timezone`: the IANA zone the schedule is read in (default: the Orchestrator's, else the
+        machine's), with the same clock-change rule applied there.
         """
         number = len(self.tasks) + 1
         label = f"task '{name}'" if isinstance(name, str) else f"task #{number} ('{cron_expression}')"
@@ -230,6 +236,7 @@ class Orchestrator:
             number=number,
             defined_at=self._caller_location(),
             policy=checks.run_policy(timeout, overlap, retries, retry_delay, label, catch_up, schedule),
+            timezone=checks.zone(timezone, "add_task", label) if timezone is not None else self.timezone,
         )
         self.tasks.append(task)
         self._names.add(name)

@@ -20,8 +20,7 @@ from ..compile.manifest import Manifest, Skip
 from ..errors import RunError
 from ..installer.manifests import find_task
 from ..rules.context import RunContext
-from ..rules.firing import fires_in
-from ..runtime import conditions
+from ..runtime import conditions, gate
 from ..runtime.environment import run_environment
 from ..runtime.inputs import TaskFunctions
 from ..runtime.journal import Journal
@@ -179,7 +178,7 @@ def explain(state: Path, reference: str, at: datetime | None = None, now: dateti
         schedule=timing.expression,
         description=timing.description,
         reboot=timing.reboot,
-        fires=timing.fields is not None and fires_in(timing.fields, at.timetuple()),
+        fires=timing.fields is not None and gate.admits(timing, at.timestamp()),
         previous_time=previous_time(timing, at),
         next_time=next(iter(next_times(timing, at, 1)), None),
         verdicts=_verdicts(task.skips, moment),

@@ -17,7 +17,7 @@ import sys
 from .run import Run
 from .supervise import Guard
 
-USAGE = "usage: orchestration-exec MANIFEST TASK [--trigger cron|systemd|manual] [--catch-up]"
+USAGE = "usage: orchestration-exec MANIFEST TASK [--trigger cron|systemd|manual] [--catch-up] [--gate]"
 TRIGGERS = ("cron", "systemd", "manual", "catch-up")
 EXIT_USAGE = 2
 
@@ -57,13 +57,13 @@ def standard_descriptors() -> None:
 def run_firing(argv: list[str]) -> int:
     """One firing: the task's run, then any firing systemd queued while it ran; the exit code."""
     try:
-        manifest_path, task_id, trigger = arguments(argv)
+        manifest_path, task_id, trigger, gated = arguments(argv)
     except ValueError as error:
         print(f"orchestration-exec: {error}\n{USAGE}", file=sys.stderr)
         return EXIT_USAGE
     guard = Guard()
     guard.install()
-    run = Run(os.path.abspath(manifest_path), task_id, trigger, guard)
+    run = Run(os.path.abspath(manifest_path), task_id, trigger, guard, gated=gated)
     code = run.run()
     queued = list(run.queued)
     while queued and guard.received is None:  # systemd dropped these firings while we ran
@@ -76,9 +76,11 @@ def run_firing(argv: list[str]) -> int:
     return code
 
 
-def arguments(argv: list[str]) -> tuple[str, str, str]:
-    """MANIFEST, TASK and the trigger; ValueError saying what is wrong."""
+def arguments(argv: list[str]) -> tuple[str, str, str, bool]:
+    """MANIFEST, TASK, the trigger and whether the entry fires at a superset of the schedule's
+    instants (`--gate`); ValueError saying what is wrong."""
     trigger = "systemd" if os.environ.get("INVOCATION_ID") else "cron"
+    gated = False
     positional = []
     words = iter(argv)
     for word in words:
@@ -88,11 +90,13 @@ def arguments(argv: list[str]) -> tuple[str, str, str]:
                 raise ValueError(f"--trigger must be one of {', '.join(TRIGGERS)}")
         elif word == "--catch-up":  # the @reboot entry of a task with catch_up=True
             trigger = "catch-up"
+        elif word == "--gate":
+            gated = True
         else:
             positional.append(word)
     if len(positional) != 2:
         raise ValueError(f"expected MANIFEST and TASK, got {len(positional)} arguments")
-    return positional[0], positional[1], trigger
+    return positional[0], positional[1], trigger, gated
 
 
 if __name__ == "__main__":

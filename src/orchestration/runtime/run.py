@@ -18,10 +18,9 @@ from ..compile import manifest as manifests
 from ..compile.manifest import Manifest, TaskManifest
 from ..errors import ManifestError, RunError, UnsafeStateError
 from ..rules.context import RunContext
-from ..rules.firing import fires_at, firings_between
 from ..rules.policy import Retention
 from ..state import check_own_file, check_state, journal_path, tasks_copy_path
-from . import conditions, fallback
+from . import conditions, fallback, gate
 from .catchup import MISSED, RAN, missed_firing
 from .environment import run_environment, script_environment
 from .journal import JournalUnavailable
@@ -51,6 +50,8 @@ class Run:
         guard: Guard,
         scheduled: float | None = None,
         covered: float | None = None,
+        *,
+        gated: bool = False,
     ) -> None:
         self.manifest_path = manifest_path
         self.guard = guard
@@ -68,6 +69,7 @@ class Run:
         self.covered = max(scheduled, covered or scheduled)  # firings up to here are taken care of
         self.sole = False  # holds the task's lock: no other run of the task runs now
         self.by_systemd = trigger == "systemd"  # a catch-up started by systemd is one too
+        self.gated = gated and trigger in ("cron", "systemd")  # the entry fires at a superset
         self.deadline: float | None = None  # on time.monotonic(): when the attempt's time is up
         self.manifest: Manifest | None = None
         self.task: TaskManifest | None = None
@@ -87,6 +89,8 @@ class Run:
             return self._refuse(error)
         try:
             manifest, task = self._read_manifest()
+            if self.gated and not gate.admits(task.timing, self.record.scheduled_time or 0):
+                return 0  # a wake-up between the schedule's instants: no run, nothing recorded
             if not self._is_due(task):
                 return 0  # a catch-up with nothing missed: no run, nothing recorded
             earlier = self._begin_attempt(first=True)
@@ -176,7 +180,7 @@ class Run:
         record, fields = self.record, task.timing.fields
         if fields is None:
             return True
-        if self.by_systemd and task.policy.catch_up and not fires_at(fields, record.scheduled_time or 0):
+        if self.by_systemd and task.policy.catch_up and not gate.admits(task.timing, record.scheduled_time or 0):
             record.trigger = "catch-up"
         if record.trigger != "catch-up":
             return True
@@ -189,7 +193,7 @@ class Run:
             )
             return False
         installed_at = os.stat(self.manifest_path).st_mtime
-        verdict, due = missed_firing(fields, record.started_at, installed_at, latest)
+        verdict, due = missed_firing(task.timing, record.started_at, installed_at, latest)
         if verdict == MISSED and due is not None:
             record.scheduled_time = self.covered = due
             return True
@@ -222,7 +226,7 @@ class Run:
         if not self.by_systemd or overlap == "allow" or self.guard.received is not None or fields is None:
             return
         try:
-            missed = firings_between(fields, self.covered, time.time())
+            missed = gate.firings_after(task.timing, self.covered, time.time())
             if overlap == "queue":
                 self.queued = missed
             elif missed:

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 from ..compile.manifest import Manifest
 from ..errors import FenceError
+from ..rules.firing import Fields
+from .clock import superset
 
 NAME = "crontab"
 REBOOT = "@reboot"
@@ -71,9 +73,18 @@ def render_block(manifest: Manifest, manifest_path: str) -> str:
 
 def render_entry(manifest: Manifest, manifest_path: str, task_id: str, *, catch_up: bool = False) -> str:
     """The crontab line of one task; with `catch_up`, its @reboot line that runs a firing missed
-    while the machine was down."""
-    when = REBOOT if catch_up else time_fields(manifest.task(task_id).timing.cron)
-    words = (manifest.exec_program, manifest_path, task_id, *(["--catch-up"] if catch_up else []))
+    while the machine was down. A task in a zone of its own, or with L, W or # in its days, fires
+    at a superset in the machine's zone and the shim's gate (`--gate`) runs only its instants."""
+    timing = manifest.task(task_id).timing
+    gated = not catch_up and timing.fields is not None and (timing.zone is not None or timing.fields.extended)
+    if catch_up:
+        when = REBOOT
+    elif gated and timing.fields is not None:
+        when = fields_text(superset(timing.fields, timing.zone or manifest.machine_zone, manifest.machine_zone))
+    else:
+        when = time_fields(timing.cron)
+    extra = ["--catch-up"] if catch_up else ["--gate"] if gated else []
+    words = (manifest.exec_program, manifest_path, task_id, *extra)
     command = " ".join(shlex.quote(word) for word in words)
     return f"{when} {escape_percent(command)} # {marker(manifest.namespace, task_id)}"
 
@@ -91,6 +102,26 @@ def time_fields(cron: str) -> str:
 
 
 _NUMBERS = re.compile(r"\d+(?:,\d+)*")
+
+
+def fields_text(fields: Fields) -> str:
+    """Expanded fields as crontab time fields: a full field as `*`, others as sorted lists."""
+    full = (range(60), range(24), range(1, 32), range(1, 13), range(7))
+    return " ".join(
+        "*" if values == frozenset(every) else _runs(sorted(values)) for values, every in zip(fields.sets, full)
+    )
+
+
+def _runs(values: list[int]) -> str:
+    """Ascending values with runs of three or more as `a-b`: `1,2,3,4,5` is `1-5`."""
+    parts, start = [], 0
+    for end in range(len(values)):
+        if end + 1 < len(values) and values[end + 1] == values[end] + 1:
+            continue
+        run = values[start : end + 1]
+        parts += [f"{run[0]}-{run[-1]}"] if len(run) >= 3 else [str(value) for value in run]
+        start = end + 1
+    return ",".join(parts)
 
 
 def escape_percent(command: str) -> str:

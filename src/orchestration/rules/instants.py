@@ -1,0 +1,176 @@
+"""The instants a schedule fires at: Debian's cron rule, clock changes included, in a zone.
+
+The cron daemon counts local minutes. When the clock jumps forward (a skipped hour) or back (a
+repeated hour), cron.c (Debian's cron(8)) treats an entry by whether its time is *fixed* (neither
+the minute nor the hour field starts with `*`) or *wildcard*:
+
+- forward by 5 minutes to 3 hours: a fixed entry whose time was skipped runs right after the jump;
+  a wildcard entry does not run in the skipped time;
+- forward by less than 5 minutes: every entry whose time was skipped runs right after the jump;
+- back by up to 3 hours: a fixed entry runs once (the first time its time comes), a wildcard
+  entry runs again in the repeated time;
+- by more than 3 hours: the daemon resets its clock; skipped times are lost, repeated times run
+  again.
+
+`instants()` applies that rule to a schedule's fields in a zone (None: the machine's zone, the one
+the daemon reads) and gives the distinct instants, as timestamps. Standard library only; zoneinfo
+is loaded for a zone by name.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import date, datetime, timedelta, timezone, tzinfo
+
+from .firing import Fields, day_matches
+
+SMALL_JUMP_MINUTES = 5  # cron runs every entry of minutes skipped by a jump shorter than this
+RESET_MINUTES = 180  # beyond 3 hours cron resets its clock instead of catching up
+SEARCH_DAYS = 8 * 366 + 2  # 29 February comes back within 8 years
+
+
+def zone_of(name: str | None) -> tzinfo:
+    """The zone called `name` (IANA), or the machine's: TZ when set, else /etc/localtime."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    if name:
+        return ZoneInfo(name)
+    local = os.environ.get("TZ", "").lstrip(":")
+    if local:
+        try:
+            return ZoneInfo(local)
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    try:
+        with open("/etc/localtime", "rb") as handle:
+            return ZoneInfo.from_file(handle, key="localtime")
+    except (OSError, ValueError):
+        return timezone(timedelta(seconds=datetime.now().astimezone().utcoffset().total_seconds()))  # type: ignore[union-attr]
+
+
+def zone_name(name: str | None) -> str:
+    """How the zone is called: its IANA name, or the machine's (from TZ or /etc/localtime)."""
+    if name:
+        return name
+    local = os.environ.get("TZ", "").lstrip(":")
+    if local:
+        return local
+    try:
+        target = os.path.realpath("/etc/localtime")
+    except OSError:
+        return "localtime"
+    marker = "/zoneinfo/"
+    return target.split(marker, 1)[1] if marker in target else "localtime"
+
+
+def instants(fields: Fields, zone: tzinfo, start: float, end: float) -> list[float]:
+    """The distinct instants in [start, end) at which the rule fires, in order."""
+    found: set[float] = set()
+    first = datetime.fromtimestamp(start, zone).date() - timedelta(days=1)
+    last = datetime.fromtimestamp(end, zone).date() + timedelta(days=1)
+    day = first
+    while day <= last:
+        if fields.months and day.month in fields.months and day_matches(fields, day):
+            for moment in _day_instants(fields, zone, day):
+                if start <= moment < end:
+                    found.add(moment)
+        day += timedelta(days=1)
+    return sorted(found)
+
+
+def next_instants(fields: Fields, zone: tzinfo, after: float, count: int) -> list[float]:
+    """The first `count` instants strictly after `after`."""
+    found: list[float] = []
+    start = after - after % 60 + 60
+    span, latest = 2 * 86400, start
+    while len(found) < count and start - latest < SEARCH_DAYS * 86400:  # none in 8 years: none ever
+        more = instants(fields, zone, start, start + span)
+        found += more
+        latest = more[-1] if more else latest
+        start += span
+        span = min(span * 2, 64 * 86400)
+    return found[:count]
+
+
+def previous_instant(fields: Fields, zone: tzinfo, before: float) -> float | None:
+    """The newest instant strictly before `before`."""
+    end = before
+    span = 2 * 86400
+    while before - end < SEARCH_DAYS * 86400:
+        found = instants(fields, zone, end - span, end)
+        if found:
+            return found[-1]
+        end -= span
+        span = min(span * 2, 64 * 86400)
+    return None
+
+
+def is_instant(fields: Fields, zone: tzinfo, moment: float) -> bool:
+    """Whether the rule fires in the minute that starts at (or holds) `moment`."""
+    minute = moment - moment % 60
+    return bool(instants(fields, zone, minute, minute + 60))
+
+
+def _day_instants(fields: Fields, zone: tzinfo, day: date) -> list[float]:
+    """The instants of one local date's matching times, each resolved by the rule."""
+    found = []
+    for hour in sorted(fields.hours):
+        for minute in sorted(fields.minutes):
+            found += resolve(datetime(day.year, day.month, day.day, hour, minute), zone, fields.wildcard)
+    return found
+
+
+def resolve(local: datetime, zone: tzinfo, wildcard: bool) -> list[float]:
+    """The instants at which an entry whose time is the naive `local` runs: once as a rule; never,
+    or right after the jump, when the clock skips it; once or twice when the clock repeats it."""
+    first = local.replace(tzinfo=zone, fold=0)
+    second = local.replace(tzinfo=zone, fold=1)
+    early, late = first.timestamp(), second.timestamp()
+    if early == late:
+        return [early]
+    if datetime.fromtimestamp(early, zone).replace(tzinfo=None) == local:  # a repeated time
+        back = round(abs(late - early) / 60)
+        return [early] if not wildcard and back <= RESET_MINUTES else [early, late]
+    # A skipped time: fold=0 read it with the offset before the jump, fold=1 with the one after.
+    ahead = round(abs(late - early) / 60)
+    if ahead >= RESET_MINUTES or (wildcard and ahead >= SMALL_JUMP_MINUTES):
+        return []
+    return [jump_instant(zone, min(early, late), max(early, late))]
+
+
+def jump_instant(zone: tzinfo, low: float, high: float) -> float:
+    """The minute in (low, high] at which the zone's offset changes (it is constant before)."""
+    before = _offset(zone, low)
+    low_minute, high_minute = int(low // 60), int(high // 60)
+    while high_minute - low_minute > 1:
+        middle = (low_minute + high_minute) // 2
+        if _offset(zone, middle * 60) == before:
+            low_minute = middle
+        else:
+            high_minute = middle
+    return float(high_minute * 60)
+
+
+def transitions(zone: tzinfo, start: float, end: float) -> list[tuple[float, int, int]]:
+    """The zone's clock changes in [start, end): (instant, offset before, offset after), in
+    seconds. Found day by day, then to the minute."""
+    found = []
+    step = 86400
+    moment = start - start % 60
+    offset = _offset(zone, moment)
+    while moment < end:
+        later = min(moment + step, end)
+        after = _offset(zone, later)
+        if after != offset:
+            instant = jump_instant(zone, moment, later)
+            found.append((instant, offset, _offset(zone, instant)))
+            moment, offset = instant, _offset(zone, instant)
+            continue
+        moment = later
+    return found
+
+
+def _offset(zone: tzinfo, moment: float) -> int:
+    """The zone's offset from UTC at the instant `moment`, in seconds."""
+    delta = datetime.fromtimestamp(moment, zone).utcoffset()
+    return int(delta.total_seconds()) if delta is not None else 0

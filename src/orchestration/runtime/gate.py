@@ -1,0 +1,30 @@
+"""The gate: whether a wake-up is one of the instants the schedule's rule fires at.
+
+Where a scheduler cannot fire exactly the instants of the rule (a crontab has no time zone of its
+own and the cron daemon does not read L, W or #), its entry fires at a superset and calls the
+shim with `--gate`: a wake-up that is not an instant exits at once and records nothing.
+"""
+
+from __future__ import annotations
+
+from ..compile.manifest import Timing
+
+
+def admits(timing: Timing, moment: float) -> bool:
+    """Whether the minute of `moment` is an instant of the task's rule (@reboot: always)."""
+    if timing.fields is None:
+        return True
+    from ..rules.instants import is_instant, zone_of  # zoneinfo: gated and catching-up runs only
+
+    return is_instant(timing.fields, zone_of(timing.zone), moment)
+
+
+def firings_after(timing: Timing, covered: float, now: float) -> list[float]:
+    """The instants after the minute `covered`, up to `now` (a run that outlived them on
+    systemd, which drops an elapse while the service still runs)."""
+    first = covered - covered % 60 + 60
+    if timing.fields is None or now < first:
+        return []  # nothing can have been missed within the run's own minute
+    from ..rules.instants import instants, zone_of
+
+    return instants(timing.fields, zone_of(timing.zone), first, now + 1)
