@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..compile import manifest as manifest_json
 from ..compile.manifest import Manifest
-from ..errors import ApplyError, NotInstalledError, UsageError
+from ..errors import ApplyError, NotInstalledError, OrchestrationError, UsageError
 from ..state import manifests_dir, remove_file, tasks_copy_path, write_private
 from ..targets import Rendered
 from .schedulers import make_scheduler
@@ -78,7 +78,7 @@ def forget_tasks_files(state: Path) -> None:
     for path in directory.glob("*.*.json"):
         try:
             named.add(manifest_json.read(path).tasks_file_sha256)
-        except Exception:  # a damaged manifest: keep every copy, a later install decides
+        except (OrchestrationError, OSError):  # a damaged manifest: keep every copy, a later install decides
             return
     for copy in directory.glob("tasks-*.py"):
         if copy.name[len("tasks-") : -len(".py")] not in named:
