@@ -65,10 +65,11 @@ class UserProcess:
         """End the child and whatever it started."""
         if self.pid is None:
             return
-        try:
-            os.killpg(self.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+        for kill in (os.killpg, os.kill):  # its group, and the child itself
+            try:
+                kill(self.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
         for stream in (self.requests, self.replies):
             if stream is not None:
                 stream.close()
@@ -160,6 +161,10 @@ class UserProcess:
                     except (OSError, ValueError, AttributeError):
                         pass
                 os._exit(0)
+        try:
+            os.setpgid(pid, pid)  # as the child does: whichever comes first, the group exists for stop()
+        except OSError:
+            pass  # the child did it already, or is gone
         os.close(requests)
         os.close(replies)
         self.pid = pid
@@ -173,7 +178,10 @@ def _become_child(parent: int, close: tuple[int, ...]) -> None:
     for signum in (*HANDLED_SIGNALS, signal.SIGALRM):
         signal.signal(signum, signal.SIG_DFL)
     signal.set_wakeup_fd(-1)
-    os.setpgid(0, 0)
+    try:
+        os.setpgid(0, 0)
+    except OSError:
+        pass  # the shim did it first
     for descriptor in close:
         try:
             os.close(descriptor)
