@@ -437,6 +437,7 @@ def users(sandbox, tmp_path: Path):
     try:
         for role, name in names.items():
             _useradd(name)
+            shutil.rmtree(f"/tmp/orchestration-{pwd.getpwnam(name).pw_uid}", ignore_errors=True)  # an old user's
             home = base / role
             home.mkdir(mode=0o755)
             os.chown(home, pwd.getpwnam(name).pw_uid, pwd.getpwnam(name).pw_gid)
@@ -444,6 +445,7 @@ def users(sandbox, tmp_path: Path):
             yield {role: (name, pwd.getpwnam(name).pw_uid, base / role) for role, name in names.items()}
     finally:
         for name in names.values():
+            shutil.rmtree(f"/tmp/orchestration-{pwd.getpwnam(name).pw_uid}", ignore_errors=True)
             subprocess.run(["crontab", "-r", "-u", name], capture_output=True)
             subprocess.run(["pkill", "-KILL", "-u", name], capture_output=True)
             subprocess.run(["userdel", name], capture_output=True)
@@ -538,11 +540,13 @@ def test_a_state_folder_another_user_controls_is_refused_by_install_and_by_every
 
     # The victim's cron fires the entry: nothing runs, and the refusal is kept where history reads it.
     spare = Path(f"/tmp/orchestration-{victim_uid}")
-    assert wait_for(
-        lambda: spare.is_dir() and any("refused to run" in p.read_text() for p in spare.glob("*fallback*")), 75
-    )
+
+    def refusals() -> list[str]:
+        return [p.read_text() for p in spare.glob("*fallback*") if f"refused to run: {state} " in p.read_text()]
+
+    assert wait_for(lambda: spare.is_dir() and refusals(), 75)
     assert not (lair / f"ran-{victim}").exists() and not (home / f"ran-{victim}").exists()
-    [line] = [p.read_text() for p in spare.glob("*fallback*")]
+    [line] = refusals()
     record = json.loads(line.splitlines()[0])
     assert (record["status"], record["exit_code"]) == ("error", 2)
     assert record["reason"].startswith(
