@@ -136,3 +136,21 @@ def _shown(zone: str, ours: list[float], expected: list[float]) -> str:
         return [datetime.fromtimestamp(t, where).strftime("%m-%d %H:%M%z") for t in moments]
 
     return f"ours {local(ours)} != daemon's {local(expected)}"
+
+
+def test_catch_up_looks_for_the_firing_the_daemon_would_have_made() -> None:
+    from orchestration.compile.manifest import Timing
+    from orchestration.runtime.catchup import MISSED, RAN, missed_firing
+
+    berlin = ZoneInfo("Europe/Berlin")
+    schedule = parse_schedule("30 2 * * *")
+    timing = Timing("30 2 * * *", schedule.cron, "", schedule.fields, "Europe/Berlin")
+    long_ago = datetime(2026, 1, 1, tzinfo=berlin).timestamp()
+    # Spring: the 02:30 firing happened at 03:00, right after the jump.
+    boot = datetime(2026, 3, 29, 5, 0, tzinfo=berlin).timestamp()
+    at_three = datetime(2026, 3, 29, 3, 0, tzinfo=berlin).timestamp()
+    assert missed_firing(timing, "UTC", boot, long_ago, None) == (MISSED, at_three)
+    # Fall: 02:30 came twice on the clock, but the daemon ran it once; that run covers both.
+    boot = datetime(2026, 10, 25, 4, 0, tzinfo=berlin).timestamp()
+    first = datetime(2026, 10, 25, 2, 30, tzinfo=berlin).timestamp()  # fold=0: CEST
+    assert missed_firing(timing, "UTC", boot, long_ago, first) == (RAN, first)

@@ -20,13 +20,14 @@ from ..compile.manifest import Manifest, Skip
 from ..errors import RunError
 from ..installer.manifests import find_task
 from ..rules.context import RunContext
+from ..rules.instants import machine_zone
 from ..runtime import conditions, gate
 from ..runtime.environment import run_environment
 from ..runtime.inputs import TaskFunctions
 from ..runtime.journal import Journal
 from ..runtime.records import local_datetime
 from ..state import journal_path
-from .preview import local_timezone, next_times, previous_time
+from .preview import next_times, previous_time, zone
 
 
 @dataclass(frozen=True)
@@ -166,11 +167,12 @@ def explain(state: Path, reference: str, at: datetime | None = None, now: dateti
     manifest = installed.manifest
     task = manifest.task(task_id)
     timing = task.timing
-    now = (now or datetime.now(local_timezone())).astimezone(local_timezone())
+    where = zone(timing)
+    now = (now or datetime.now(where)).astimezone(where)
     if at is None:
         upcoming = next_times(timing, now, 1)
         at = upcoming[0] if upcoming else now
-    at = at.astimezone(local_timezone()).replace(second=0, microsecond=0)
+    at = at.astimezone(where).replace(second=0, microsecond=0)
     moment = _Moment(state, manifest, task_id, at, now)
     return Explanation(
         reference=f"{manifest.namespace}/{task_id}",
@@ -178,7 +180,7 @@ def explain(state: Path, reference: str, at: datetime | None = None, now: dateti
         schedule=timing.expression,
         description=timing.description,
         reboot=timing.reboot,
-        fires=timing.fields is not None and gate.admits(timing, at.timestamp()),
+        fires=timing.fields is not None and gate.admits(timing, at.timestamp(), machine_zone()),
         previous_time=previous_time(timing, at),
         next_time=next(iter(next_times(timing, at, 1)), None),
         verdicts=_verdicts(task.skips, moment),

@@ -142,6 +142,15 @@ def iso_time(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp).astimezone().isoformat(timespec="milliseconds")
 
 
+def scheduled_datetime(timestamp: float, zone: str | None) -> datetime:
+    """A scheduled time in the task's zone (zoneinfo is loaded only for one), else local."""
+    if zone is None:
+        return datetime.fromtimestamp(timestamp).astimezone()
+    from ..rules.instants import zone_of
+
+    return datetime.fromtimestamp(timestamp, zone_of(zone))
+
+
 def iso_minute(timestamp: float) -> str:
     """ISO 8601 with the local offset, to the second (what scripts see as their scheduled time)."""
     local = time.localtime(timestamp)

@@ -26,7 +26,7 @@ from .journal import JournalUnavailable
 from .overlap import TaskLock, overlap_reason
 from .parameters import Invocation, invocations, shown_parameters
 from .recorder import Recorder
-from .records import StepRecord, iso_minute, local_datetime, new_record
+from .records import StepRecord, iso_minute, local_datetime, new_record, scheduled_datetime
 from .supervise import Guard, Interrupted, Outcome, SpawnError, TimedOut, TimeUp, run_script, signal_name
 from .transcript import Transcript
 
@@ -82,7 +82,7 @@ class Run:
         lock = None
         try:
             manifest, task = self._read_manifest()
-            if self.gated and not gate.admits(task.timing, self.record.scheduled_time or 0):
+            if self.gated and not gate.admits(task.timing, self.record.scheduled_time or 0, manifest.machine_zone):
                 return 0  # a wake-up between the schedule's instants: no run, nothing recorded
             if not self._is_due(task):
                 return 0  # a catch-up with nothing missed: no run, nothing recorded
@@ -148,7 +148,11 @@ class Run:
         record, fields = self.record, task.timing.fields
         if fields is None:
             return True
-        if self.by_systemd and task.policy.catch_up and not gate.admits(task.timing, record.scheduled_time or 0):
+        if (
+            self.by_systemd
+            and task.policy.catch_up
+            and not gate.admits(task.timing, record.scheduled_time or 0, self._machine_zone())
+        ):
             record.trigger = "catch-up"
         if record.trigger != "catch-up":
             return True
@@ -161,7 +165,7 @@ class Run:
             )
             return False
         installed_at = os.stat(self.manifest_path).st_mtime
-        verdict, due = missed_firing(task.timing, record.started_at, installed_at, latest)
+        verdict, due = missed_firing(task.timing, self._machine_zone(), record.started_at, installed_at, latest)
         if verdict == MISSED and due is not None:
             record.scheduled_time = self.covered = due
             return True
@@ -174,6 +178,13 @@ class Run:
                 " came before the install: nothing to catch up, no run"
             )
         return False
+
+    def _zone(self) -> str | None:
+        """The task's own zone (None: the machine's, the one the shim runs in)."""
+        return self.task.timing.zone if self.task else None
+
+    def _machine_zone(self) -> str:
+        return self.manifest.machine_zone if self.manifest else "UTC"
 
     def _take_turn(self, task: TaskManifest) -> tuple[TaskLock | None, str | None]:
         """The task's lock per its overlap policy: (lock, None) to go on, (None, holder) to skip."""
@@ -194,7 +205,7 @@ class Run:
         if not self.by_systemd or overlap == "allow" or self.guard.received is not None or fields is None:
             return
         try:
-            missed = gate.firings_after(task.timing, self.covered, time.time())
+            missed = gate.firings_after(task.timing, self.covered, time.time(), self._machine_zone())
             if overlap == "queue":
                 self.queued = missed
             elif missed:
@@ -290,7 +301,7 @@ class Run:
                 namespace=record.namespace,
                 task=record.task,
                 run_id=record.run_id,
-                scheduled_time=datetime.fromtimestamp(record.scheduled_time or record.started_at).astimezone(),
+                scheduled_time=scheduled_datetime(record.scheduled_time or record.started_at, self._zone()),
                 now=datetime.now().astimezone(),
                 trigger=record.trigger,
                 environ=run_environment(self.manifest, os.environ),
@@ -360,7 +371,7 @@ class Run:
         record = StepRecord(position=position, script=step.script, started_at=time.time())
         self.record.steps.append(record)
         self.record.parameters.append({"script": step.script, "parameters": invocation.shown})
-        environment = script_environment(manifest, os.environ, self.record, invocation.values)
+        environment = script_environment(manifest, os.environ, self.record, invocation.values, self._zone())
         try:
             outcome = run_script(
                 argv,
