@@ -7,6 +7,8 @@ shim with `--gate`: a wake-up that is not an instant exits at once and records n
 
 from __future__ import annotations
 
+import time
+
 from ..compile.manifest import Timing
 
 
@@ -29,3 +31,19 @@ def firings_after(timing: Timing, covered: float, now: float, machine_zone: str)
     from ..rules.instants import instants, zone_of
 
     return instants(timing.fields, zone_of(timing.zone or machine_zone), first, now + 1)
+
+
+def wakes_for_nothing(manifest_path: str, task_id: str) -> bool:
+    """Whether a gated wake-up now is not an instant of the task, decided before anything else
+    of the run is loaded. Where the manifest cannot tell (missing, damaged, no such task), the
+    run goes on and records why."""
+    from ..compile.manifest import read
+    from ..errors import ManifestError
+
+    try:
+        manifest = read(manifest_path)
+        task = manifest.task(task_id)
+    except (OSError, KeyError, ManifestError):
+        return False
+    now = time.time()
+    return not admits(task.timing, now - now % 60, manifest.machine_zone)
