@@ -54,7 +54,7 @@ def machine_zone() -> str:
         ours = os.readlink("/proc/self/ns/mnt")
     except OSError:
         ours = ""
-    for pid in _processes(("cron", "crond")):
+    for pid in processes(("cron", "crond")):
         try:
             if os.readlink(f"/proc/{pid}/ns/mnt") != ours:
                 continue
@@ -75,7 +75,8 @@ def machine_zone() -> str:
     return LOCALTIME if os.path.exists("/etc/localtime") else "UTC"
 
 
-def _processes(names: tuple[str, ...]) -> list[str]:
+def processes(names: tuple[str, ...]) -> list[str]:
+    """The ids of the processes with one of these names (read from /proc, no subprocess)."""
     found: list[str] = []
     try:
         entries = os.listdir("/proc")
