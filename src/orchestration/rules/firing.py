@@ -79,3 +79,20 @@ def previous_firing(fields: Fields, before: float) -> float | None:
         earlier = moment - (local.tm_min * 60 + 60)
         moment = earlier if time.localtime(earlier).tm_gmtoff == local.tm_gmtoff else moment - 60
     return None
+
+
+def next_firing(fields: Fields, after: float) -> float | None:
+    """The first firing minute after `after`, found by walking forward through local time, an
+    hour at a time through hours that cannot fire (the mirror of `previous_firing`)."""
+    moment = int(after - after % 60) + 60
+    newest = moment + SEARCH_SECONDS
+    while moment < newest:
+        local = time.localtime(moment)
+        if fires_in_hour(fields, local):
+            if local.tm_min in fields.minutes:
+                return float(moment)
+            moment += 60
+            continue
+        later = moment + (60 - local.tm_min) * 60  # the start of the next hour
+        moment = later if time.localtime(later).tm_gmtoff == local.tm_gmtoff else moment + 60
+    return None
