@@ -284,6 +284,8 @@ def _text(value: Any) -> str:
 def _kind_shown(value: Any) -> str:
     if isinstance(value, Secret):
         return "a secret"
+    if isinstance(value, (*CHANNEL_TYPES, Rule, Ping)):
+        return f"{value.shown} ({type(value).__name__.lower()})"
     return f"{type(value).__name__} {value!r}"
 
 

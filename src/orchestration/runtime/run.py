@@ -83,7 +83,8 @@ class Run:
     def run(self) -> int:
         """Run the task, then report it (notifications, ping, metrics); the shim's exit code."""
         code = self._run()
-        if self.task is not None and (self.reporter is not None or _reports(self.task)):
+        ended = self.record.finished_at is not None  # not a wake-up with nothing to run
+        if ended and self.task is not None and (self.reporter is not None or _reports(self.task)):
             try:
                 self._reporter(self.task).finished(self.record, self.began)
             except Exception as error:  # best effort: the run and its record stand as they are
