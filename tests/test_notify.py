@@ -747,11 +747,9 @@ def mailbox(sandbox, tmp_path: Path) -> Iterator[Path]:
         exim = pwd.getpwnam("Debian-exim")
     except KeyError:
         skip_or_fail("exim4 is installed without its user Debian-exim")
-    home = tmp_path / "mail-home"
-    home.mkdir()
-    passwd = tmp_path / "passwd"
+    passwd = tmp_path / "passwd"  # the user's home is /: exim delivers from there, as that user
     passwd.write_text(
-        Path("/etc/passwd").read_text() + f"{MAIL_USER}:x:64990:8:orchestration tests:{home}:/usr/sbin/nologin\n"
+        Path("/etc/passwd").read_text() + f"{MAIL_USER}:x:64990:8:orchestration tests:/:/usr/sbin/nologin\n"
     )
     aliases = tmp_path / "aliases"
     aliases.write_text(Path("/etc/aliases").read_text() + f"root: {MAIL_USER}\n")

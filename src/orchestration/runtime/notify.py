@@ -133,7 +133,7 @@ class Reporter:
             return Job(Delivery(channel.KIND, channel.target, event), channel.timeout, attempt)
         if isinstance(channel, Email):
             message = mail_message(channel.to, subject(fields), mail_body(fields), record.reference)
-            attempt = program_attempt([SENDMAIL, "-t", "-oi"], message, self._environment(fields, record), "/")
+            attempt = program_attempt([SENDMAIL, "-t", "-oi", "-odi"], message, self._environment(fields, record), "/")
             return Job(Delivery(channel.KIND, channel.target, event), channel.timeout, attempt, split=False)
         argv = [word.value for word in channel.argv]
         attempt = program_attempt(argv, None, self._environment(fields, record), self.manifest.working_directory)
