@@ -299,6 +299,27 @@ def test_redirects_are_not_followed_and_plain_http_is_only_what_was_written(
         )
 
 
+def test_the_slack_form_and_other_methods(tasks: Project, state_home: Path, receiver: Receiver) -> None:
+    manifest = written(
+        tasks,
+        state_home,
+        "from orchestration import notify\n"
+        "o = Orchestrator(name='ns')\n"
+        f"slack = notify.webhook('{receiver.url}/ok/slack', form='slack', method='PUT')\n"
+        "o.add_task('0 1 * * *', 'bash', name='job', notify=notify.on_failure(slack)).add_script('flip.sh')\n",
+    )
+    (tasks.root / "mode").write_text("fail")
+    assert fire(manifest, "job").returncode == 1
+    [request] = receiver.requests
+    run = runs(state_home)[-1]
+    assert request.method == "PUT"
+    assert request.json == {
+        "text": f"ns/job failed on {os.uname().nodename} (exit 1): flip.sh exited 1\n```\n"
+        + Path(run.log_path).read_text().rstrip("\n")
+        + f"\n```\n`orchestration logs ns/job --run {run.run_id}`"
+    }
+
+
 def test_each_rule_sends_on_its_own_events(tasks: Project, state_home: Path, receiver: Receiver) -> None:
     rules = ["on_failure", "on_recovery", "on_change", "on_success", "always", "on_skip"]
     manifest = written(
@@ -459,6 +480,7 @@ def test_secrets_stay_in_the_manifest(real_crontab, tasks: Project, state_home: 
     run = runs(state_home)[-1]
     shown = [
         read_crontab(),
+        cli("compile", str(tasks_file), "--target", "systemd").output,
         shim.stdout + shim.stderr,
         cli("history", "--json").output,
         cli("why", "ns/job").output,
@@ -915,3 +937,30 @@ def test_a_journal_of_the_previous_schema_migrates_with_its_counts(tmp_path: Pat
     assert [run.deliveries for run in journal.runs()] == [[], [], [], []]
     assert journal.connect().execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
     journal.close()
+
+
+def test_a_tasks_own_settings_replace_the_orchestrators(tasks: Project, state_home: Path) -> None:
+    """What the manifest holds: the Orchestrator's notify, ping and verbose by default; a task's
+    own replace them, and False turns them off; a task that reports nothing has no entry."""
+    manifest = written(
+        tasks,
+        state_home,
+        "from orchestration import notify\n"
+        "mail = notify.on_failure(notify.email('ops@example.com'))\n"
+        "o = Orchestrator(name='ns', notify=mail, ping='https://hc-ping.com/x', verbose=True)\n"
+        "o.add_task('0 1 * * *', 'bash', name='inherits').add_script('silent.sh')\n"
+        "o.add_task('0 1 * * *', 'bash', name='own', notify=[notify.on_success(notify.command(['true']))],"
+        " ping='https://hc-ping.com/y', verbose=False).add_script('silent.sh')\n"
+        "o.add_task('0 1 * * *', 'bash', name='off', notify=False, ping=False, verbose=False).add_script('silent.sh')\n",
+    )
+    data = json.loads(manifest.read_text())["tasks"]
+    assert data["inherits"]["reporting"] == {
+        "notify": [{"when": "on_failure", "channels": [{"kind": "email", "to": ["ops@example.com"], "timeout": 10.0}]}],
+        "ping": {"url": "https://hc-ping.com/x", "style": "healthchecks", "timeout": 10.0},
+        "verbose": True,
+    }
+    assert data["own"]["reporting"] == {
+        "notify": [{"when": "on_success", "channels": [{"kind": "command", "argv": ["true"], "timeout": 10.0}]}],
+        "ping": {"url": "https://hc-ping.com/y", "style": "healthchecks", "timeout": 10.0},
+    }
+    assert "reporting" not in data["off"]
