@@ -80,8 +80,10 @@ class Job:
         if self.thread is not None:
             self.thread.join(max(0.0, self.deadline + MARGIN - time.monotonic()))
             if self.thread.is_alive():  # a lookup or a program that ignores every limit
+                late = self.delivery  # the thread may still write to it: what is kept is a copy
+                self.delivery = Delivery(late.channel, late.target, late.event)
                 self.delivery.detail = f"no answer within {self.timeout:g}s"
-                self.delivery.seconds = self.timeout
+                self.delivery.tries, self.delivery.seconds = late.tries, self.timeout
         return self.delivery
 
     def _deliver(self) -> None:
