@@ -254,8 +254,8 @@ def metrics(
 
 
 def notify_test(reference: str, *, scope: str = "user") -> list[Delivery]:
-    """Send a test notification through every channel of an installed task (and a ping to its
-    heartbeat's log); what each delivery did. Nothing is recorded."""
+    """Send a test notification through every channel of an installed task (and a ping to the
+    log of its healthchecks.io heartbeat); what each delivery did. Nothing is recorded."""
     import time
 
     from .runtime.notify import Reporter, test_record

@@ -111,11 +111,12 @@ class Reporter:
     # --- `orchestration notify test` ---------------------------------------------------------------
 
     def test(self, record: RunRecord) -> list[Delivery]:
-        """A test notification through every channel of the task, and a `/log` ping (which no
-        monitor counts as a run); nothing is recorded."""
+        """A test notification through every channel of the task, and for a healthchecks.io
+        heartbeat a `/log` ping (which it shows but does not count as a run); nothing is recorded."""
         jobs = [self._notification(channel, TEST, record) for channel in self.reporting.channels]
-        if self.reporting.ping is not None:
-            jobs.append(ping_job(self.reporting.ping, TEST, record, self.host, record.run_id, b""))
+        ping = self.reporting.ping
+        if ping is not None and ping.style == "healthchecks":  # Cronitor has no event that is not a run
+            jobs.append(ping_job(ping, TEST, record, self.host, record.run_id, b""))
         deliveries = deliver_all(jobs)
         for delivery in deliveries:
             delivery.detail = mask(delivery.detail, self.secrets)
