@@ -65,6 +65,9 @@ class Explanation:
     previous_time: datetime | None
     next_time: datetime | None
     verdicts: tuple[Verdict, ...]
+    notifications: tuple[str, ...] = ()  # the task's notify rules and ping, secrets masked
+    deliveries: tuple[dict[str, Any], ...] = ()  # what those of its latest run that sent any did
+    deliveries_run: str | None = None  # that run's id
 
     @property
     def deciding(self) -> Verdict | None:
@@ -107,6 +110,9 @@ class Explanation:
             "outcome": self.outcome,
             "would_run": self.outcome == "run",
             "reason": self.reason,
+            "notifications": list(self.notifications),
+            "deliveries": list(self.deliveries),
+            "deliveries_run": self.deliveries_run,
         }
 
     def lines(self) -> list[str]:
@@ -118,6 +124,13 @@ class Explanation:
         ]
         if not self.verdicts:
             lines.append("  no skip conditions")
+        lines += [f"  notify {line}" for line in self.notifications]
+        if self.deliveries:
+            lines.append(f"  run {self.deliveries_run} notified:")
+            lines += [
+                f"    {d['channel']} {d['target']} ({d['event']}): {d['outcome']} ({d['detail']})"
+                for d in self.deliveries
+            ]
         lines.append(self._conclusion())
         return lines
 
@@ -184,7 +197,25 @@ def explain(state: Path, reference: str, at: datetime | None = None, now: dateti
         previous_time=previous_time(timing, at),
         next_time=next(iter(next_times(timing, at, 1)), None),
         verdicts=_verdicts(task.skips, moment),
+        notifications=tuple(task.reporting.lines) if task.reporting else (),
+        **_latest_deliveries(state, manifest.namespace, task_id),
     )
+
+
+def _latest_deliveries(state: Path, namespace: str, task_id: str) -> dict[str, Any]:
+    """The deliveries of the task's newest run that has any (among its last 50)."""
+    journal = Journal(journal_path(state))
+    if not journal.exists:
+        return {}
+    try:
+        for run in journal.runs(namespace=namespace, task=task_id, limit=50):
+            if run.deliveries:
+                return {"deliveries": tuple(run.deliveries), "deliveries_run": run.run_id}
+    except (sqlite3.Error, UnicodeDecodeError):
+        pass
+    finally:
+        journal.close()
+    return {}
 
 
 def _verdicts(skips: tuple[Skip, ...], moment: _Moment) -> tuple[Verdict, ...]:

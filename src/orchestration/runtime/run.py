@@ -4,7 +4,8 @@ time limit, retry a failed attempt, and record every attempt.
 
 The run loop lives here; each part it calls is a module of its own: `conditions`, `parameters`,
 `supervise` (scripts and signals), `transcript` (output and log), `recorder` (journal and
-fallback), `overlap`, `catchup`.
+fallback), `overlap`, `catchup`, and, after the run is recorded, `notify` (notifications, pings
+and the metrics file; loaded only by tasks that have them).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from ..compile.manifest import Manifest, TaskManifest
 from ..errors import ManifestError, RunError
 from ..rules.context import RunContext
 from ..rules.policy import Retention
+from ..state import METRICS_DIR_VARIABLE
 from . import conditions, gate
 from .catchup import MISSED, RAN, missed_firing
 from .environment import run_environment, script_environment
@@ -33,6 +35,7 @@ from .transcript import Transcript
 TYPE_CHECKING = False  # `typing` is not on the shim's path; type checkers set this to True
 if TYPE_CHECKING:
     from .inputs import TaskFunctions
+    from .notify import Reporter
 
 EXIT_ERROR = 1
 EXIT_TIMEOUT = 124  # as timeout(1) exits
@@ -74,11 +77,31 @@ class Run:
         self.task: TaskManifest | None = None
         self._context: RunContext | None = None
         self._functions: TaskFunctions | None = None
+        self.began = started  # the first attempt's start: earlier runs are those before it
+        self.reporter: Reporter | None = None
 
     # --- the run ---------------------------------------------------------------------------
 
     def run(self) -> int:
-        """Run the task; the shim's exit code."""
+        """Run the task, then report it (notifications, ping, metrics); the shim's exit code."""
+        code = self._run()
+        ended = self.record.finished_at is not None  # not a wake-up with nothing to run
+        if ended and self.task is not None and (self.reporter is not None or _reports(self.task)):
+            try:
+                self._reporter(self.task).finished(self.record, self.began)
+            except Exception as error:  # best effort: the run and its record stand as they are
+                _stderr(f"orchestration {self.record.reference}: warning: reporting the run failed: {error}")
+        return code
+
+    def _reporter(self, task: TaskManifest) -> Reporter:
+        if self.reporter is None:
+            from .notify import Reporter  # urllib and the rest: only for tasks that report
+
+            assert self.manifest is not None
+            self.reporter = Reporter(self.manifest, task, self.state, self.recorder)
+        return self.reporter
+
+    def _run(self) -> int:
         lock = None
         try:
             manifest, task = self._read_manifest()
@@ -96,6 +119,8 @@ class Run:
             lock, holder = self._take_turn(task)
             if holder is not None:
                 return self._finish("overlap", 0, overlap_reason(holder))
+            if task.reporting is not None and task.reporting.ping is not None:
+                self._reporter(task).started(self.record)  # the heartbeat's start, sent alongside
             self._start_clock(task)
             reason = self._skip_reason(task)
             if reason is not None:
@@ -250,9 +275,12 @@ class Run:
         return code
 
     def _begin_attempt(self) -> None:
-        """The attempt's log opened and its start recorded."""
+        """The attempt's log opened and its start recorded. Quiet unless the task is verbose or
+        an earlier attempt printed (then the rest of the story is told too)."""
         retention = self.task.retention if self.task else None
-        self.transcript = Transcript(self.state, self.record, retention.max_log_bytes if retention else 0)
+        verbose = self.task is not None and self.task.reporting is not None and self.task.reporting.verbose
+        quiet = not verbose and not self.transcript.spoke
+        self.transcript = Transcript(self.state, self.record, retention.max_log_bytes if retention else 0, quiet)
         self.transcript.open()
         self.recorder.start(self.record)
 
@@ -413,6 +441,7 @@ class Run:
             retention: Retention | None = self.task.retention if self.task else None
             self.recorder.finish(record, retention, self.sole)
         finally:
+            self.transcript.end(status)
             self.recorder.close()
             self.transcript.close()
         return code
@@ -422,6 +451,14 @@ class Run:
 
     def _say(self, message: str) -> None:
         self.transcript.say(message)
+
+
+def _reports(task: TaskManifest) -> bool:
+    """Whether a run of the task sends anything or writes the metrics file."""
+    reporting = task.reporting
+    if reporting is not None and (reporting.notifies or reporting.metrics_dir):
+        return True
+    return bool(os.environ.get(METRICS_DIR_VARIABLE))
 
 
 def _stopped_by(signum: int) -> str:
