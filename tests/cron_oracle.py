@@ -46,7 +46,7 @@ class Entry:
         expanded, _ = croniter.expand(expression)
         full = (range(60), range(24), range(1, 32), range(1, 13), range(7))
         self.sets = [
-            set(every) if values == ["*"] else {int(v) % 7 if index == 4 else int(v) for v in values}
+            set(every) if "*" in values else {int(v) % 7 if index == 4 else int(v) for v in values}
             for index, (values, every) in enumerate(zip(expanded, full))
         ]
         self.wildcard = text[0].startswith("*") or text[1].startswith("*")  # MIN_STAR | HR_STAR

@@ -13,7 +13,6 @@ import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
@@ -57,9 +56,18 @@ class FakeClockCron:
         environment = {**os.environ, "TZ": self.zone, "FAKETIME_DONT_RESET": "1"}
         self.faketime = self._clock()
         self.process = subprocess.Popen(
-            ["faketime", "-f", self.faketime, "bash", "-c",
-             f'echo "$FAKETIME_SHARED" > {marker}; read -r _; exec /usr/sbin/cron -f'],
-            env=environment, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                "faketime",
+                "-f",
+                self.faketime,
+                "bash",
+                "-c",
+                f'echo "$FAKETIME_SHARED" > {marker}; read -r _; exec /usr/sbin/cron -f',
+            ],
+            env=environment,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
         assert wait_for(lambda: marker.exists() and marker.read_text().strip(), 10)
@@ -74,9 +82,17 @@ class FakeClockCron:
     def now(self) -> float:
         """The fake clock's time."""
         result = subprocess.run(
-            ["date", "+%s"], capture_output=True, text=True,
-            env={**os.environ, "LD_PRELOAD": LIBFAKETIME, "FAKETIME": self.faketime, "TZ": self.zone,
-                 "FAKETIME_SHARED": self.shared, "FAKETIME_DONT_RESET": "1"},
+            ["date", "+%s"],
+            capture_output=True,
+            text=True,
+            env={
+                **os.environ,
+                "LD_PRELOAD": LIBFAKETIME,
+                "FAKETIME": self.faketime,
+                "TZ": self.zone,
+                "FAKETIME_SHARED": self.shared,
+                "FAKETIME_DONT_RESET": "1",
+            },
         )
         return float(result.stdout.strip())
 
@@ -144,8 +160,15 @@ def recorded(state: Path, task: str, end: datetime) -> list[float]:
     return sorted(t for t in times if t is not None and t <= end.timestamp())
 
 
-def fire_across(fake_clock, project: Project, state: Path, machine_zone: str, change: datetime,
-                tasks: dict[str, tuple[str, str | None]], after: timedelta) -> tuple[datetime, datetime]:
+def fire_across(
+    fake_clock,
+    project: Project,
+    state: Path,
+    machine_zone: str,
+    change: datetime,
+    tasks: dict[str, tuple[str, str | None]],
+    after: timedelta,
+) -> tuple[datetime, datetime]:
     """Install `tasks`, run the fake-clock daemon from 2 minutes before `change` to `after` past
     it; the window the oracle should be asked about."""
     start, end = change - timedelta(minutes=2), change + after
@@ -171,7 +194,10 @@ def expected_runs(expression: str, zone: str, start: datetime, end: datetime) ->
 CHANGES_2026 = {
     "Europe/Berlin": (datetime(2026, 3, 29, 1, tzinfo=timezone.utc), datetime(2026, 10, 25, 1, tzinfo=timezone.utc)),
     "America/New_York": (datetime(2026, 3, 8, 7, tzinfo=timezone.utc), datetime(2026, 11, 1, 6, tzinfo=timezone.utc)),
-    "Australia/Lord_Howe": (datetime(2026, 10, 3, 15, 30, tzinfo=timezone.utc), datetime(2026, 4, 4, 15, tzinfo=timezone.utc)),
+    "Australia/Lord_Howe": (
+        datetime(2026, 10, 3, 15, 30, tzinfo=timezone.utc),
+        datetime(2026, 4, 4, 15, tzinfo=timezone.utc),
+    ),
 }
 
 
@@ -200,7 +226,13 @@ def test_the_daemon_runs_the_rules_instants_across_a_clock_change(
 def test_a_task_in_its_own_zone_runs_its_zones_instants_through_the_gate(
     fake_clock, project: Project, state_home: Path, machine: str, task_zone: str, change: datetime
 ) -> None:
-    tasks = {"fixed": ("30 2 * * *", task_zone), "hourly": ("0 * * * *", task_zone), "every20": ("*/20 * * * *", task_zone)}
+    tasks = {
+        "fixed": ("30 2 * * *", task_zone),
+        "hourly": ("0 * * * *", task_zone),
+        "every20": ("*/20 * * * *", task_zone),
+    }
     start, end = fire_across(fake_clock, project, state_home, machine, change, tasks, timedelta(minutes=68))
     for name, (expression, zone) in tasks.items():
-        assert sorted(set(recorded(state_home, name, end))) == expected_runs(expression, zone or machine, start, end), name
+        assert sorted(set(recorded(state_home, name, end))) == expected_runs(expression, zone or machine, start, end), (
+            name
+        )

@@ -136,3 +136,55 @@ def _shown(zone: str, ours: list[float], expected: list[float]) -> str:
         return [datetime.fromtimestamp(t, where).strftime("%m-%d %H:%M%z") for t in moments]
 
     return f"ours {local(ours)} != daemon's {local(expected)}"
+
+
+def test_catch_up_looks_for_the_firing_the_daemon_would_have_made() -> None:
+    from orchestration.compile.manifest import Timing
+    from orchestration.runtime.catchup import MISSED, RAN, missed_firing
+
+    berlin = ZoneInfo("Europe/Berlin")
+    schedule = parse_schedule("30 2 * * *")
+    timing = Timing("30 2 * * *", schedule.cron, "", schedule.fields, "Europe/Berlin")
+    long_ago = datetime(2026, 1, 1, tzinfo=berlin).timestamp()
+    # Spring: the 02:30 firing happened at 03:00, right after the jump.
+    boot = datetime(2026, 3, 29, 5, 0, tzinfo=berlin).timestamp()
+    at_three = datetime(2026, 3, 29, 3, 0, tzinfo=berlin).timestamp()
+    assert missed_firing(timing, "UTC", boot, long_ago, None) == (MISSED, at_three)
+    # Fall: 02:30 came twice on the clock, but the daemon ran it once; that run covers both.
+    boot = datetime(2026, 10, 25, 4, 0, tzinfo=berlin).timestamp()
+    first = datetime(2026, 10, 25, 2, 30, tzinfo=berlin).timestamp()  # fold=0: CEST
+    assert missed_firing(timing, "UTC", boot, long_ago, first) == (RAN, first)
+
+
+def _quartz_days(year: int) -> dict[str, set[str]]:
+    """The days of `year` that L, 15W, LW, mon#1 and fri-L mean, found with the calendar module."""
+    import calendar
+
+    found: dict[str, set[str]] = {"L": set(), "15W": set(), "LW": set(), "1#1": set(), "5L": set()}
+    for month in range(1, 13):
+        last = calendar.monthrange(year, month)[1]
+        days = [datetime(year, month, day) for day in range(1, last + 1)]
+        weekdays = [day for day in days if day.weekday() < 5]
+        found["L"].add(days[-1].strftime("%F"))
+        found["LW"].add(weekdays[-1].strftime("%F"))
+        fifteenth = days[14]
+        nearest = min(weekdays, key=lambda day: (abs((day - fifteenth).days), day))
+        found["15W"].add(nearest.strftime("%F"))
+        found["1#1"].add(next(day for day in days if day.weekday() == 0).strftime("%F"))
+        found["5L"].add(next(day for day in reversed(days) if day.weekday() == 4).strftime("%F"))
+    return found
+
+
+@pytest.mark.parametrize(
+    ("expression", "key"),
+    [("0 18 L * *", "L"), ("0 9 15W * *", "15W"), ("0 9 LW * *", "LW"), ("0 9 * * mon#1", "1#1"), ("0 9 * * 5L", "5L")],
+)
+def test_extended_days_are_quartzs(expression: str, key: str) -> None:
+    berlin = ZoneInfo("Europe/Berlin")
+    fields = parse_schedule(expression).fields
+    start, end = datetime(2027, 1, 1, tzinfo=berlin), datetime(2028, 1, 1, tzinfo=berlin)
+    days = {
+        datetime.fromtimestamp(t, berlin).strftime("%F")
+        for t in instants(fields, berlin, start.timestamp(), end.timestamp())
+    }
+    assert days == _quartz_days(2027)[key]

@@ -30,7 +30,7 @@ def newest(state: Path, task: str):
 
 BUILTINS = """
 from orchestration import skips
-o = Orchestrator(name='ns')
+o = Orchestrator(name='ns', verbose=True)  # each run says what it did on stdout
 o.add_task('0 1 * * *', 'bash', name='arrived', interval=0).add_script('record.sh', {'step': 'arrived'}) \\
     .add_skip(skips.file_missing('inbox/data.csv'))
 o.add_task('0 1 * * *', 'bash', name='always', interval=0).add_script('record.sh') \\
@@ -131,7 +131,7 @@ def test_a_condition_that_cannot_decide_is_an_error_run(real_crontab, project: P
 
 HISTORY = """
 from orchestration import skips
-o = Orchestrator(name='ns')
+o = Orchestrator(name='ns', verbose=True)  # each run says what it did on stdout
 o.add_task('*/10 * * * *', 'bash', name='retry', interval=0).add_script('flaky.sh') \\
     .add_skip(skips.succeeded_today())
 o.add_task('0 1 * * *', 'bash', name='careful', interval=0).add_script('flaky.sh') \\
@@ -167,7 +167,7 @@ DYNAMIC = """
 import os
 from pathlib import Path
 from orchestration import template
-o = Orchestrator(name='ns')
+o = Orchestrator(name='ns', verbose=True)  # each run says what it did on stdout
 prefix = 'report'
 def inbox(context):
     folder = Path(__file__).parent / 'inbox'
@@ -230,7 +230,7 @@ def test_dynamic_parameters_are_worked_out_at_each_run(real_crontab, project: Pr
 
 SECRETS = """
 from orchestration import secret, template
-o = Orchestrator(name='ns')
+o = Orchestrator(name='ns', verbose=True)  # each run says what it did on stdout
 o.add_task('0 1 * * *', 'bash', name='keys', interval=0).add_script('record.sh', {
     'user': 'alice',
     'password': secret('hunter2-static'),
@@ -293,7 +293,7 @@ def test_secrets_reach_the_script_and_are_shown_nowhere(real_crontab, project: P
 
 WRONG_VALUES = """
 from orchestration import template
-o = Orchestrator(name='ns')
+o = Orchestrator(name='ns', verbose=True)  # each run says what it did on stdout
 o.add_task('0 1 * * *', 'bash', name='listy').add_script('record.sh', {'ok': 'x', 'ids': lambda: [1, 2]})
 o.add_task('0 1 * * *', 'bash', name='undefined').add_script('record.sh', {'key': template('{{ env.NOT_SET_ANYWHERE }}')})
 o.add_task('0 1 * * *', 'bash', name='raises').add_script('record.sh', {'n': lambda ctx: int('x')})
@@ -332,7 +332,7 @@ def test_a_wrong_dynamic_value_is_an_error_run_naming_the_parameter(
 
 EDITED = """
 from orchestration import skips
-o = Orchestrator(name='ns')
+o = Orchestrator(name='ns', verbose=True)  # each run says what it did on stdout
 t = o.add_task('0 1 * * *', 'bash', name='job', interval=0)
 t.add_script('record.sh', {'when': lambda ctx: ctx.scheduled_time.strftime('%H:%M')})
 t.add_skip(lambda: False)
@@ -412,7 +412,7 @@ def imported_by_a_run(state: Path, task: str) -> list:
 
 LIGHT = """
 from orchestration import skips, secret, template
-o = Orchestrator(name='ns')
+o = Orchestrator(name='ns', verbose=True)  # each run says what it did on stdout
 o.add_task('0 1 * * *', 'bash', name='builtin').add_script('record.sh', {'a': 'x', 'key': secret('s')}) \\
     .add_skip(False).add_skip(skips.all_of(skips.weekend(), skips.weekdays(), skips.previous_failed())) \\
     .add_skip(skips.file_exists('/no/such/file')).add_skip(skips.not_(skips.inside_hours('00:00', '23:59')))

@@ -1,6 +1,6 @@
 """Define scheduled scripts in Python; cron or systemd runs them.
 
-    from orchestration import Orchestrator, secret, skips, template
+    from orchestration import Orchestrator, notify, secret, skips, template
 
     orchestrator = Orchestrator()
     task = orchestrator.add_task('0 * * * *', 'bash')
@@ -28,7 +28,10 @@ __all__ = [
     "install",
     "installed",
     "logs",
+    "metrics",
     "next_times",
+    "notify",
+    "notify_test",
     "render",
     "run",
     "secret",
@@ -48,6 +51,7 @@ _LAZY = {
     "template": ".define.parameters",
     "secret": ".define.parameters",
     "skips": ".define.skips",
+    "notify": ".define.notify",
     "install": ".api",
     "uninstall": ".api",
     "render": ".api",
@@ -57,13 +61,28 @@ _LAZY = {
     "logs": ".api",
     "why": ".api",
     "run": ".api",
+    "metrics": ".api",
+    "notify_test": ".api",
 }
 
 if TYPE_CHECKING:
     from typing import Any
 
-    from .api import Orchestrator, history, install, installed, logs, next_times, render, run, uninstall, why
-    from .define import skips
+    from .api import (
+        Orchestrator,
+        history,
+        install,
+        installed,
+        logs,
+        metrics,
+        next_times,
+        notify_test,
+        render,
+        run,
+        uninstall,
+        why,
+    )
+    from .define import notify, skips
     from .define.orchestrator import Task
     from .define.parameters import secret, template
     from .errors import DefinitionError, OrchestrationError

@@ -30,10 +30,15 @@ from .installer import manifests
 from .installer.apply import compile_file, install, install_manifests, scope_state, uninstall
 from .installer.diff import describe_changes
 from .observe import history as run_history
+from .observe.metrics import task_metrics
 from .observe.preview import local_timezone
 from .observe.preview import next_times as timing_next_times
 from .observe.status import NextFiring, TaskStatus, installed_status
 from .observe.why import Explanation, explain
+from .runtime.delivery import Delivery
+from .runtime.metrics import TaskMetrics
+from .runtime.metrics import render as render_metrics
+from .runtime.metrics import write as write_metrics
 from .runtime.records import RunRecord
 from .targets import Rendered
 from .targets import render as render_target
@@ -44,7 +49,9 @@ __all__ = [
     "install",
     "installed",
     "logs",
+    "metrics",
     "next_times",
+    "notify_test",
     "render",
     "run",
     "uninstall",
@@ -215,6 +222,53 @@ def run(reference: str, *, scope: str = "user") -> int:
         raise ApplyError(f"could not start {argv[0]}: {error}; reinstall the tasks file") from None
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+# --- notifications and metrics -------------------------------------------------------------------
+
+
+class Metrics(list[TaskMetrics]):
+    """Every installed task's figures, and `text`: them in Prometheus's text format."""
+
+    @property
+    def text(self) -> str:
+        return render_metrics(self)
+
+
+def metrics(
+    *, scope: str = "user", now: datetime | None = None, output: str | os.PathLike[str] | None = None
+) -> Metrics:
+    """The metrics of every installed task; with `output`, also written to that file (through a
+    temporary file renamed over it, as node_exporter's textfile collector needs)."""
+    state = scope_state(scope)
+    found = Metrics(task_metrics(state, now or datetime.now(local_timezone())))
+    if output is not None:
+        folder, name = os.path.split(os.path.abspath(output))
+        if name != "orchestration.prom":
+            raise UsageError(f"{output}: the metrics file is named orchestration.prom; give DIR/orchestration.prom")
+        try:
+            write_metrics(folder, found.text, state)
+        except OSError as error:
+            raise ApplyError(f"{output} cannot be written: {error.strerror or error}") from None
+    return found
+
+
+def notify_test(reference: str, *, scope: str = "user") -> list[Delivery]:
+    """Send a test notification through every channel of an installed task (and a ping to the
+    log of its healthchecks.io heartbeat); what each delivery did. Nothing is recorded."""
+    import time
+
+    from .runtime.notify import Reporter, test_record
+
+    found, task_id = manifests.find_task(scope_state(scope), reference)
+    task = found.manifest.task(task_id)
+    if task.reporting is None or not task.reporting.notifies:
+        raise UsageError(
+            f"{reference} has no notifications or ping; give add_task (or the Orchestrator) notify= or ping="
+            " and install it again"
+        )
+    reporter = Reporter(found.manifest, task, str(scope_state(scope)), None)
+    return reporter.test(test_record(found.manifest.namespace, task_id, time.time()))
 
 
 def state_directory(scope: str = "user") -> Path:

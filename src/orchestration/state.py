@@ -32,6 +32,9 @@ MANIFESTS = "manifests"
 JOURNAL = "journal.sqlite3"
 LOGS = "logs"
 LOCKS = "locks"
+# A folder where every run rewrites orchestration.prom (node_exporter's textfile collector reads
+# it), for every task; a namespace's own is Orchestrator(metrics_dir=...).
+METRICS_DIR_VARIABLE = "ORCHESTRATION_METRICS_DIR"
 
 
 def state_dir(system: bool = False) -> Path:

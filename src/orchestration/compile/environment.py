@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import UsageError
-from ..rules.instants import zone_name
+from ..rules.instants import machine_zone
 from ..state import state_dir
 
 
@@ -35,7 +35,7 @@ def capture_environment(state: Path | None = None) -> Environment:
         path=os.environ.get("PATH") or "/usr/bin:/bin",
         home=os.path.expanduser("~"),
         state_dir=state or state_dir(),
-        zone=zone_name(None),
+        zone=machine_zone(),
         year=time.localtime().tm_year,
     )
 

@@ -22,6 +22,8 @@ TYPE_CHECKING = False  # `typing` is not on the shim's path; type checkers set t
 if TYPE_CHECKING:
     from typing import Any
 
+    from ..rules.notify import Reporting
+
 # Version 2: the typed manifest. A manifest of another version is refused with a message that
 # says to reinstall; there is no silent reading of an older or newer layout.
 FORMAT = 2
@@ -199,6 +201,7 @@ class TaskManifest(Frozen):
     policy: RunPolicy
     retention: Retention
     shape: Shape
+    reporting: Reporting | None = None  # notifications, ping, verbose, metrics file; None: none
 
     @property
     def needs_tasks_file(self) -> bool:
@@ -217,6 +220,7 @@ class TaskManifest(Frozen):
             "policy": _fields(self.policy),
             "retention": _fields(self.retention),
             "shape": {"skips": list(self.shape.skips), "scripts": list(self.shape.scripts)},
+            **({"reporting": self.reporting.to_json(masked)} if self.reporting is not None else {}),
         }
 
     @classmethod
@@ -232,6 +236,7 @@ class TaskManifest(Frozen):
             policy=RunPolicy(**_required(data, "policy", dict)),
             retention=Retention(**_required(data, "retention", dict)),
             shape=Shape(tuple(_required(shape, "skips", list)), tuple(_required(shape, "scripts", list))),
+            reporting=_reporting(_optional(data, "reporting", dict)),
         )
 
 
@@ -331,7 +336,7 @@ class Manifest(Frozen):
                     for task_id, task in _required(data, "tasks", dict).items()
                 },
             )
-        except (ValueError, TypeError, AttributeError, IndexError) as error:
+        except (ValueError, TypeError, AttributeError, IndexError, KeyError) as error:
             raise ManifestError(f"{source} is damaged ({error}); {REINSTALL}") from None
 
 
@@ -410,6 +415,14 @@ def _fields_of(raw: dict[str, Any]) -> Fields:
         nth=frozenset((int(weekday), int(count)) for weekday, count in raw.get("nth", [])),
         last_weekdays=frozenset(int(value) for value in raw.get("last_weekdays", [])),
     )
+
+
+def _reporting(raw: dict[str, Any] | None) -> Reporting | None:
+    if not raw:
+        return None
+    from ..rules.notify import Reporting  # only tasks that report load it
+
+    return Reporting.from_json(raw)
 
 
 def _stat(raw: list[Any]) -> tuple[int, int]:

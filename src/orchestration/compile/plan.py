@@ -12,6 +12,7 @@ from ..define.orchestrator import Orchestrator, Task
 from ..define.skips import Condition
 from ..define.wording import describe
 from ..errors import DefinitionError
+from ..rules.notify import Ping, Reporting
 from ..rules.policy import Retention
 from ..rules.values import Secret, Template, argument_text, function_name, is_dynamic
 from .environment import Environment
@@ -54,7 +55,7 @@ def compile_orchestrator(orchestrator: Orchestrator, loaded: LoadedTasks, enviro
         )
     python = orchestrator.python or environment.python
     tasks = {
-        task_id: compile_task(task, task_id, python, orchestrator.retention)
+        task_id: compile_task(task, task_id, python, orchestrator.retention, reporting(task, orchestrator))
         for task, task_id in zip(orchestrator.tasks, task_ids(orchestrator))
     }
     return Manifest(
@@ -74,7 +75,9 @@ def compile_orchestrator(orchestrator: Orchestrator, loaded: LoadedTasks, enviro
     )
 
 
-def compile_task(task: Task, task_id: str, python: str, retention: Retention) -> TaskManifest:
+def compile_task(
+    task: Task, task_id: str, python: str, retention: Retention, reporting: Reporting | None = None
+) -> TaskManifest:
     label = f"task '{task_id}'"
     require_scripts(task, label)
     interpreter = BASH if task.script_type == "bash" else python
@@ -106,6 +109,18 @@ def compile_task(task: Task, task_id: str, python: str, retention: Retention) ->
         policy=task.policy,
         retention=retention,
         shape=Shape(skips_shape, scripts_shape),
+        reporting=reporting if reporting != Reporting() else None,
+    )
+
+
+def reporting(task: Task, orchestrator: Orchestrator) -> Reporting:
+    """What a task reports: its own notify, ping and verbose, else the Orchestrator's."""
+    ping = task.ping if task.ping is not None else orchestrator.ping
+    return Reporting(
+        rules=task.notify if task.notify is not None else orchestrator.notify,
+        ping=ping if isinstance(ping, Ping) else None,
+        verbose=task.verbose if task.verbose is not None else orchestrator.verbose,
+        metrics_dir=orchestrator.metrics_dir,
     )
 
 

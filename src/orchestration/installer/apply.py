@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import stat
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from ..compile.manifest import Manifest
 from ..compile.plan import compile_loaded
 from ..define.loader import load_tasks_file
 from ..errors import UsageError
+from ..rules.instants import next_change_note, zone_of
 from ..state import lock_path, locked, prepare_state, state_dir
 from ..targets import Rendered, render
 from . import manifests
@@ -196,10 +198,25 @@ def _stage(manifest: Manifest, requested: str, scope: str, state: Path) -> _Stag
         changes.moved_from = old.manifest.backend
     if old is not None:
         warnings += hand_edits(previous or scheduler, old)
+    warnings += clock_change_notes(new)
     changes.warnings = warnings
     installed = scheduler.installed(manifest.namespace)  # also proves the scheduler can be reached
     changes.rewritten = old is None or old.path != path or installed != rendered
     return _Stage(new, scheduler, path, rendered, changes, old, previous)
+
+
+def clock_change_notes(manifest: Manifest, now: float | None = None) -> list[str]:
+    """One line per task whose runs the next clock change of its zone moves, drops or repeats."""
+    notes = []
+    for task_id, task in manifest.tasks.items():
+        fields = task.timing.fields
+        if fields is None:
+            continue
+        zone = zone_of(task.timing.zone or manifest.machine_zone)
+        note = next_change_note(fields, zone, time.time() if now is None else now)
+        if note:
+            notes.append(f"task '{task_id}': {note} ({task.timing.zone or manifest.machine_zone})")
+    return notes
 
 
 def hand_edits(scheduler: Scheduler, old: Installed) -> list[str]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from ..errors import SchedulerUnavailableError, UsageError
+from ..rules.instants import processes
 from ..targets import Rendered
 from .systemctl import Systemctl
 
@@ -91,19 +92,7 @@ def choose_backend(scope: str = "user") -> Choice:
 
 def cron_daemon_running() -> bool:
     """Whether a process named cron or crond runs (read from /proc, no subprocess)."""
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
-        return False
-    for entry in entries:
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/comm", encoding="utf-8") as stream:
-                    if stream.read().strip() in CRON_DAEMONS:
-                        return True
-            except OSError:
-                continue
-    return False
+    return bool(processes(CRON_DAEMONS))
 
 
 def crontab_command() -> str | None:

@@ -30,37 +30,67 @@ SEARCH_DAYS = 8 * 366 + 2  # 29 February comes back within 8 years
 
 
 def zone_of(name: str | None) -> tzinfo:
-    """The zone called `name` (IANA), or the machine's: TZ when set, else /etc/localtime."""
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+    """The zone called `name` (IANA), or the machine's: the one its cron daemon reads."""
+    from zoneinfo import ZoneInfo
 
-    if name:
+    name = name or machine_zone()
+    if name != LOCALTIME:
         return ZoneInfo(name)
-    local = os.environ.get("TZ", "").lstrip(":")
-    if local:
-        try:
-            return ZoneInfo(local)
-        except (ZoneInfoNotFoundError, ValueError):
-            pass
     try:
         with open("/etc/localtime", "rb") as handle:
-            return ZoneInfo.from_file(handle, key="localtime")
+            return ZoneInfo.from_file(handle, key=LOCALTIME)
     except (OSError, ValueError):
-        return timezone(timedelta(seconds=datetime.now().astimezone().utcoffset().total_seconds()))  # type: ignore[union-attr]
+        return timezone.utc
 
 
-def zone_name(name: str | None) -> str:
-    """How the zone is called: its IANA name, or the machine's (from TZ or /etc/localtime)."""
-    if name:
-        return name
-    local = os.environ.get("TZ", "").lstrip(":")
-    if local:
-        return local
+LOCALTIME = "localtime"  # /etc/localtime when it names no zone
+
+
+def machine_zone() -> str:
+    """The zone the machine's cron daemon reads: TZ in its environment where it has one (and we
+    may read it), else /etc/localtime. Not the TZ of the shell asking. Only a daemon that sees the
+    files we see counts (the same mount namespace: not the cron of another container)."""
+    try:
+        ours = os.readlink("/proc/self/ns/mnt")
+    except OSError:
+        ours = ""
+    for pid in processes(("cron", "crond")):
+        try:
+            if os.readlink(f"/proc/{pid}/ns/mnt") != ours:
+                continue
+            with open(f"/proc/{pid}/environ", "rb") as stream:
+                variables = stream.read().split(b"\0")
+        except OSError:
+            continue
+        for variable in variables:
+            if variable.startswith(b"TZ=") and variable[3:]:
+                return variable[3:].decode(errors="replace").lstrip(":")
     try:
         target = os.path.realpath("/etc/localtime")
     except OSError:
-        return "localtime"
+        return "UTC"
     marker = "/zoneinfo/"
-    return target.split(marker, 1)[1] if marker in target else "localtime"
+    if marker in target:
+        return target.split(marker, 1)[1]
+    return LOCALTIME if os.path.exists("/etc/localtime") else "UTC"
+
+
+def processes(names: tuple[str, ...]) -> list[str]:
+    """The ids of the processes with one of these names (read from /proc, no subprocess)."""
+    found: list[str] = []
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return found
+    for entry in entries:
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/comm", encoding="utf-8") as stream:
+                    if stream.read().strip() in names:
+                        found.append(entry)
+            except OSError:
+                continue
+    return found
 
 
 def instants(fields: Fields, zone: tzinfo, start: float, end: float) -> list[float]:
@@ -174,3 +204,40 @@ def _offset(zone: tzinfo, moment: float) -> int:
     """The zone's offset from UTC at the instant `moment`, in seconds."""
     delta = datetime.fromtimestamp(moment, zone).utcoffset()
     return int(delta.total_seconds()) if delta is not None else 0
+
+
+def next_change_note(fields: Fields, zone: tzinfo, now: float) -> str | None:
+    """What the zone's next clock change (within a year) does to the schedule, in words: 'on
+    2026-03-29 the clock skips 02:00-02:59: the 02:30 run happens at 03:00'; None when it
+    changes nothing."""
+    upcoming = transitions(zone, now, now + 366 * 86400)
+    if not upcoming:
+        return None
+    instant, before, after = upcoming[0]
+    start = datetime.fromtimestamp(instant - abs(after - before) - 60, zone)
+    day = start.date()
+    if not (day.month in fields.months and day_matches(fields, day)):
+        return None
+    moved = (after - before) // 60
+    first = datetime.fromtimestamp(instant - 60, zone) + timedelta(minutes=1)  # local time the change starts
+    first_local = first.replace(tzinfo=None) if moved > 0 else (first + timedelta(minutes=moved)).replace(tzinfo=None)
+    span = [first_local + timedelta(minutes=step) for step in range(abs(moved))]
+    affected = [local for local in span if local.hour in fields.hours and local.minute in fields.minutes]
+    if not affected:
+        return None
+    shown = [f"{local:%H:%M}" for local in affected[:3]] + (["..."] if len(affected) > 3 else [])
+    times = ", ".join(shown)
+    window = f"{span[0]:%H:%M}-{span[-1]:%H:%M}"
+    jump = datetime.fromtimestamp(instant, zone)
+    if moved > 0:
+        several = len(affected) > 1
+        what = f"the clock skips {window}: the {times} run{'s' if several else ''} " + (
+            ("do not happen" if several else "does not happen")
+            if fields.wildcard
+            else f"{'happen' if several else 'happens'} at {jump:%H:%M}, right after the jump"
+        )
+    else:
+        what = f"the clock repeats {window}: the {times} run " + (
+            "happens twice (a wildcard time runs again)" if fields.wildcard else "happens once"
+        )
+    return f"on {day.isoformat()} {what}"

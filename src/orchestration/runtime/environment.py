@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ..compile.manifest import Manifest
-from .records import RunRecord, iso_minute
+from .records import RunRecord, iso_minute, scheduled_datetime
 
 
 def run_environment(manifest: Manifest, environ: Mapping[str, str]) -> dict[str, str]:
@@ -17,8 +17,13 @@ def run_environment(manifest: Manifest, environ: Mapping[str, str]) -> dict[str,
     return environment
 
 
+def scheduled_text(timestamp: float, zone: str | None) -> str:
+    """The scheduled time as scripts see it: ISO 8601 with the offset of the task's zone."""
+    return iso_minute(timestamp) if zone is None else scheduled_datetime(timestamp, zone).isoformat()
+
+
 def script_environment(
-    manifest: Manifest, environ: Mapping[str, str], record: RunRecord, values: Mapping[str, str]
+    manifest: Manifest, environ: Mapping[str, str], record: RunRecord, values: Mapping[str, str], zone: str | None
 ) -> dict[str, str]:
     """What a script starts with: the run's environment, who and when the run is, and each
     parameter as ORCHESTRATION_PARAM_<KEY>."""
@@ -27,7 +32,7 @@ def script_environment(
         ORCHESTRATION_NAMESPACE=record.namespace,
         ORCHESTRATION_TASK=record.task,
         ORCHESTRATION_RUN_ID=record.run_id,
-        ORCHESTRATION_SCHEDULED_TIME=iso_minute(record.scheduled_time or record.started_at),
+        ORCHESTRATION_SCHEDULED_TIME=scheduled_text(record.scheduled_time or record.started_at, zone),
     )
     environment.update({f"ORCHESTRATION_PARAM_{key.upper()}": value for key, value in values.items()})
     return environment

@@ -14,8 +14,7 @@ from __future__ import annotations
 import os
 import sys
 
-from .run import Run
-from .supervise import Guard
+from .gate import wakes_for_nothing
 
 USAGE = "usage: orchestration-exec MANIFEST TASK [--trigger cron|systemd|manual] [--catch-up] [--gate]"
 TRIGGERS = ("cron", "systemd", "manual", "catch-up")
@@ -61,6 +60,11 @@ def run_firing(argv: list[str]) -> int:
     except ValueError as error:
         print(f"orchestration-exec: {error}\n{USAGE}", file=sys.stderr)
         return EXIT_USAGE
+    if gated and trigger in ("cron", "systemd") and wakes_for_nothing(manifest_path, task_id):
+        return 0  # between the schedule's instants: no run, nothing recorded, nothing more loaded
+    from .run import Run  # the run itself: the journal, the supervision of scripts
+    from .supervise import Guard
+
     guard = Guard()
     guard.install()
     run = Run(os.path.abspath(manifest_path), task_id, trigger, guard, gated=gated)

@@ -62,10 +62,26 @@ MIGRATIONS = (
     """
     ALTER TABLE runs ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1
     """,
+    # 3: what each notification of a run did; and run counts per status that pruning does not
+    # lower (Prometheus counters), with the last start and end of each status.
+    """
+    ALTER TABLE runs ADD COLUMN deliveries TEXT;
+    CREATE TABLE totals (
+        namespace TEXT NOT NULL,
+        task TEXT NOT NULL,
+        status TEXT NOT NULL,
+        runs INTEGER NOT NULL,
+        last_started REAL,
+        last_finished REAL,
+        PRIMARY KEY (namespace, task, status)
+    );
+    INSERT INTO totals SELECT namespace, task, status, COUNT(*), MAX(started_at), MAX(finished_at)
+        FROM runs WHERE status != 'running' GROUP BY namespace, task, status
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
-_JSON_FIELDS = ("parameters", "warnings")
+_JSON_FIELDS = ("parameters", "warnings", "deliveries")
 
 
 class JournalUnavailable(Exception):
@@ -128,25 +144,32 @@ class Journal:
         `sole`: this run held the task's lock, so no other run of the task can be running, and
         rows that still say so belong to runs killed outright (SIGKILL, out of memory, a reboot)."""
         with _Transaction(self.connect()) as connection:
-            connection.execute("DELETE FROM runs WHERE run_id = ?", (run.run_id,))
-            _insert_run(connection, run)
-            _insert_steps(connection, run)
+            _replace_run(connection, run)
             if sole:
+                stale = connection.execute(
+                    "SELECT started_at FROM runs WHERE namespace = ? AND task = ? AND status = 'running' AND run_id != ?",
+                    (run.namespace, run.task, run.run_id),
+                ).fetchall()
                 connection.execute(
                     "UPDATE runs SET status = 'killed', reason = ? WHERE namespace = ? AND task = ?"
                     " AND status = 'running' AND run_id != ?",
                     (STALE_REASON, run.namespace, run.task, run.run_id),
                 )
+                for (started,) in stale:
+                    _count(connection, run.namespace, run.task, "killed", started, None)
             else:  # runs may overlap: a row still 'running' is stale when its shim is gone
                 rows = connection.execute(
                     "SELECT run_id, pid, started_at FROM runs WHERE namespace = ? AND task = ?"
                     " AND status = 'running' AND run_id != ?",
                     (run.namespace, run.task, run.run_id),
                 ).fetchall()
+                gone = [(run_id, started) for run_id, pid, started in rows if not process_alive(pid, started)]
                 connection.executemany(
                     "UPDATE runs SET status = 'killed', reason = ? WHERE run_id = ?",
-                    [(STALE_REASON, run_id) for run_id, pid, started in rows if not process_alive(pid, started)],
+                    [(STALE_REASON, run_id) for run_id, _ in gone],
                 )
+                for _, started in gone:
+                    _count(connection, run.namespace, run.task, "killed", started, None)
             if keep_runs is None:
                 return []
             return _prune(connection, run, keep_runs, keep_days)
@@ -155,9 +178,51 @@ class Journal:
         """Write records kept aside in the fallback file, in one transaction."""
         with _Transaction(self.connect()) as connection:
             for run in runs:
-                connection.execute("DELETE FROM runs WHERE run_id = ?", (run.run_id,))
-                _insert_run(connection, run)
-                _insert_steps(connection, run)
+                _replace_run(connection, run)
+
+    def record_deliveries(self, run: RunRecord) -> bool:
+        """One transaction: what the run's notifications did; False if the run is not here (it
+        was kept in the fallback file)."""
+        with _Transaction(self.connect()) as connection:
+            text = json.dumps(run.deliveries, ensure_ascii=False)
+            cursor = connection.execute("UPDATE runs SET deliveries = ? WHERE run_id = ?", (text, run.run_id))
+            return cursor.rowcount == 1
+
+    def previous_outcome(self, namespace: str, task: str, before: float, statuses: tuple[str, ...]) -> str | None:
+        """The status of the task's newest run started before `before` among `statuses`."""
+        marks = ",".join("?" * len(statuses))
+        row = (
+            self.connect()
+            .execute(
+                f"SELECT status FROM runs WHERE namespace = ? AND task = ? AND started_at < ? AND status IN ({marks})"
+                " ORDER BY started_at DESC, run_id DESC LIMIT 1",
+                (namespace, task, before, *statuses),
+            )
+            .fetchone()
+        )
+        return str(row[0]) if row else None
+
+    def last_duration(self, namespace: str, task: str) -> float | None:
+        """The duration of the task's newest run that ran (not skipped, not an overlap)."""
+        row = (
+            self.connect()
+            .execute(
+                "SELECT finished_at - started_at FROM runs WHERE namespace = ? AND task = ? AND finished_at IS NOT"
+                " NULL AND status NOT IN ('running', 'skipped', 'overlap') ORDER BY started_at DESC LIMIT 1",
+                (namespace, task),
+            )
+            .fetchone()
+        )
+        return float(row[0]) if row and row[0] is not None else None
+
+    def totals(self) -> dict[tuple[str, str], dict[str, tuple[int, float | None, float | None]]]:
+        """Per (namespace, task) and status: runs ever recorded, and the last start and end."""
+        found: dict[tuple[str, str], dict[str, tuple[int, float | None, float | None]]] = {}
+        for namespace, task, status, runs, started, finished in self.connect().execute(
+            "SELECT namespace, task, status, runs, last_started, last_finished FROM totals"
+        ):
+            found.setdefault((namespace, task), {})[status] = (runs, started or None, finished or None)
+        return found
 
     def runs(
         self,
@@ -250,6 +315,27 @@ def _migrate(connection: sqlite3.Connection) -> None:
                 if statement.strip():
                     connection.execute(statement)
         connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def _replace_run(connection: sqlite3.Connection, run: RunRecord) -> None:
+    """Write a run's row and steps; count it once, when it first ends."""
+    before = connection.execute("SELECT status FROM runs WHERE run_id = ?", (run.run_id,)).fetchone()
+    connection.execute("DELETE FROM runs WHERE run_id = ?", (run.run_id,))
+    _insert_run(connection, run)
+    _insert_steps(connection, run)
+    if run.status != "running" and (before is None or before[0] == "running"):
+        _count(connection, run.namespace, run.task, run.status, run.started_at, run.finished_at)
+
+
+def _count(
+    connection: sqlite3.Connection, namespace: str, task: str, status: str, started: float, finished: float | None
+) -> None:
+    connection.execute(
+        "INSERT INTO totals VALUES (?, ?, ?, 1, ?, ?) ON CONFLICT (namespace, task, status) DO UPDATE SET"
+        " runs = runs + 1, last_started = MAX(COALESCE(last_started, 0), excluded.last_started),"
+        " last_finished = MAX(COALESCE(last_finished, 0), COALESCE(excluded.last_finished, 0))",
+        (namespace, task, status, started, finished),
+    )
 
 
 def _insert_run(connection: sqlite3.Connection, run: RunRecord) -> None:

@@ -4,7 +4,8 @@ time limit, retry a failed attempt, and record every attempt.
 
 The run loop lives here; each part it calls is a module of its own: `conditions`, `parameters`,
 `supervise` (scripts and signals), `transcript` (output and log), `recorder` (journal and
-fallback), `overlap`, `catchup`.
+fallback), `overlap`, `catchup`, and, after the run is recorded, `notify` (notifications, pings
+and the metrics file; loaded only by tasks that have them).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from ..compile.manifest import Manifest, TaskManifest
 from ..errors import ManifestError, RunError, UnsafeStateError
 from ..rules.context import RunContext
 from ..rules.policy import Retention
-from ..state import check_own_file, check_state, journal_path, tasks_copy_path
+from ..state import METRICS_DIR_VARIABLE, check_own_file, check_state, journal_path, tasks_copy_path
 from . import conditions, fallback, gate
 from .catchup import MISSED, RAN, missed_firing
 from .environment import run_environment, script_environment
@@ -27,12 +28,13 @@ from .journal import JournalUnavailable
 from .overlap import TaskLock, overlap_reason
 from .parameters import Invocation, invocations, shown_parameters
 from .recorder import Recorder
-from .records import StepRecord, iso_minute, local_datetime, new_record
+from .records import StepRecord, iso_minute, local_datetime, new_record, scheduled_datetime
 from .supervise import Guard, Interrupted, Outcome, SpawnError, TimedOut, TimeUp, run_script, signal_name
 from .transcript import Transcript
 
 TYPE_CHECKING = False  # `typing` is not on the shim's path; type checkers set this to True
 if TYPE_CHECKING:
+    from .notify import Reporter
     from .userprocess import UserProcess
 
 EXIT_ERROR = 1
@@ -76,11 +78,31 @@ class Run:
         self._context: RunContext | None = None
         self._functions: UserProcess | None = None
         self.lock: TaskLock | None = None
+        self.began = started  # the first attempt's start: earlier runs are those before it
+        self.reporter: Reporter | None = None
 
     # --- the run ---------------------------------------------------------------------------
 
     def run(self) -> int:
-        """Run the task; the shim's exit code."""
+        """Run the task, then report it (notifications, ping, metrics); the shim's exit code."""
+        code = self._run()
+        ended = self.record.finished_at is not None  # not a wake-up with nothing to run
+        if ended and self.task is not None and (self.reporter is not None or _reports(self.task)):
+            try:
+                self._reporter(self.task).finished(self.record, self.began)
+            except Exception as error:  # best effort: the run and its record stand as they are
+                _stderr(f"orchestration {self.record.reference}: warning: reporting the run failed: {error}")
+        return code
+
+    def _reporter(self, task: TaskManifest) -> Reporter:
+        if self.reporter is None:
+            from .notify import Reporter  # urllib and the rest: only for tasks that report
+
+            assert self.manifest is not None
+            self.reporter = Reporter(self.manifest, task, self.state, self.recorder)
+        return self.reporter
+
+    def _run(self) -> int:
         lock = None
         try:
             check_state(self.state)
@@ -89,7 +111,7 @@ class Run:
             return self._refuse(error)
         try:
             manifest, task = self._read_manifest()
-            if self.gated and not gate.admits(task.timing, self.record.scheduled_time or 0):
+            if self.gated and not gate.admits(task.timing, self.record.scheduled_time or 0, manifest.machine_zone):
                 return 0  # a wake-up between the schedule's instants: no run, nothing recorded
             if not self._is_due(task):
                 return 0  # a catch-up with nothing missed: no run, nothing recorded
@@ -112,6 +134,8 @@ class Run:
             self.lock = lock
             if holder is not None:
                 return self._finish("overlap", 0, overlap_reason(holder))
+            if task.reporting is not None and task.reporting.ping is not None:
+                self._reporter(task).started(self.record)  # the heartbeat's start, sent alongside
             self._start_clock(task)
             reason = self._skip_reason(task)
             if reason is not None:
@@ -180,7 +204,11 @@ class Run:
         record, fields = self.record, task.timing.fields
         if fields is None:
             return True
-        if self.by_systemd and task.policy.catch_up and not gate.admits(task.timing, record.scheduled_time or 0):
+        if (
+            self.by_systemd
+            and task.policy.catch_up
+            and not gate.admits(task.timing, record.scheduled_time or 0, self._machine_zone())
+        ):
             record.trigger = "catch-up"
         if record.trigger != "catch-up":
             return True
@@ -193,7 +221,7 @@ class Run:
             )
             return False
         installed_at = os.stat(self.manifest_path).st_mtime
-        verdict, due = missed_firing(task.timing, record.started_at, installed_at, latest)
+        verdict, due = missed_firing(task.timing, self._machine_zone(), record.started_at, installed_at, latest)
         if verdict == MISSED and due is not None:
             record.scheduled_time = self.covered = due
             return True
@@ -206,6 +234,13 @@ class Run:
                 " came before the install: nothing to catch up, no run"
             )
         return False
+
+    def _zone(self) -> str | None:
+        """The task's own zone (None: the machine's, the one the shim runs in)."""
+        return self.task.timing.zone if self.task else None
+
+    def _machine_zone(self) -> str:
+        return self.manifest.machine_zone if self.manifest else "UTC"
 
     def _take_turn(self, task: TaskManifest) -> tuple[TaskLock | None, str | None]:
         """The task's lock per its overlap policy: (lock, None) to go on, (None, holder) to skip."""
@@ -226,7 +261,7 @@ class Run:
         if not self.by_systemd or overlap == "allow" or self.guard.received is not None or fields is None:
             return
         try:
-            missed = gate.firings_after(task.timing, self.covered, time.time())
+            missed = gate.firings_after(task.timing, self.covered, time.time(), self._machine_zone())
             if overlap == "queue":
                 self.queued = missed
             elif missed:
@@ -271,10 +306,13 @@ class Run:
         return code
 
     def _begin_attempt(self, first: bool = False) -> str | None:
-        """The attempt's log opened and its start recorded. For the `first` attempt of a firing
-        that already has a run: nothing recorded, and that run's id."""
+        """The attempt's log opened and its start recorded. Quiet unless the task is verbose or
+        an earlier attempt printed (then the rest of the story is told too). For the `first`
+        attempt of a firing that already has a run: nothing recorded, and that run's id."""
         retention = self.task.retention if self.task else None
-        self.transcript = Transcript(self.state, self.record, retention.max_log_bytes if retention else 0)
+        verbose = self.task is not None and self.task.reporting is not None and self.task.reporting.verbose
+        quiet = not verbose and not self.transcript.spoke
+        self.transcript = Transcript(self.state, self.record, retention.max_log_bytes if retention else 0, quiet)
         self.transcript.open()
         if first:
             return self.recorder.claim(self.record)
@@ -326,7 +364,7 @@ class Run:
                 namespace=record.namespace,
                 task=record.task,
                 run_id=record.run_id,
-                scheduled_time=datetime.fromtimestamp(record.scheduled_time or record.started_at).astimezone(),
+                scheduled_time=scheduled_datetime(record.scheduled_time or record.started_at, self._zone()),
                 now=datetime.now().astimezone(),
                 trigger=record.trigger,
                 environ=run_environment(self.manifest, os.environ),
@@ -403,7 +441,7 @@ class Run:
         record = StepRecord(position=position, script=step.script, started_at=time.time())
         self.record.steps.append(record)
         self.record.parameters.append({"script": step.script, "parameters": invocation.shown})
-        environment = script_environment(manifest, os.environ, self.record, invocation.values)
+        environment = script_environment(manifest, os.environ, self.record, invocation.values, self._zone())
         try:
             outcome = run_script(
                 argv,
@@ -448,6 +486,7 @@ class Run:
             retention: Retention | None = self.task.retention if self.task else None
             self.recorder.finish(record, retention, self.sole)
         finally:
+            self.transcript.end(status)
             self.recorder.close()
             self.transcript.close()
         return code
@@ -457,6 +496,14 @@ class Run:
 
     def _say(self, message: str) -> None:
         self.transcript.say(message)
+
+
+def _reports(task: TaskManifest) -> bool:
+    """Whether a run of the task sends anything or writes the metrics file."""
+    reporting = task.reporting
+    if reporting is not None and (reporting.notifies or reporting.metrics_dir):
+        return True
+    return bool(os.environ.get(METRICS_DIR_VARIABLE))
 
 
 def _stopped_by(signum: int) -> str:
