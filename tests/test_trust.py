@@ -335,7 +335,7 @@ def test_a_shim_killed_outright_leaves_its_script_bounded_and_its_turn_taken(
     shim.kill()
     shim.wait()
     second = fire(state_home)  # the orphan still runs: this firing sees it
-    assert second.returncode == 0 and "overlap: the previous run is still running" in second.stdout
+    assert second.returncode == 0
     alive = lambda: subprocess.run(["pgrep", "-f", "sleep 300[78]"], capture_output=True).returncode == 0  # noqa: E731
     assert wait_for(lambda: not alive(), 15)
     assert time.monotonic() - began < 3 + 5 + 1  # its time limit and the grace period
@@ -634,8 +634,7 @@ def test_a_firing_systemd_starts_again_for_a_time_that_ran_is_recorded_once(
     assert first.returncode == again.returncode == 0
     [run] = runs(state_home)
     assert (run.trigger, run.status) == ("systemd", "ok")
-    assert again.stdout.startswith("orchestration ns/t: the firing of ")
-    assert again.stdout.endswith(f" already ran as run {run.run_id}; it is not run again\n")
+    assert again.stdout == ""  # quiet, as a run that ends ok is
     assert len(project.records()) == 1
     assert len(list((state_home / "logs" / "ns" / "t").iterdir())) == 1
     by_hand = subprocess.run([EXEC, str(manifest_file(state_home, "ns")), "t", "--trigger", "manual"])
