@@ -39,7 +39,7 @@ CALLS = [
     (
         ["install", "{file}", "--backend", "cron"],
         USAGE.format(command="install", arguments="TASKS_FILE")
-        + "Error: Invalid value for '--backend': 'cron' is not one of 'auto', 'crontab', 'systemd'.\n",
+        + "Error: Invalid value for '--backend': 'cron' is not one of 'auto', 'crontab', 'systemd', 'kubernetes'.\n",
     ),
     (
         ["install", "{file}", "--scope", "galaxy"],

@@ -459,6 +459,8 @@ def test_install_applies_server_side_and_prunes_by_label(project: Project, kubec
     ]
     assert sorted(stored(kubectl)) == ["ConfigMap/team-manifest", "CronJob/team-backup"]
 
+    shown = CliRunner().invoke(main, ["next", "team/backup", "-n", "1", "--from", "2026-07-01T12:00+00:00", "--json"])
+    assert json.loads(shown.output) == {"team/backup": ["2026-07-02T03:00:00+00:00"]}  # the cluster's UTC
     listed = CliRunner().invoke(main, ["list"])
     assert "team/backup" in listed.output and "kubernetes" in listed.output
     removed = CliRunner().invoke(main, ["uninstall", "--name", "team"])

@@ -79,8 +79,13 @@ def render(manifest: Manifest, manifest_path: str) -> dict[str, str]:
 
 
 def placed(manifest: Manifest) -> Manifest:
-    """The manifest as a cluster runs it: schedules without a zone of their own read in UTC."""
-    return manifest.replace(machine_zone=CLUSTER_ZONE)
+    """The manifest as a cluster runs it: a cluster has no machine zone, so schedules without a
+    zone of their own read UTC, written into them (previews, the gate and the pods agree)."""
+    tasks = {
+        task_id: task if task.timing.zone else task.replace(timing=task.timing.replace(zone=CLUSTER_ZONE))
+        for task_id, task in manifest.tasks.items()
+    }
+    return manifest.replace(machine_zone=CLUSTER_ZONE, tasks=tasks)
 
 
 def refuse_inexact(task: TaskManifest, task_id: str) -> None:
