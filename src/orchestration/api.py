@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -41,6 +42,7 @@ from .runtime.metrics import render as render_metrics
 from .runtime.metrics import write as write_metrics
 from .runtime.records import RunRecord
 from .targets import Rendered
+from .targets import placed as place
 from .targets import render as render_target
 
 __all__ = [
@@ -81,13 +83,17 @@ def render(
     *,
     scope: str = "user",
     environment: Environment | None = None,
+    image: str | None = None,
 ) -> Rendered:
     """What installing `tasks_file` into `target` would write, by file name; nothing is touched.
-    `environment` fixes the programs and state folder (default: this installation's)."""
+    `environment` fixes the programs and state folder (default: this installation's); `image`
+    is the container image of the kubernetes target."""
     environment = environment or capture_environment(scope_state(scope))
+    if image is not None:
+        environment = replace(environment, image=image)
     files: Rendered = {}
     for compiled in compile_file(tasks_file, environment):
-        placed = compiled.placed(target, scope)
+        placed = place(target, compiled, scope)
         path = manifests.versioned_path(environment.state_dir, placed)
         files.update(render_target(target, placed, str(path)))
     return files

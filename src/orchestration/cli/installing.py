@@ -13,7 +13,8 @@ from ..targets import TARGETS, as_text
 from .group import main, scope_option
 from .output import echo_lines
 
-BACKEND_CHOICES = click.Choice(["auto", "crontab", "systemd"])
+BACKEND_CHOICES = click.Choice(["auto", "crontab", "systemd", "kubernetes"])
+IMAGE_HELP = "The container image the kubernetes target's pods run (it holds the project and orchestration)."
 
 
 @main.command()
@@ -23,13 +24,14 @@ BACKEND_CHOICES = click.Choice(["auto", "crontab", "systemd"])
     type=BACKEND_CHOICES,
     default="auto",
     show_default=True,
-    help="Where to install: auto picks crontab when a cron daemon runs, else systemd.",
+    help="Where to install: auto picks crontab when a cron daemon runs, else systemd; kubernetes applies CronJobs with kubectl.",
 )
 @scope_option
 @click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
-def install(tasks_file: str, backend: str, scope: str, dry_run: bool) -> None:
+@click.option("--image", metavar="IMAGE", help=IMAGE_HELP + " Default: the image of the last install.")
+def install(tasks_file: str, backend: str, scope: str, dry_run: bool, image: str | None) -> None:
     """Install (or update) the tasks of TASKS_FILE into the scheduler."""
-    for changes in api.install(tasks_file, backend=backend, scope=scope, dry_run=dry_run):
+    for changes in api.install(tasks_file, backend=backend, scope=scope, dry_run=dry_run, image=image):
         for warning in changes.warnings:
             click.echo(f"Warning: {warning}", err=True)
         echo_lines(describe_changes(changes, dry_run=dry_run))
@@ -72,9 +74,10 @@ def uninstall(tasks_file: str | None, namespace: str | None, everything: bool, s
     metavar="DIR",
     help="Write the files into DIR instead of printing them.",
 )
-def compile_command(tasks_file: str, target: str, scope: str, output: str | None) -> None:
+@click.option("--image", metavar="IMAGE", help=IMAGE_HELP)
+def compile_command(tasks_file: str, target: str, scope: str, output: str | None, image: str | None) -> None:
     """Print (or write to DIR) what installing TASKS_FILE would write; touch nothing else."""
-    files = api.render(tasks_file, target, scope=scope)
+    files = api.render(tasks_file, target, scope=scope, image=image)
     if output:
         for name, text in files.items():
             write_private(Path(output) / name, text)

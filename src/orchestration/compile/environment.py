@@ -24,6 +24,7 @@ class Environment:
     state_dir: Path
     zone: str = "UTC"  # the machine's zone, as its scheduler reads it (TZ, else /etc/localtime)
     year: int = 2026  # the year of the install
+    image: str = ""  # the container image of the kubernetes target (`--image`)
 
 
 def capture_environment(state: Path | None = None) -> Environment:

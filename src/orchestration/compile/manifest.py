@@ -258,6 +258,7 @@ class Manifest(Frozen):
     install_year: int = 2026  # clock changes are written out for the years from this one
     backend: str = ""  # where it is installed: set by `install`
     scope: str = "user"
+    image: str = ""  # the container image the kubernetes target's pods run
 
     def tasks_file_changed(self) -> bool:
         """Whether the tasks file differs from the one installed (OSError if it cannot be read).
@@ -276,6 +277,41 @@ class Manifest(Frozen):
     def placed(self, backend: str, scope: str) -> Manifest:
         """The same manifest, installed into `backend` for `scope`."""
         return self.replace(backend=backend, scope=scope)
+
+    def secrets(self) -> dict[str, str]:
+        """The values `to_json(masked=True)` hides, by where they are: 'TASK/STEP/RUN/KEY' (a
+        secret text, or a secret template's source); steps and runs count from 0."""
+        found = {}
+        for task_id, task in self.tasks.items():
+            for step_number, step in enumerate(task.steps):
+                for run_number, run in enumerate(step.runs):
+                    for key, value in run.items():
+                        hidden = value.text if value.text is not None else value.template
+                        if value.secret and hidden is not None:
+                            found[f"{task_id}/{step_number}/{run_number}/{key}"] = hidden
+        return found
+
+    def unmasked(self, secrets: Mapping[str, str], source: str = "the secrets") -> Manifest:
+        """This manifest read from its masked form, with the values `secrets()` gave put back;
+        ManifestError naming the first one missing."""
+        tasks = {}
+        for task_id, task in self.tasks.items():
+            steps = []
+            for step_number, step in enumerate(task.steps):
+                runs = []
+                for run_number, run in enumerate(step.runs):
+                    values = dict(run)
+                    for key, value in run.items():
+                        if value.secret and value.function is None:
+                            where = f"{task_id}/{step_number}/{run_number}/{key}"
+                            if where not in secrets:
+                                raise ManifestError(f"{source} has no value for {where}; {REINSTALL}")
+                            field = "text" if value.template is None else "template"
+                            values[key] = value.replace(**{field: secrets[where]})
+                    runs.append(values)
+                steps.append(step.replace(runs=tuple(runs)))
+            tasks[task_id] = task.replace(steps=tuple(steps))
+        return self.replace(tasks=tasks)
 
     def to_json(self, masked: bool = False) -> str:
         """Stable text: same manifest, same bytes. `masked` replaces secret values with ***."""
@@ -296,6 +332,8 @@ class Manifest(Frozen):
             "install_year": self.install_year,
             "tasks": {task_id: task.to_json(masked) for task_id, task in self.tasks.items()},
         }
+        if self.image:
+            data["image"] = self.image
         # One line: json writes with its fast encoder only without indentation.
         return json.dumps(data, ensure_ascii=False) + "\n"
 
@@ -331,6 +369,7 @@ class Manifest(Frozen):
                 home=_required(environment, "HOME", str),
                 machine_zone=_required(data, "machine_zone", str),
                 install_year=_required(data, "install_year", int),
+                image=_optional(data, "image", str) or "",
                 tasks={
                     task_id: TaskManifest.from_json(task_id, task)
                     for task_id, task in _required(data, "tasks", dict).items()
@@ -341,28 +380,47 @@ class Manifest(Frozen):
 
 
 def read(path: str | os.PathLike[str]) -> Manifest:
-    """The manifest in the file `path`. It must belong to the user who reads it and be writable by
-    nobody else: whoever can change it decides what runs."""
+    """The manifest in the file `path`. It must belong to the user who reads it (or to root) and
+    be writable by nobody else: whoever can change it decides what runs."""
+    return Manifest.from_json(_private_bytes(path, "manifest"), f"manifest {path}")
+
+
+def read_secrets(path: str | os.PathLike[str]) -> dict[str, str]:
+    """The secret values kept apart from a masked manifest (`Manifest.secrets()`), from a file
+    held as the manifest is; ManifestError when it cannot be used."""
+    try:
+        data = json.loads(_private_bytes(path, "secrets file"))
+    except FileNotFoundError:
+        raise ManifestError(f"the secrets file {path} is missing; {REINSTALL}") from None
+    except ValueError as error:
+        raise ManifestError(f"the secrets file {path} is not valid JSON ({error}); {REINSTALL}") from None
+    if not isinstance(data, dict) or not all(isinstance(value, str) for value in data.values()):
+        raise ManifestError(f"the secrets file {path} does not map places to texts; {REINSTALL}")
+    return data
+
+
+def _private_bytes(path: str | os.PathLike[str], what: str) -> bytes:
+    """The bytes of a file that decides what runs: owned by the user who reads it or by root (a
+    file a container's volume gives), and writable by nobody else."""
     try:
         descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     except FileNotFoundError:
         raise
     except OSError as error:
-        raise ManifestError(f"manifest {path} cannot be read ({error.strerror}); {REINSTALL}") from None
+        raise ManifestError(f"{what} {path} cannot be read ({error.strerror}); {REINSTALL}") from None
     with open(descriptor, "rb") as stream:
         info = os.fstat(stream.fileno())
-        if info.st_uid != os.geteuid():
+        if info.st_uid not in (os.geteuid(), 0):
             raise ManifestError(
-                f"manifest {path} belongs to uid {info.st_uid}, not to uid {os.geteuid()} who runs"
-                " it; nothing was run. A manifest decides what runs as you: remove it and reinstall"
+                f"{what} {path} belongs to uid {info.st_uid}, not to uid {os.geteuid()} who runs"
+                f" it; nothing was run. A {what} decides what runs as you: remove it and reinstall"
             )
         if info.st_mode & 0o022:
             raise ManifestError(
-                f"manifest {path} can be written by group or others (mode {info.st_mode & 0o777:o});"
+                f"{what} {path} can be written by group or others (mode {info.st_mode & 0o777:o});"
                 " nothing was run. Remove it and reinstall, or make it private: chmod 600"
             )
-        text = stream.read()
-    return Manifest.from_json(text, f"manifest {path}")
+        return stream.read()
 
 
 def _required(data: Any, key: str, kind: type | tuple[type, ...]) -> Any:

@@ -72,6 +72,7 @@ def compile_orchestrator(orchestrator: Orchestrator, loaded: LoadedTasks, enviro
         tasks=tasks,
         machine_zone=environment.zone,
         install_year=environment.year,
+        image=environment.image,
     )
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import stat
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..compile.environment import Environment, capture_environment
@@ -17,7 +17,7 @@ from ..define.loader import load_tasks_file
 from ..errors import UsageError
 from ..rules.instants import next_change_note, zone_of
 from ..state import lock_path, locked, prepare_state, state_dir
-from ..targets import Rendered, render
+from ..targets import Rendered, placed, render
 from . import manifests
 from .crashpoints import checkpoint
 from .diff import NamespaceChanges, diff, hand_edit_summary, removal
@@ -38,11 +38,19 @@ def compile_file(tasks_file: str | os.PathLike[str], environment: Environment | 
 
 
 def install(
-    tasks_file: str | os.PathLike[str], *, backend: str = "auto", scope: str = "user", dry_run: bool = False
+    tasks_file: str | os.PathLike[str],
+    *,
+    backend: str = "auto",
+    scope: str = "user",
+    dry_run: bool = False,
+    image: str | None = None,
 ) -> list[NamespaceChanges]:
-    """Install every Orchestrator of a tasks file; what changed per namespace."""
+    """Install every Orchestrator of a tasks file; what changed per namespace. `image` is the
+    container image of the kubernetes backend (default: the one it was installed with)."""
     check_scope(scope)
     environment = capture_environment(scope_state(scope))
+    if image is not None:
+        environment = replace(environment, image=image)
     compiled = compile_file(tasks_file, environment)
     if scope == "system":
         for manifest in compiled:
@@ -188,7 +196,7 @@ def _stage(manifest: Manifest, requested: str, scope: str, state: Path) -> _Stag
         name = choice.name
         warnings += [choice.warning] if choice.warning else []
     scheduler = make_scheduler(name, scope)
-    new = manifest.placed(name, scope)
+    new = placed(name, manifest, scope, old.manifest if old else None)
     path = manifests.versioned_path(state, new)
     rendered = render(name, new, str(path))
     changes = diff(old.manifest if old else None, new)

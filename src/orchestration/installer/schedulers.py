@@ -13,10 +13,11 @@ from typing import Protocol
 
 from ..errors import SchedulerUnavailableError, UsageError
 from ..rules.instants import processes
+from ..state import state_dir
 from ..targets import Rendered
 from .systemctl import Systemctl
 
-BACKENDS = ("crontab", "systemd")
+BACKENDS = ("crontab", "systemd", "kubernetes")
 CRON_DAEMONS = ("cron", "crond")
 
 
@@ -48,7 +49,7 @@ def check_scope(scope: str) -> None:
 
 
 def make_scheduler(name: str, scope: str = "user") -> Scheduler:
-    """The scheduler called `name` ('crontab' or 'systemd') for `scope`."""
+    """The scheduler called `name` ('crontab', 'systemd' or 'kubernetes') for `scope`."""
     if name == "crontab":
         if scope != "user":
             raise UsageError(
@@ -62,6 +63,15 @@ def make_scheduler(name: str, scope: str = "user") -> Scheduler:
         from .systemd import SystemdScheduler
 
         return SystemdScheduler(scope)
+    if name == "kubernetes":
+        if scope != "user":
+            raise UsageError(
+                "--scope system is for the systemd backend; pods run as the image's user whatever"
+                " the scope: leave --scope out with --backend kubernetes"
+            )
+        from .kubernetes import KubernetesScheduler
+
+        return KubernetesScheduler(state_dir())
     raise UsageError(f"unknown backend '{name}'; use auto, {', '.join(BACKENDS)}")
 
 

@@ -14,10 +14,10 @@ from __future__ import annotations
 import os
 import sys
 
-from .gate import wakes_for_nothing
+from .gate import GATED_TRIGGERS, wakes_for_nothing
 
-USAGE = "usage: orchestration-exec MANIFEST TASK [--trigger cron|systemd|manual] [--catch-up] [--gate]"
-TRIGGERS = ("cron", "systemd", "manual", "catch-up")
+USAGE = "usage: orchestration-exec MANIFEST TASK [--trigger cron|systemd|kubernetes|manual] [--catch-up] [--gate]"
+TRIGGERS = ("cron", "systemd", "kubernetes", "manual", "catch-up")
 EXIT_USAGE = 2
 
 
@@ -60,14 +60,20 @@ def run_firing(argv: list[str]) -> int:
     except ValueError as error:
         print(f"orchestration-exec: {error}\n{USAGE}", file=sys.stderr)
         return EXIT_USAGE
-    if gated and trigger in ("cron", "systemd") and wakes_for_nothing(manifest_path, task_id):
+    scheduled = None
+    if trigger == "kubernetes":
+        scheduled = job_scheduled_time(
+            os.environ.get("ORCHESTRATION_JOB", ""), os.environ.get("ORCHESTRATION_CRONJOB", "")
+        )
+        trigger = "kubernetes" if scheduled is not None else "manual"  # a Job made by hand from the CronJob
+    if gated and trigger in GATED_TRIGGERS and wakes_for_nothing(manifest_path, task_id, scheduled):
         return 0  # between the schedule's instants: no run, nothing recorded, nothing more loaded
     from .run import Run  # the run itself: the journal, the supervision of scripts
     from .supervise import Guard
 
     guard = Guard()
     guard.install()
-    run = Run(os.path.abspath(manifest_path), task_id, trigger, guard, gated=gated)
+    run = Run(os.path.abspath(manifest_path), task_id, trigger, guard, scheduled, gated=gated)
     code = run.run()
     queued = list(run.queued)
     while queued and guard.received is None:  # systemd dropped these firings while we ran
@@ -78,6 +84,16 @@ def run_firing(argv: list[str]) -> int:
         code = code or later  # the first failure is the one systemd shows
         queued += run.queued
     return code
+
+
+def job_scheduled_time(job: str, cron_job: str) -> float | None:
+    """The time a Kubernetes CronJob scheduled its Job for: the controller names the Job after
+    the CronJob and that time in minutes since 1970 (`NAME-29612345`). The pod reads the name
+    from its `batch.kubernetes.io/job-name` label; the Job's scheduled-timestamp annotation does
+    not reach the pod. None for a Job made otherwise (`kubectl create job --from=cronjob/...`)."""
+    prefix = cron_job + "-"
+    minutes = job[len(prefix) :] if cron_job and job.startswith(prefix) else ""
+    return int(minutes) * 60.0 if minutes.isdigit() and len(minutes) <= 10 else None
 
 
 def arguments(argv: list[str]) -> tuple[str, str, str, bool]:

@@ -33,10 +33,13 @@ def firings_after(timing: Timing, covered: float, now: float, machine_zone: str)
     return instants(timing.fields, zone_of(timing.zone or machine_zone), first, now + 1)
 
 
-def wakes_for_nothing(manifest_path: str, task_id: str) -> bool:
-    """Whether a gated wake-up now is not an instant of the task, decided before anything else
-    of the run is loaded. Where the manifest cannot tell (missing, damaged, no such task), the
-    run goes on and records why."""
+GATED_TRIGGERS = ("cron", "systemd", "kubernetes")  # a scheduler's wake-up, not a run by hand
+
+
+def wakes_for_nothing(manifest_path: str, task_id: str, scheduled: float | None = None) -> bool:
+    """Whether a gated wake-up (now, or at the `scheduled` time its scheduler gave) is not an
+    instant of the task, decided before anything else of the run is loaded. Where the manifest
+    cannot tell (missing, damaged, no such task), the run goes on and records why."""
     from ..compile.manifest import read
     from ..errors import ManifestError
 
@@ -45,5 +48,5 @@ def wakes_for_nothing(manifest_path: str, task_id: str) -> bool:
         task = manifest.task(task_id)
     except (OSError, KeyError, ManifestError):
         return False
-    now = time.time()
-    return not admits(task.timing, now - now % 60, manifest.machine_zone)
+    moment = time.time() if scheduled is None else scheduled
+    return not admits(task.timing, moment - moment % 60, manifest.machine_zone)

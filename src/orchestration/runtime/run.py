@@ -10,6 +10,7 @@ and the metrics file; loaded only by tasks that have them).
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -71,7 +72,7 @@ class Run:
         self.covered = max(scheduled, covered or scheduled)  # firings up to here are taken care of
         self.sole = False  # holds the task's lock: no other run of the task runs now
         self.by_systemd = trigger == "systemd"  # a catch-up started by systemd is one too
-        self.gated = gated and trigger in ("cron", "systemd")  # the entry fires at a superset
+        self.gated = gated and trigger in gate.GATED_TRIGGERS  # the entry fires at a superset
         self.deadline: float | None = None  # on time.monotonic(): when the attempt's time is up
         self.manifest: Manifest | None = None
         self.task: TaskManifest | None = None
@@ -186,6 +187,9 @@ class Run:
                 " `orchestration install TASKS_FILE`, or remove this entry with"
                 " `orchestration uninstall`"
             ) from None
+        secrets = os.environ.get("ORCHESTRATION_SECRETS")
+        if secrets:  # a pod's manifest is masked; its secret values are mounted apart
+            manifest = manifest.unmasked(manifests.read_secrets(secrets), f"the secrets file {secrets}")
         self.record.namespace = manifest.namespace
         if self.record.task not in manifest.tasks:
             raise RunError(
@@ -489,6 +493,9 @@ class Run:
             self.transcript.end(status)
             self.recorder.close()
             self.transcript.close()
+        if os.environ.get("ORCHESTRATION_RUN_JSON") == "stdout":
+            # A pod's journal goes with the pod: the run as one line that its logs keep.
+            _stdout(json.dumps(record.to_json(), ensure_ascii=False))
         return code
 
     def _warn(self, message: str) -> None:

@@ -118,3 +118,23 @@ def _jump_ends(zone: str, local_times: set[int]) -> set[int]:
             start = int((instant + before) // 60) % 1440
             gaps.add((start, ahead))
     return {(start + ahead) % 1440 for start, ahead in gaps for time in local_times if (time - start) % 1440 < ahead}
+
+
+# --- schedulers that read the zone themselves but not the rule (Kubernetes) -----------------------
+
+
+def local_changes(zone: str) -> frozenset[tuple[int, int]]:
+    """The zone's clock changes of this century as (local minute of the day the change starts,
+    minutes the clock moves: forward > 0, back < 0)."""
+    found = set()
+    for instant, before, after in _transitions(zone, *WIDE):
+        moved = (after - before) // 60
+        start = int((instant + (before if moved > 0 else after)) // 60) % 1440
+        found.add((start, moved))
+    return frozenset(found)
+
+
+def skipped_time_ends(zone: str, local_times: set[int]) -> set[int]:
+    """The local times (minutes of the day) right after the jumps that skip one of `local_times`,
+    where the rule runs a fixed time the clock skipped."""
+    return _jump_ends(zone, local_times)
