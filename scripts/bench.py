@@ -19,6 +19,8 @@
 9. Tasks with a template or a function of the tasks file.
 10. Retention: a run's closing transaction with 100, 1,000 or 10,000 runs kept.
 11. Logs on disk: many small runs, bytes of log text against bytes taken on disk.
+12. Notifications: the same no-op task with a webhook to a receiver on loopback (sent on every
+    run), and with a healthchecks.io ping as well, against the plain run.
 
 Figures, not pass/fail: the budgets are printed next to them. Run it in the test sandbox, which
 gives it a crontab spool of its own (`scripts/sandbox.sh .venv/bin/python scripts/bench.py`, as
@@ -75,6 +77,8 @@ def main() -> None:
             results["retention"] = retention_cost(root)
         if not only or "logs" in only:
             results["logs"] = log_storage(root, options.log_runs)
+        if not only or "notify" in only:
+            results["notify"] = notification_cost(root, options.runs)
     finally:
         _write_crontab(saved_crontab)
         shutil.rmtree(root, ignore_errors=True)
@@ -98,7 +102,7 @@ def _options() -> argparse.Namespace:
         "--only",
         metavar="SECTIONS",
         help="only these (the shim's is always measured): imports, install,"
-        " idle, burst, commands, namespace, dynamic, retention, logs; comma-separated",
+        " idle, burst, commands, namespace, dynamic, retention, logs, notify; comma-separated",
     )
     parser.add_argument("--quick", action="store_true", help="a fast smoke run with smaller figures")
     options = parser.parse_args()
@@ -128,6 +132,8 @@ def _static_task(root: Path) -> Path:
         task = o.add_task("0 1 * * *", "bash", name="noop", overlap="allow")
         task.add_script("noop.sh", {"mode": "fast", "count": 3})
         task.add_skip(skips.file_exists("/nonexistent/stop-file"))
+        # In a zone of its own: on a crontab it wakes at a superset, and the gate sends it away.
+        o.add_task("0 3 29 2 *", "bash", name="gated", timezone="America/New_York").add_script("noop.sh")
     """)
     )
     environment = capture_environment(root / "state")
@@ -188,9 +194,11 @@ def shim_overhead(manifest: Path, root: Path, runs: int) -> dict:
     shim = _timed([EXEC, str(manifest), "noop"], runs)
     direct_cpu = _cpu_ms(["/bin/bash", str(root / "project" / "noop.sh"), "fast", "3"], runs)
     shim_cpu = _cpu_ms([EXEC, str(manifest), "noop"], runs)
+    gated = _timed([EXEC, str(manifest), "gated", "--gate"], runs)
     python_ms = statistics.median(python) * 1000
     direct_ms = statistics.median(direct) * 1000
     shim_stats = _summary(shim)
+    gated_overhead = statistics.median(gated) * 1000 - python_ms
     overhead = shim_stats["median_ms"] - direct_ms
     return {
         "runs": runs,
@@ -203,6 +211,9 @@ def shim_overhead(manifest: Path, root: Path, runs: int) -> dict:
         "cpu_overhead_ms": shim_cpu - direct_cpu,
         "overhead_ms": overhead,
         "overhead_vs_python_c_pass": overhead / python_ms,
+        "gated_wakeup": _summary(gated),
+        "gated_overhead_ms": gated_overhead,
+        "gated_overhead_vs_python_c_pass": gated_overhead / python_ms,
         "shim_peak_rss_mib": max(_peak_rss_mib([EXEC, str(manifest), "noop"]) or 0 for _ in range(5)),
         "python_c_pass_peak_rss_mib": _peak_rss_mib([sys.executable, "-c", "pass"]),
     }
@@ -641,6 +652,67 @@ def log_storage(root: Path, count: int) -> dict:
     }
 
 
+# --- 12. notifications -----------------------------------------------------------------------------------
+
+
+def notification_cost(root: Path, runs: int) -> dict:
+    """The no-op task plain, with a webhook sent on every run, and with a ping too; the receiver
+    is an HTTP server on 127.0.0.1 in this process."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from orchestration.compile.environment import capture_environment
+    from orchestration.installer.apply import compile_file
+    from orchestration.installer.manifests import versioned_path, write
+
+    received = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            received.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        do_GET = do_POST  # noqa: N815
+
+        def log_message(self, *arguments: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    project = root / "project"
+    (project / "notified.py").write_text(
+        textwrap.dedent(f"""\
+        from orchestration import Orchestrator, notify
+        o = Orchestrator(name="benchnotify", keep_runs=100000)
+        o.add_task("0 1 * * *", "bash", name="plain", overlap="allow").add_script("noop.sh")
+        o.add_task("0 1 * * *", "bash", name="webhook", overlap="allow",
+                   notify=notify.always(notify.webhook("{url}/hook"))).add_script("noop.sh")
+        o.add_task("0 1 * * *", "bash", name="both", overlap="allow", ping="{url}/ping",
+                   notify=notify.always(notify.webhook("{url}/hook"))).add_script("noop.sh")
+    """)
+    )
+    environment = capture_environment(root / "state")
+    manifest = compile_file(project / "notified.py", environment)[0].placed("crontab", "user")
+    path = versioned_path(environment.state_dir, manifest)
+    write(path, manifest)
+    try:
+        times = {task: _summary(_timed([EXEC, str(path), task], runs)) for task in ("plain", "webhook", "both")}
+    finally:
+        server.shutdown()
+    plain = times["plain"]["median_ms"]
+    return {
+        "runs": runs,
+        **times,
+        "webhook_added_ms": times["webhook"]["median_ms"] - plain,
+        "webhook_and_ping_added_ms": times["both"]["median_ms"] - plain,
+        "requests_received": len(received),
+    }
+
+
 # --- output ---------------------------------------------------------------------------------------------
 
 
@@ -656,6 +728,8 @@ def _machine() -> dict:
 def _print(results: dict) -> None:
     _print_base(results)
     _print_scale(results)
+    if "notify" in results:
+        _print_notify(results["notify"])
 
 
 def _print_scale(results: dict) -> None:
@@ -707,6 +781,12 @@ def _print_base(results: dict) -> None:
         row = shim[key]
         print(f"   {label:30} {row['median_ms']:7.1f} ms  [{row['p10_ms']:.1f}-{row['p90_ms']:.1f}]")
     print(f"   CPU time: shim + script {shim['shim_cpu_ms']:.1f} ms, script alone {shim['direct_cpu_ms']:.1f} ms")
+    row = shim["gated_wakeup"]
+    print(f"   {'gated wake-up, no run':30} {row['median_ms']:7.1f} ms  [{row['p10_ms']:.1f}-{row['p90_ms']:.1f}]")
+    print(
+        f"   gated wake-up beyond python -c pass {shim['gated_overhead_ms']:.1f} ms"
+        f" = {shim['gated_overhead_vs_python_c_pass']:.2f} x python -c pass   (budget: < 1)"
+    )
     print(
         f"   overhead (shim - direct)        {shim['overhead_ms']:7.1f} ms"
         f" = {shim['overhead_vs_python_c_pass']:.2f} x python -c pass   (budget: <= 3, aim 2)"
@@ -774,6 +854,17 @@ def _print_base(results: dict) -> None:
             f" ({row['runs']} x python -c pass: p95 {row['python_c_pass_latency_p95_ms']:.0f} ms; with"
             f" {results['machine']['cpus']} CPUs every process queues)"
         )
+
+
+def _print_notify(row: dict) -> None:
+    print(f"\n12. Notifications ({row['runs']} runs each; median [p10-p90]; receiver on 127.0.0.1)")
+    for label, key in (("plain run", "plain"), ("with a webhook", "webhook"), ("with a webhook and a ping", "both")):
+        figures = row[key]
+        print(f"   {label:30} {figures['median_ms']:7.1f} ms  [{figures['p10_ms']:.1f}-{figures['p90_ms']:.1f}]")
+    print(
+        f"   added per run: webhook {row['webhook_added_ms']:.1f} ms, webhook and ping"
+        f" {row['webhook_and_ping_added_ms']:.1f} ms ({row['requests_received']} requests received)"
+    )
 
 
 def _read_crontab() -> str | None:

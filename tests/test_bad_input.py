@@ -39,7 +39,7 @@ CALLS = [
     (
         ["install", "{file}", "--backend", "cron"],
         USAGE.format(command="install", arguments="TASKS_FILE")
-        + "Error: Invalid value for '--backend': 'cron' is not one of 'auto', 'crontab', 'systemd'.\n",
+        + "Error: Invalid value for '--backend': 'cron' is not one of 'auto', 'crontab', 'systemd', 'kubernetes'.\n",
     ),
     (
         ["install", "{file}", "--scope", "galaxy"],
@@ -108,7 +108,8 @@ CALLS = [
     (
         ["compile", "{file}", "--target", "launchd"],
         USAGE.format(command="compile", arguments="TASKS_FILE")
-        + "Error: Invalid value for '--target': 'launchd' is not one of 'crontab', 'foreground', 'systemd'.\n",
+        + "Error: Invalid value for '--target': 'launchd' is not one of 'crontab', 'foreground', 'kubernetes',"
+        " 'systemd'.\n",
     ),
     (
         ["status", "--bogus"],

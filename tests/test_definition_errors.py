@@ -62,10 +62,15 @@ CASES = [
         "{file}:3: task #1 ('0 0 30 2 *'): cron expression '0 0 30 2 *' never fires: February has no day 30",
     ),
     (
-        "o = Orchestrator()\no.add_task('0 0 L * *', 'bash', name='monthly')",
-        "{file}:3: task 'monthly': cron expression '0 0 L * *' uses 'L' (last day) in the"
-        " day-of-month field 'L', which is not supported on the crontab target: the cron daemon reads"
-        " only numbers, names, '*', ',', '-' and '/'",
+        "o = Orchestrator()\no.add_task('0 0 * * 5#6', 'bash', name='monthly')",
+        "{file}:3: task 'monthly': cron expression '0 0 * * 5#6' has '5#6' in the day-of-week field;"
+        " the n of 'day#n' is 1 to 5",
+    ),
+    (
+        "o = Orchestrator()\no.add_task('0 9 * * *', 'bash', name='ny', timezone='America/NewYork')",
+        "{file}:3: task 'ny': add_task: timezone 'America/NewYork' is not a time zone this machine"
+        " knows; give an IANA name such as 'America/New_York', 'Europe/Berlin' or 'UTC'\n"
+        "Did you mean 'America/New_York'?",
     ),
     (
         "o = Orchestrator()\no.add_task('* * * * *', 'perl')",

@@ -29,7 +29,7 @@ import click
 import pytest
 
 import orchestration
-from orchestration import api, skips
+from orchestration import api, notify, skips
 from orchestration.api import compile_file
 from orchestration.cli import main
 from orchestration.compile.environment import capture_environment
@@ -54,7 +54,7 @@ CODE_SPAN = re.compile(r"(`+)(?!`)(.+?)(?<!`)\1(?!`)", re.DOTALL)
 COMMAND_LINE = re.compile(r"(?:^|\s)(?:[\w.~/-]*/)?orchestration\s+(\S.*)$")
 COMMAND_NAME = re.compile(r"[a-z][a-z0-9-]*")
 OPTION = re.compile(r"--?[A-Za-z][\w-]*")
-COMMAND_SECTION = re.compile(r"^## `orchestration ([a-z][a-z0-9-]*)`\s*$", re.MULTILINE)
+COMMAND_SECTION = re.compile(r"^## `orchestration ([a-z][a-z0-9-]*(?: [a-z][a-z0-9-]*)?)`\s*$", re.MULTILINE)
 
 
 def relative(path: Path) -> str:
@@ -232,8 +232,8 @@ def api_call_problems(tree: ast.AST) -> list[str]:
         method = False
         if isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name):
             owner, name = node.func.value.id, node.func.attr
-            if owner in ("orchestration", "skips"):
-                namespace: Any = orchestration if owner == "orchestration" else skips
+            if owner in ("orchestration", "skips", "notify"):
+                namespace: Any = {"orchestration": orchestration, "skips": skips, "notify": notify}[owner]
                 if name not in getattr(namespace, "__all__", ()):
                     problems.append(f"{text}: there is no {owner}.{name}")
                     continue
@@ -304,6 +304,20 @@ def command_lines(page: Page) -> Iterator[tuple[str, str]]:
                     yield f"{relative(page.path)}:{number}", match.group(1)
 
 
+def all_commands() -> dict[str, click.Command]:
+    """Every command by its name after `orchestration`: a group's commands as 'GROUP COMMAND'."""
+    found: dict[str, click.Command] = {}
+    for name, command in main.commands.items():
+        if isinstance(command, click.Group):
+            found.update({f"{name} {sub}": subcommand for sub, subcommand in command.commands.items()})
+        else:
+            found[name] = command
+    return found
+
+
+COMMANDS = all_commands()
+
+
 def command_line_problems(where: str, rest: str) -> list[str]:
     words = words_of(rest)
     if not words:
@@ -317,6 +331,9 @@ def command_line_problems(where: str, rest: str) -> list[str]:
         if first not in main.commands:
             return [f"{where}: `orchestration {first}`: there is no such command ({', '.join(sorted(main.commands))})"]
         command, shown, options = main.commands[first], f"orchestration {first}", options_in(words[1:])
+        if isinstance(command, click.Group) and len(words) > 1 and words[1] in command.commands:
+            command, shown = command.commands[words[1]], f"{shown} {words[1]}"
+            options = options_in(words[2:])
     else:
         return []  # not a command: `orchestration NAMESPACE/TASK:` at the start of a log line
     known = option_names(command)
@@ -347,7 +364,7 @@ def command_sections() -> dict[str, str]:
 def test_every_command_has_help_and_is_documented_with_each_option() -> None:
     sections = command_sections()
     problems = []
-    for name, command in sorted(main.commands.items()):
+    for name, command in sorted(COMMANDS.items()):
         if not (command.help or "").strip():
             problems.append(f"`orchestration {name}` has no help text")
         for param in command.params:
@@ -363,7 +380,7 @@ def test_every_command_has_help_and_is_documented_with_each_option() -> None:
                     problems.append(
                         f"{relative(COMMANDS_PAGE)}: the section of `orchestration {name}` does not name {names[0]}"
                     )
-    for name in sorted(set(sections) - set(main.commands)):
+    for name in sorted(set(sections) - set(COMMANDS)):
         problems.append(f"{relative(COMMANDS_PAGE)} documents `orchestration {name}`, which is not a command")
     assert not problems, "\n".join(problems)
 
@@ -371,9 +388,9 @@ def test_every_command_has_help_and_is_documented_with_each_option() -> None:
 def test_options_named_in_a_command_section_are_that_commands() -> None:
     problems = []
     for name, section in command_sections().items():
-        if name not in main.commands:
+        if name not in COMMANDS:
             continue
-        known = option_names(main.commands[name])
+        known = option_names(COMMANDS[name])
         section_page = Page(COMMANDS_PAGE, (), section)
         for span in section_page.code_spans:
             words = span.split()

@@ -36,6 +36,7 @@ STATIC_RUN = {
     "orchestration.rules.conditions",
     "orchestration.runtime",
     "orchestration.runtime.exec",
+    "orchestration.runtime.gate",
     "orchestration.runtime.run",
     "orchestration.runtime.catchup",
     "orchestration.runtime.conditions",
@@ -61,15 +62,29 @@ o.add_task('0 1 * * *', 'bash', name='jinja').add_script('record.sh', {'day': te
 o.add_task('0 1 * * *', 'bash', name='function').add_script('record.sh', {'n': lambda: 1})
 """
 
+# A namespace with notifications (the shim reads a namespace's manifest whole).
+NOTIFYING = """
+from orchestration import notify
+o = Orchestrator(name='alerts')
+o.add_task('0 1 * * *', 'bash', name='quiet', notify=notify.on_skip(notify.webhook('http://127.0.0.1:9/x'))) \
+    .add_script('record.sh')
+o.add_task('0 1 * * *', 'bash', name='notified', notify=notify.on_success(notify.webhook('http://127.0.0.1:9/x'),
+           notify.email('root'))).add_script('record.sh')
+"""
 
-@pytest.fixture
-def manifest(project: Project, state_home: Path) -> Path:
+
+def written(project: Project, state_home: Path, tasks: str, name: str = "tasks.py") -> Path:
     """The tasks' manifest, written where an install writes it (no scheduler is involved)."""
-    [compiled] = compile_file(project.write(TASKS), capture_environment(state_home))
+    [compiled] = compile_file(project.write(tasks, name), capture_environment(state_home))
     placed = compiled.placed("crontab", "user")
     path = manifests.versioned_path(state_home, placed)
     manifests.write(path, placed)
     return path
+
+
+@pytest.fixture
+def manifest(project: Project, state_home: Path) -> Path:
+    return written(project, state_home, TASKS)
 
 
 def imported_by_a_firing(manifest: Path, task: str) -> set[str]:
@@ -109,6 +124,28 @@ def test_a_static_task_loads_the_standard_library_and_the_runtime_only(manifest:
     assert imported & COSTLY == set()
     assert ours <= STATIC_RUN, sorted(ours - STATIC_RUN)
     assert "orchestration.runtime.exec" in ours  # the probe saw the run
+
+
+NOTIFY_RUN = {"orchestration.rules.notify", "orchestration.runtime.notify", "orchestration.runtime.delivery"}
+
+
+def test_a_task_with_notifications_adds_them_and_the_http_client_only_when_it_sends(
+    project: Project, state_home: Path
+) -> None:
+    """A webhook for skips on a run that is not skipped: the notification modules, but no HTTP
+    client; a webhook that sends (to a closed port on loopback): the standard library's client.
+    (A namespace without notifications loads none of them: the test above.)"""
+    manifest = written(project, state_home, NOTIFYING, "alerts.py")
+    imported = imported_by_a_firing(manifest, "quiet")
+    ours, others = ours_and_others(imported)
+    assert ours - STATIC_RUN == NOTIFY_RUN
+    assert others == set()
+    assert "urllib.request" not in imported
+    imported = imported_by_a_firing(manifest, "notified")
+    ours, others = ours_and_others(imported)
+    assert ours - STATIC_RUN == NOTIFY_RUN
+    assert others == set()
+    assert {"urllib.request", "http.client", "subprocess", "email.message"} <= imported
 
 
 def test_a_template_adds_jinja2_and_a_function_adds_the_definitions(manifest: Path) -> None:

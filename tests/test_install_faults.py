@@ -259,9 +259,11 @@ def test_deleted_and_edited_unit_files_are_reported_and_restored(
     assert cli("uninstall", "--name", "atom").exit_code == 0
 
 
-def test_a_crontab_that_is_not_utf8_is_left_alone(real_crontab, project: Project) -> None:
-    subprocess.run(["crontab", "-"], input=real_crontab.encode() + b"# caf\xe9 in Latin-1\n", check=True)
-    result = CliRunner().invoke(main, ["install", str(project.write(V1)), "--backend", "crontab"])
-    assert result.exit_code == 2
-    assert result.output.startswith("Error: your crontab holds bytes that are not UTF-8")
-    assert subprocess.run(["crontab", "-l"], capture_output=True).stdout.endswith(b"# caf\xe9 in Latin-1\n")
+def test_a_crontab_that_is_not_utf8_is_carried_byte_for_byte(real_crontab, project: Project) -> None:
+    before = real_crontab.encode() + b"# caf\xe9 in Latin-1\n"
+    subprocess.run(["crontab", "-"], input=before, check=True)
+    assert CliRunner().invoke(main, ["install", str(project.write(V1)), "--backend", "crontab"]).exit_code == 0
+    after = subprocess.run(["crontab", "-l"], capture_output=True).stdout
+    assert after.startswith(before) and b"# BEGIN orchestration:atom" in after
+    assert cli("uninstall", "--name", "atom").exit_code == 0
+    assert subprocess.run(["crontab", "-l"], capture_output=True).stdout == before

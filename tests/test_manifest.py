@@ -45,7 +45,9 @@ def test_what_the_json_holds(compiled: Manifest) -> None:
     assert data["format"] == FORMAT
     task = data["tasks"]["a"]
     assert task["timing"]["expression"] == "*/5 9-17 * * mon-fri"
-    assert task["timing"]["fields"][4] == [1, 2, 3, 4, 5]
+    assert task["timing"]["fields"]["weekdays"] == [1, 2, 3, 4, 5]
+    assert task["timing"]["fields"]["wildcard"] is True
+    assert task["timing"]["zone"] is None
     assert task["policy"] == {
         "timeout": 30,
         "overlap": "queue",
@@ -86,7 +88,7 @@ def test_another_format_is_refused_with_what_to_do(compiled: Manifest, version: 
     "damage, detail",
     [
         (lambda data: data["tasks"]["a"].pop("policy"), "'policy' is missing or not a dict"),
-        (lambda data: data["tasks"]["a"]["timing"].update(fields=[[1]]), "'fields' must hold five lists"),
+        (lambda data: data["tasks"]["a"]["timing"]["fields"].pop("hours"), "'hours' is missing or not a list"),
         (
             lambda data: data["tasks"]["a"]["policy"].update(colour="red"),
             "RunPolicy: unexpected or repeated field 'colour'",

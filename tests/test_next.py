@@ -47,3 +47,35 @@ def test_next_refuses_a_time_it_cannot_read(project: Project) -> None:
     assert result.output == (
         "Error: 'tomorrow' is not a time; use ISO 8601 such as 2026-01-31T09:00 or 2026-01-31T09:00+01:00\n"
     )
+
+
+def test_a_task_in_its_own_zone_is_previewed_in_that_zone_with_its_offsets(project: Project) -> None:
+    tasks = project.write(
+        "o = Orchestrator(name='ny')\n"
+        "o.add_task('30 2 * * *', 'bash', name='night', timezone='America/New_York').add_script('record.sh')\n"
+    )
+    # 8 March 2026 in New York: 02:00 EST became 03:00 EDT; the skipped 02:30 runs right after the jump.
+    result = cli("next", str(tasks), "--from", "2026-03-07T12:00-05:00", "-n", "3", "--json")
+    assert json.loads(result.output) == {
+        "ny/night": ["2026-03-08T03:00:00-04:00", "2026-03-09T02:30:00-04:00", "2026-03-10T02:30:00-04:00"]
+    }
+    # --from with an offset is that instant, whatever zone it is written in.
+    same = cli("next", str(tasks), "--from", "2026-03-07T17:00+00:00", "-n", "3", "--json")
+    assert same.output == result.output
+
+
+def test_the_preview_reads_the_daemons_zone_not_the_shells(project: Project, monkeypatch) -> None:
+    from datetime import datetime
+
+    from orchestration.rules.instants import machine_zone, zone_of
+
+    machine = machine_zone()
+    monkeypatch.setenv("TZ", "Pacific/Kiritimati" if machine != "Pacific/Kiritimati" else "UTC")
+    assert machine_zone() == machine
+    tasks = project.write(
+        "o = Orchestrator(name='mz')\no.add_task('0 9 * * *', 'bash', name='t').add_script('record.sh')\n"
+    )
+    [first] = json.loads(cli("next", str(tasks), "-n", "1", "--json").output)["mz/t"]
+    moment = datetime.fromisoformat(first)
+    assert (moment.hour, moment.minute) == (9, 0)
+    assert moment.utcoffset() == moment.astimezone(zone_of(machine)).utcoffset()  # the machine's, not the shell's

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -17,8 +17,7 @@ from conftest import Project, read_crontab
 from orchestration.cli import main
 from orchestration.define.schedule import parse_schedule
 from orchestration.observe.history import consecutive_failures
-from orchestration.observe.preview import next_times
-from orchestration.observe.status import next_by_rule
+from orchestration.rules.instants import next_instant, next_instants, zone_of
 from orchestration.runtime.journal import MIGRATIONS, Journal
 from orchestration.runtime.records import new_record
 
@@ -76,29 +75,56 @@ def test_a_journal_of_schema_2_is_migrated(tmp_path: Path) -> None:
     assert run.seq == 4
 
 
+STARTS = ["2026-03-07T20:00Z", "2026-03-28T22:00Z", "2026-04-04T14:00Z", "2026-10-24T22:00Z", "2026-10-31T23:30Z"]
+
+
+def test_a_journal_of_schema_3_keeps_its_deliveries_and_counts_when_migrated(tmp_path: Path) -> None:
+    """Schema 3 (each run's deliveries, the counts per status) comes before 4 (run numbers, task
+    logs, the summary per task): a journal written at 3 goes on with what it holds."""
+    path = tmp_path / "journal.sqlite3"
+    old = sqlite3.connect(path)
+    for migration in MIGRATIONS[:3]:
+        old.executescript(migration)
+    old.execute("PRAGMA user_version = 3")
+    old.executemany(
+        "INSERT INTO runs (run_id, namespace, task, trigger, started_at, finished_at, status, deliveries)"
+        " VALUES (?, 'ns', 't', 'cron', ?, ?, ?, ?)",
+        [("r1", 10.0, 11.0, "ok", '[{"channel": "ping"}]'), ("r2", 20.0, 21.0, "failed", "[]")],
+    )
+    old.execute("INSERT INTO totals VALUES ('ns', 't', 'ok', 7, 10.0, 11.0), ('ns', 't', 'failed', 3, 20.0, 21.0)")
+    old.commit()
+    old.close()
+    journal = Journal(path)
+    assert journal.connect().execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 4
+    assert {run.run_id: (run.seq, run.deliveries) for run in journal.runs()} == {
+        "r1": (1, [{"channel": "ping"}]),
+        "r2": (2, []),
+    }
+    assert journal.totals() == {("ns", "t"): {"ok": (7, 10.0, 11.0), "failed": (3, 20.0, 21.0)}}
+    latest = journal.latest_per_task()
+    assert (latest["ns", "t"][0].run_id, latest["ns", "t"][1]) == ("r2", 1)
+    journal.close()
+
+
 @pytest.mark.parametrize(
     "expression",
-    ["0 3 * * *", "*/7 9-17 * * mon-fri", "30 1 1,15 * fri", "0 0 29 2 *", "15 */6 * 1-3 *", "59 23 31 * *"],
+    [
+        *("0 3 * * *", "*/7 9-17 * * mon-fri", "30 1 1,15 * fri", "0 0 29 2 *", "15 */6 * 1-3 *"),
+        *("59 23 31 * *", "30 2 * * *", "*/20 1-3 * * *", "0 12 L * *", "0 8 * * 1#2"),
+    ],
 )
-def test_next_firing_by_the_rule_is_the_previews(expression: str) -> None:
+@pytest.mark.parametrize("zone", ["UTC", "Europe/Berlin", "America/New_York", "Australia/Lord_Howe"])
+def test_next_firing_by_the_rule_is_the_previews(expression: str, zone: str) -> None:
+    """The quick next firing of listings is `next_instants`'s, across clock changes too."""
     fields = parse_schedule(expression, "task").fields
-    moment = datetime(2026, 11, 26, 10, 30, tzinfo=timezone.utc).astimezone()
-    for _ in range(20):
-        found = next_by_rule(fields, moment.timestamp())
-        preview = _preview(expression, moment)
-        assert found == preview.timestamp(), (expression, moment, datetime.fromtimestamp(found), preview)
-        moment = preview + timedelta(seconds=30)
-
-
-def _preview(expression: str, after: datetime) -> datetime:
-    schedule = parse_schedule(expression, "task")
-
-    class Timing:
-        cron = schedule.cron
-        reboot = False
-
-    [found] = next_times(Timing(), after, 1)
-    return found
+    where = zone_of(zone)
+    for start in STARTS:
+        moment = datetime.fromisoformat(start.replace("Z", "+00:00")).timestamp()
+        for _ in range(12):
+            expected = next_instants(fields, where, moment, 1)
+            found = next_instant(fields, where, moment)
+            assert [found] == expected, (expression, zone, datetime.fromtimestamp(moment, where))
+            moment = expected[0] + 30
 
 
 def test_an_unchanged_reinstall_is_decided_before_anything_is_rendered(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,28 @@ def test_each_task_keeps_its_own_delay_within_the_window() -> None:
     assert len({round(delay) for delay in delays}) > 150  # spread out, not bunched
     assert jitter_delay("ns", "task-1", 0) == 0
     assert jitter_delay("ns", "a", 60) != jitter_delay("other", "a", 60)
+
+
+def test_a_gated_firing_that_systemd_starts_late_by_its_jitter_still_runs(project: Project, tmp_path: Path) -> None:
+    """systemd fires a task with L, W or # every day and the shim's gate picks the days; with a
+    jitter the start comes up to that late, and the gate judges the firing, not the late minute."""
+    from orchestration.installer.apply import compile_file
+    from orchestration.installer.manifests import write
+    from orchestration.runtime.gate import wakes_for_nothing
+
+    tasks = project.write(
+        "o = Orchestrator(name='late', timezone='UTC')\n"
+        "o.add_task('0 12 L * *', 'bash', name='eom', jitter=600).add_script('record.sh')\n"
+    )
+    [manifest] = compile_file(tasks)
+    path = str(tmp_path / "late.json")
+    write(Path(path), manifest)
+    due = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc).timestamp()  # the last day of November
+    assert not wakes_for_nothing(path, "eom", trigger="systemd", now=due + 5)
+    assert not wakes_for_nothing(path, "eom", trigger="systemd", now=due + 599)  # late by its jitter
+    assert wakes_for_nothing(path, "eom", trigger="systemd", now=due + 660 + 60)  # later than that
+    assert wakes_for_nothing(path, "eom", trigger="systemd", now=due - 86400 + 300)  # the 29th: not its day
+    assert wakes_for_nothing(path, "eom", trigger="cron", now=due + 300)  # cron wakes on the minute
 
 
 def test_next_shows_the_jitter_window(project: Project) -> None:

@@ -179,6 +179,9 @@ def test_why_as_json(installed: Path) -> None:
         "outcome": "skipped",
         "would_run": False,
         "reason": "skipped by on 2026-12-25",
+        "notifications": [],  # the task has none (see test_notify.py)
+        "deliveries": [],
+        "deliveries_run": None,
     }
 
 

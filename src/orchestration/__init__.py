@@ -1,6 +1,6 @@
 """Define scheduled scripts in Python; cron or systemd runs them.
 
-    from orchestration import Orchestrator, secret, skips, template
+    from orchestration import Orchestrator, notify, secret, skips, template
 
     orchestrator = Orchestrator()
     task = orchestrator.add_task('0 * * * *', 'bash')
@@ -28,7 +28,10 @@ __all__ = [
     "install",
     "installed",
     "logs",
+    "metrics",
     "next_times",
+    "notify",
+    "notify_test",
     "pause",
     "render",
     "resume",
@@ -52,6 +55,7 @@ _LAZY = {
     "template": ".define.parameters",
     "secret": ".define.parameters",
     "skips": ".define.skips",
+    "notify": ".define.notify",
     "install": ".api",
     "uninstall": ".api",
     "render": ".api",
@@ -65,6 +69,8 @@ _LAZY = {
     "resume": ".api",
     "upcoming": ".api",
     "run_scheduler": ".api",
+    "metrics": ".api",
+    "notify_test": ".api",
 }
 
 if TYPE_CHECKING:
@@ -76,7 +82,9 @@ if TYPE_CHECKING:
         install,
         installed,
         logs,
+        metrics,
         next_times,
+        notify_test,
         pause,
         render,
         resume,
@@ -86,7 +94,7 @@ if TYPE_CHECKING:
         upcoming,
         why,
     )
-    from .define import skips
+    from .define import notify, skips
     from .define.orchestrator import Task
     from .define.parameters import secret, template
     from .errors import DefinitionError, OrchestrationError

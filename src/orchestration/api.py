@@ -37,6 +37,8 @@ if TYPE_CHECKING:
     from .observe.history import RunHistory
     from .observe.status import TaskStatus
     from .observe.why import Explanation
+    from .runtime.delivery import Delivery
+    from .runtime.metrics import TaskMetrics
     from .runtime.records import RunRecord
     from .targets import Rendered
 
@@ -46,7 +48,9 @@ __all__ = [
     "install",
     "installed",
     "logs",
+    "metrics",
     "next_times",
+    "notify_test",
     "pause",
     "render",
     "resume",
@@ -152,12 +156,18 @@ def _is_main_script(tasks_file: Path | None) -> bool:
 
 
 def install(
-    tasks_file: str | os.PathLike[str], *, backend: str = "auto", scope: str = "user", dry_run: bool = False
+    tasks_file: str | os.PathLike[str],
+    *,
+    backend: str = "auto",
+    scope: str = "user",
+    dry_run: bool = False,
+    image: str | None = None,
 ) -> list[NamespaceChanges]:
-    """Install every Orchestrator of a tasks file; what changed per namespace."""
+    """Install every Orchestrator of a tasks file; what changed per namespace. `image` is the
+    container image of the kubernetes backend (default: the one it was installed with)."""
     from .installer import apply
 
-    return apply.install(tasks_file, backend=backend, scope=scope, dry_run=dry_run)
+    return apply.install(tasks_file, backend=backend, scope=scope, dry_run=dry_run, image=image)
 
 
 def uninstall(
@@ -196,18 +206,25 @@ def render(
     *,
     scope: str = "user",
     environment: Environment | None = None,
+    image: str | None = None,
 ) -> Rendered:
     """What installing `tasks_file` into `target` would write, by file name; nothing is touched.
-    `environment` fixes the programs and state folder (default: this installation's)."""
+    `environment` fixes the programs and state folder (default: this installation's); `image`
+    is the container image of the kubernetes target."""
+    from dataclasses import replace
+
     from .compile.environment import capture_environment
     from .installer import manifests
     from .installer.apply import compile_file
+    from .targets import placed as place
     from .targets import render as render_target
 
     environment = environment or capture_environment(_state(scope))
+    if image is not None:
+        environment = replace(environment, image=image)
     files: Rendered = {}
     for compiled in compile_file(tasks_file, environment):
-        placed = compiled.placed(target, scope)
+        placed = place(target, compiled, scope)
         path = manifests.versioned_path(environment.state_dir, placed)
         files.update(render_target(target, placed, str(path)))
     return files
@@ -224,7 +241,7 @@ def execute(
     scheduler runs, run it in the foreground instead. Whether a foreground scheduler ran."""
     from .compile.environment import capture_environment
     from .compile.plan import compile_loaded
-    from .define.loader import LoadedTasks, file_sha256, file_stat
+    from .define.loader import LoadedTasks, file_sha256, file_stat, resolve_tasks_file
     from .installer import foreground
     from .installer.apply import install_manifests
     from .installer.diff import describe_changes
@@ -232,7 +249,7 @@ def execute(
     if orchestrator.tasks_file is None:
         raise UsageError("execute_tasks() needs the Orchestrator to be created in a tasks file")
     environment = capture_environment()
-    path = orchestrator.tasks_file
+    path = resolve_tasks_file(orchestrator.tasks_file)  # a path that is not UTF-8 is refused
     loaded = LoadedTasks(path, file_sha256(path), (orchestrator,), file_stat(path))
     [compiled] = compile_loaded(loaded, environment)
     if backend == "auto" and follow and not scheduler_runs():
@@ -578,6 +595,60 @@ def parse_until(text: str, now: datetime | None = None) -> datetime:
 
 _RELATIVE = re.compile(r"(\d+)\s*([smhdw])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+# --- notifications and metrics -------------------------------------------------------------------
+
+
+class Metrics(list["TaskMetrics"]):
+    """Every installed task's figures, and `text`: them in Prometheus's text format."""
+
+    @property
+    def text(self) -> str:
+        from .runtime.metrics import render as render_metrics
+
+        return render_metrics(self)
+
+
+def metrics(
+    *, scope: str = "user", now: datetime | None = None, output: str | os.PathLike[str] | None = None
+) -> Metrics:
+    """The metrics of every installed task; with `output`, also written to that file (through a
+    temporary file renamed over it, as node_exporter's textfile collector needs)."""
+    from .observe.metrics import task_metrics
+    from .observe.preview import local_timezone
+    from .runtime.metrics import write as write_metrics
+
+    state = _state(scope)
+    found = Metrics(task_metrics(state, now or datetime.now(local_timezone())))
+    if output is not None:
+        folder, name = os.path.split(os.path.abspath(output))
+        if name != "orchestration.prom":
+            raise UsageError(f"{output}: the metrics file is named orchestration.prom; give DIR/orchestration.prom")
+        try:
+            write_metrics(folder, found.text, state)
+        except OSError as error:
+            raise ApplyError(f"{output} cannot be written: {error.strerror or error}") from None
+    return found
+
+
+def notify_test(reference: str, *, scope: str = "user") -> list[Delivery]:
+    """Send a test notification through every channel of an installed task (and a ping to the
+    log of its healthchecks.io heartbeat); what each delivery did. Nothing is recorded."""
+    import time
+
+    from .installer import manifests
+    from .runtime.notify import Reporter, test_record
+
+    found, task_id = manifests.find_task(_state(scope), reference)
+    task = found.manifest.task(task_id)
+    if task.reporting is None or not task.reporting.notifies:
+        raise UsageError(
+            f"{reference} has no notifications or ping; give add_task (or the Orchestrator) notify= or ping="
+            " and install it again"
+        )
+    reporter = Reporter(found.manifest, task, str(_state(scope)), None)
+    return reporter.test(test_record(found.manifest.namespace, task_id, time.time()))
 
 
 def state_directory(scope: str = "user") -> Path:

@@ -23,6 +23,8 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from .errors import UnsafeStateError
+
 TYPE_CHECKING = False  # `typing` is not on the shim's path; type checkers set this to True
 if TYPE_CHECKING:
     from pathlib import Path
@@ -33,6 +35,9 @@ JOURNAL = "journal.sqlite3"
 LOGS = "logs"
 LOCKS = "locks"
 PAUSED = "paused"
+# A folder where every run rewrites orchestration.prom (node_exporter's textfile collector reads
+# it), for every task; a namespace's own is Orchestrator(metrics_dir=...).
+METRICS_DIR_VARIABLE = "ORCHESTRATION_METRICS_DIR"
 
 
 def state_dir(system: bool = False) -> Path:
@@ -58,6 +63,11 @@ def journal_path(state: str | os.PathLike[str]) -> str:
     return os.path.join(state, JOURNAL)
 
 
+def tasks_copy_path(state: str | os.PathLike[str], sha256: str) -> str:
+    """The private copy of a tasks file as installed, named by its hash: runs import it."""
+    return os.path.join(state, MANIFESTS, f"tasks-{sha256}.py")
+
+
 def logs_dir(state: str | os.PathLike[str], namespace: str, task: str) -> str:
     return os.path.join(state, LOGS, namespace, task)
 
@@ -69,6 +79,121 @@ def lock_path(state: str | os.PathLike[str], name: str) -> str:
 def paused_path(state: str | os.PathLike[str], namespace: str, task: str | None = None) -> str:
     """The file that says a namespace, or one of its tasks, is paused (names hold no '.')."""
     return os.path.join(state, PAUSED, f"{namespace}.{task}" if task else namespace)
+
+
+# --- who controls the state --------------------------------------------------------------------
+#
+# Whoever can change the state directory decides what runs as its owner: they can swap a
+# manifest, or put a symbolic link where the journal or a log is written. So every folder from
+# the state directory up to / must belong to this user or root, and be writable by nobody else.
+# A folder that others may write is fine above the state directory when it is sticky (/tmp): its
+# entries can then be replaced only by their owner, and the state directory, our entry there, is
+# made with mkdir (which never follows or reuses a name) and checked to be ours.
+
+
+def check_state(state: str | os.PathLike[str]) -> None:
+    """UnsafeStateError naming the first folder from `state` up to / that another user owns or
+    can write (followed through symbolic links too). Folders not made yet are fine: they are
+    made private."""
+    given = os.path.abspath(os.fspath(state))
+    for start in dict.fromkeys((given, os.path.realpath(given))):
+        folder = start
+        while True:
+            problem = _folder_problem(folder, top=folder == start)
+            if problem:
+                raise _unsafe(folder, problem)
+            parent = os.path.dirname(folder)
+            if parent == folder:
+                break
+            folder = parent
+
+
+def prepare_state(state: str | os.PathLike[str]) -> None:
+    """Make the state directory (private) if it is missing, after and before checking that no
+    other user controls it or a folder above it: UnsafeStateError if one does."""
+    check_state(state)
+    private_dir(state)
+    check_state(state)  # someone may have made it first, in a folder like /tmp
+
+
+def check_own_file(path: str | os.PathLike[str], info: os.stat_result | None = None) -> None:
+    """UnsafeStateError if the file `path` (when it exists) is not this user's alone."""
+    if info is None:
+        try:
+            info = os.lstat(path)
+        except FileNotFoundError:
+            return
+    uid = os.geteuid()
+    if stat.S_ISLNK(info.st_mode):
+        raise _unsafe(os.fspath(path), "is a symbolic link where orchestration keeps a file of its own")
+    if info.st_uid != uid:
+        raise _unsafe(os.fspath(path), f"belongs to {_user(info.st_uid)}, not to {_user(uid)} who uses it")
+    if info.st_mode & 0o022:
+        raise _unsafe(os.fspath(path), f"can be written by others (mode {stat.filemode(info.st_mode)})")
+
+
+def _folder_problem(folder: str, top: bool) -> str | None:
+    """Why `folder` lets another user change what is in it (None if it does not). `top`: the
+    state directory itself, which may not be writable by others even when sticky."""
+    try:
+        info = os.stat(folder)
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        return f"cannot be examined ({error.strerror})"
+    uid = os.geteuid()
+    if info.st_uid not in (uid, 0):
+        return f"belongs to {_user(info.st_uid)}, not to {_user(uid)} or root"
+    if not info.st_mode & 0o022:
+        return None
+    if info.st_mode & stat.S_ISVTX and not top:
+        return None  # /tmp: others cannot replace what is ours in it
+    if not info.st_mode & 0o002 and _private_group(info.st_gid):
+        return None  # writable by a group of this user alone (a user private group)
+    who = "anyone" if info.st_mode & 0o002 else f"the group {_group(info.st_gid)}, which has other members"
+    return f"belongs to {_user(info.st_uid)} but can be written by {who} (mode {stat.filemode(info.st_mode)})"
+
+
+def _private_group(gid: int) -> bool:
+    """Whether no user but this one (and root) is in the group `gid`."""
+    import grp  # only for a group-writable folder
+    import pwd
+
+    allowed = (os.geteuid(), 0)
+    try:
+        members = grp.getgrgid(gid).gr_mem
+        if any(pwd.getpwnam(name).pw_uid not in allowed for name in members):
+            return False
+    except KeyError:
+        return False
+    return all(entry.pw_uid in allowed for entry in pwd.getpwall() if entry.pw_gid == gid)
+
+
+def _user(uid: int) -> str:
+    import pwd
+
+    try:
+        return f"user {pwd.getpwuid(uid).pw_name} (uid {uid})"
+    except KeyError:
+        return f"uid {uid}"
+
+
+def _group(gid: int) -> str:
+    import grp
+
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return str(gid)
+
+
+def _unsafe(path: str, problem: str) -> UnsafeStateError:
+    return UnsafeStateError(
+        f"{path} {problem}: whoever controls it can change what your tasks run, so orchestration"
+        " will not use it; nothing was run or changed.",
+        hint="Make it yours and private (for a folder: `chown USER FOLDER && chmod go-w FOLDER`),"
+        " or keep the state elsewhere: set ORCHESTRATION_HOME to a folder of your own.",
+    )
 
 
 # --- private files ---------------------------------------------------------------------------------
@@ -87,7 +212,7 @@ def private_dir(path: str | os.PathLike[str]) -> None:
             pass  # another process made it first
 
 
-def write_private(path: str | os.PathLike[str], text: str) -> None:
+def write_private(path: str | os.PathLike[str], text: str | bytes) -> None:
     """Write `text` to `path` atomically (temporary file, fsync, rename), mode 0600."""
     import tempfile  # installs only; the shim never writes this way
 
@@ -96,7 +221,7 @@ def write_private(path: str | os.PathLike[str], text: str) -> None:
     handle, temporary = tempfile.mkstemp(prefix=f".{name}.", dir=folder)
     try:
         with os.fdopen(handle, "wb") as stream:
-            stream.write(text.encode("utf-8"))
+            stream.write(text.encode("utf-8") if isinstance(text, str) else text)
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(temporary, path)

@@ -24,7 +24,7 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON."
 
 # Where each command is defined, so that a command imports only its own module (and what that
 # module needs); a name not listed here is looked for in every module of COMMAND_MODULES.
-COMMAND_MODULES = ("installing", "reading", "running", "completion")
+COMMAND_MODULES = ("installing", "reading", "running", "notifying", "completion")
 COMMAND_MODULE = {
     "install": "installing",
     "uninstall": "installing",
@@ -39,6 +39,8 @@ COMMAND_MODULE = {
     "pause": "running",
     "resume": "running",
     "run-scheduler": "running",
+    "metrics": "notifying",
+    "notify": "notifying",
     "completion": "completion",
 }
 

@@ -13,7 +13,8 @@ from ..targets import TARGETS, as_text
 from .group import main, scope_option
 from .output import echo, echo_json, echo_lines, warning
 
-BACKEND_CHOICES = click.Choice(["auto", "crontab", "systemd"])
+BACKEND_CHOICES = click.Choice(["auto", "crontab", "systemd", "kubernetes"])
+IMAGE_HELP = "The container image the kubernetes target's pods run (it holds the project and orchestration)."
 
 
 @main.command()
@@ -23,14 +24,15 @@ BACKEND_CHOICES = click.Choice(["auto", "crontab", "systemd"])
     type=BACKEND_CHOICES,
     default="auto",
     show_default=True,
-    help="Where to install: auto picks crontab when a cron daemon runs, else systemd.",
+    help="Where to install: auto picks crontab when a cron daemon runs, else systemd; kubernetes applies CronJobs with kubectl.",
 )
 @scope_option
 @click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
+@click.option("--image", metavar="IMAGE", help=IMAGE_HELP + " Default: the image of the last install.")
 @click.option("--json", "as_json", is_flag=True, help="Print what changed (with --dry-run: the plan) as JSON.")
-def install(tasks_file: str, backend: str, scope: str, dry_run: bool, as_json: bool) -> None:
+def install(tasks_file: str, backend: str, scope: str, dry_run: bool, image: str | None, as_json: bool) -> None:
     """Install (or update) the tasks of TASKS_FILE into the scheduler."""
-    installed = api.install(tasks_file, backend=backend, scope=scope, dry_run=dry_run)
+    installed = api.install(tasks_file, backend=backend, scope=scope, dry_run=dry_run, image=image)
     for changes in installed:
         for problem in changes.warnings:
             warning(problem)
@@ -78,10 +80,13 @@ def uninstall(tasks_file: str | None, namespace: str | None, everything: bool, s
     metavar="DIR",
     help="Write the files into DIR instead of printing them.",
 )
+@click.option("--image", metavar="IMAGE", help=IMAGE_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print the files as JSON: file name to text.")
-def compile_command(tasks_file: str, target: str, scope: str, output: str | None, as_json: bool) -> None:
+def compile_command(
+    tasks_file: str, target: str, scope: str, output: str | None, image: str | None, as_json: bool
+) -> None:
     """Print (or write to DIR) what installing TASKS_FILE would write; touch nothing else."""
-    files = api.render(tasks_file, target, scope=scope)
+    files = api.render(tasks_file, target, scope=scope, image=image)
     if as_json:
         echo_json({"target": target, "files": files})
         return

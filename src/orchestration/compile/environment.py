@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import UsageError
+from ..rules.instants import machine_zone
 from ..state import state_dir
 
 
@@ -20,6 +22,9 @@ class Environment:
     path: str  # PATH at install time, given to scripts
     home: str
     state_dir: Path
+    zone: str = "UTC"  # the machine's zone, as its scheduler reads it (TZ, else /etc/localtime)
+    year: int = 2026  # the year of the install
+    image: str = ""  # the container image of the kubernetes target (`--image`)
 
 
 def capture_environment(state: Path | None = None) -> Environment:
@@ -31,6 +36,8 @@ def capture_environment(state: Path | None = None) -> Environment:
         path=os.environ.get("PATH") or "/usr/bin:/bin",
         home=os.path.expanduser("~"),
         state_dir=state or state_dir(),
+        zone=machine_zone(),
+        year=time.localtime().tm_year,
     )
 
 

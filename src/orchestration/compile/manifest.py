@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 
 from ..errors import ManifestError
 from ..frozen import Frozen
@@ -26,6 +27,8 @@ from ..rules.policy import Retention, RunPolicy
 TYPE_CHECKING = False  # `typing` is not on the shim's path; type checkers set this to True
 if TYPE_CHECKING:
     from typing import Any, BinaryIO
+
+    from ..rules.notify import Reporting
 
 # Version 2: the typed manifest. A manifest of another version is refused with a message that
 # says to reinstall; there is no silent reading of an older or newer layout.
@@ -154,32 +157,36 @@ class Skip(Frozen):
 
 class Timing(Frozen):
     """When a task fires: what the user wrote, the crontab time fields we emit, the schedule in
-    words, and its expanded fields (None for @reboot)."""
+    words, its expanded fields (None for @reboot), and its zone (None: the machine's)."""
 
     expression: str
     cron: str
     description: str
     fields: Fields | None
+    zone: str | None = None
 
     @property
     def reboot(self) -> bool:
         return self.fields is None
 
     def to_json(self) -> dict[str, Any]:
-        fields = (
-            None if self.fields is None else [*(sorted(values) for values in self.fields.sets), self.fields.days_or]
-        )
-        return {"expression": self.expression, "cron": self.cron, "description": self.description, "fields": fields}
+        return {
+            "expression": self.expression,
+            "cron": self.cron,
+            "description": self.description,
+            "zone": self.zone,
+            "fields": None if self.fields is None else _fields_json(self.fields),
+        }
 
     @classmethod
     def from_json(cls, data: Any) -> Timing:
-        raw = _optional(data, "fields", list)
-        fields = None if raw is None else _fields_of(raw)
+        raw = _optional(data, "fields", dict)
         return cls(
             expression=_required(data, "expression", str),
             cron=_required(data, "cron", str),
             description=_required(data, "description", str),
-            fields=fields,
+            fields=None if raw is None else _fields_of(raw),
+            zone=_optional(data, "zone", str),
         )
 
 
@@ -202,6 +209,7 @@ class TaskManifest(Frozen):
     retention: Retention
     shape: Shape
     environment: Parameters = {}  # env=: variable name to a plain or secret value
+    reporting: Reporting | None = None  # notifications, ping, verbose, metrics file; None: none
 
     @property
     def needs_tasks_file(self) -> bool:
@@ -221,6 +229,7 @@ class TaskManifest(Frozen):
             "retention": _fields(self.retention),
             "shape": {"skips": list(self.shape.skips), "scripts": list(self.shape.scripts)},
             "environment": {key: value.to_json(masked) for key, value in self.environment.items()},
+            **({"reporting": self.reporting.to_json(masked)} if self.reporting is not None else {}),
         }
 
     @classmethod
@@ -239,6 +248,7 @@ class TaskManifest(Frozen):
             environment={
                 key: Parameter.from_json(value) for key, value in (_optional(data, "environment", dict) or {}).items()
             },
+            reporting=_reporting(_optional(data, "reporting", dict)),
         )
 
 
@@ -256,8 +266,11 @@ class Manifest(Frozen):
     path: str  # PATH at install time, given to scripts
     home: str
     tasks: Mapping[str, TaskManifest]
+    machine_zone: str = "UTC"  # the zone the machine's scheduler used when this was installed
+    install_year: int = 2026  # clock changes are written out for the years from this one
     backend: str = ""  # where it is installed: set by `install`
     scope: str = "user"
+    image: str = ""  # the container image the kubernetes target's pods run
 
     def tasks_file_changed(self) -> bool:
         """Whether the tasks file differs from the one installed (OSError if it cannot be read).
@@ -277,6 +290,52 @@ class Manifest(Frozen):
         """The same manifest, installed into `backend` for `scope`."""
         return self.replace(backend=backend, scope=scope)
 
+    def secrets(self) -> dict[str, str]:
+        """The values `to_json(masked=True)` hides, by where they are: 'TASK/STEP/RUN/KEY' (a
+        secret text, or a secret template's source; steps and runs count from 0) and
+        'TASK/env/NAME' (a secret variable of env=)."""
+        found = {}
+        for task_id, task in self.tasks.items():
+            for step_number, step in enumerate(task.steps):
+                for run_number, run in enumerate(step.runs):
+                    for key, value in run.items():
+                        hidden = value.text if value.text is not None else value.template
+                        if value.secret and hidden is not None:
+                            found[f"{task_id}/{step_number}/{run_number}/{key}"] = hidden
+            for name, value in task.environment.items():
+                if value.secret and value.text is not None:
+                    found[f"{task_id}/env/{name}"] = value.text
+        return found
+
+    def unmasked(self, secrets: Mapping[str, str], source: str = "the secrets") -> Manifest:
+        """This manifest read from its masked form, with the values `secrets()` gave put back;
+        ManifestError naming the first one missing."""
+        tasks = {}
+        for task_id, task in self.tasks.items():
+            steps = []
+            for step_number, step in enumerate(task.steps):
+                runs = []
+                for run_number, run in enumerate(step.runs):
+                    values = dict(run)
+                    for key, value in run.items():
+                        if value.secret and value.function is None:
+                            where = f"{task_id}/{step_number}/{run_number}/{key}"
+                            if where not in secrets:
+                                raise ManifestError(f"{source} has no value for {where}; {REINSTALL}")
+                            field = "text" if value.template is None else "template"
+                            values[key] = value.replace(**{field: secrets[where]})
+                    runs.append(values)
+                steps.append(step.replace(runs=tuple(runs)))
+            variables = dict(task.environment)
+            for name, value in task.environment.items():
+                if value.secret:
+                    where = f"{task_id}/env/{name}"
+                    if where not in secrets:
+                        raise ManifestError(f"{source} has no value for {where}; {REINSTALL}")
+                    variables[name] = value.replace(text=secrets[where])
+            tasks[task_id] = task.replace(steps=tuple(steps), environment=variables)
+        return self.replace(tasks=tasks)
+
     def to_json(self, masked: bool = False) -> str:
         """Stable text: same manifest, same bytes. `masked` replaces secret values with ***."""
         data = {
@@ -292,7 +351,11 @@ class Manifest(Frozen):
             "cli": self.cli_program,
             "python": self.python,
             "environment": {"PATH": self.path, "HOME": self.home},
+            "machine_zone": self.machine_zone,
+            "install_year": self.install_year,
         }
+        if self.image:
+            data["image"] = self.image
         # Each task on a line of its own, and its place (in bytes after the first line) in the
         # index; json writes with its fast encoder only without indentation.
         lines, index, position = [], {}, 0
@@ -343,45 +406,72 @@ class Manifest(Frozen):
                 python=_required(data, "python", str),
                 path=_required(environment, "PATH", str),
                 home=_required(environment, "HOME", str),
+                machine_zone=_required(data, "machine_zone", str),
+                install_year=_required(data, "install_year", int),
+                image=_optional(data, "image", str) or "",
                 tasks={task_id: TaskManifest.from_json(task_id, task) for task_id, task in tasks.items()},
             )
-        except (ValueError, TypeError, AttributeError, IndexError) as error:
+        except (ValueError, TypeError, AttributeError, IndexError, KeyError) as error:
             raise ManifestError(f"{source} is damaged ({error}); {REINSTALL}") from None
 
 
 def read(path: str | os.PathLike[str], task: str | None = None) -> Manifest:
     """The manifest in the file `path`; with `task`, holding that task alone (or none, if the
     manifest has no such task), read without the others (a manifest without an index, or edited
-    by hand since, is read whole). It must belong to the user who reads it and be writable by
-    nobody else: whoever can change it decides what runs."""
-    try:
-        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    except FileNotFoundError:
-        raise
-    except OSError as error:
-        raise ManifestError(f"manifest {path} cannot be read ({error.strerror}); {REINSTALL}") from None
-    with open(descriptor, "rb") as stream:
-        info = os.fstat(stream.fileno())
-        if info.st_uid != os.geteuid():
-            raise ManifestError(
-                f"manifest {path} belongs to uid {info.st_uid}, not to uid {os.geteuid()} who runs"
-                " it; nothing was run. A manifest decides what runs as you: remove it and reinstall"
-            )
-        if info.st_mode & 0o022:
-            raise ManifestError(
-                f"manifest {path} can be written by group or others (mode {info.st_mode & 0o777:o});"
-                " nothing was run. Remove it and reinstall, or make it private: chmod 600"
-            )
+    by hand since, is read whole). It must belong to the user who reads it (or to root) and be
+    writable by nobody else: whoever can change it decides what runs."""
+    source = f"manifest {path}"
+    with _open_private(path, "manifest") as stream:
         if task is not None:
             first = stream.readline()
-            found = _one_task(first, stream, task, f"manifest {path}")
+            found = _one_task(first, stream, task, source)
             if found is not None:
                 return found
             stream.seek(len(first))
             text = first + stream.read()  # no index, or not one to trust: read it all
         else:
             text = stream.read()
-    return Manifest.from_json(text, f"manifest {path}")
+    return Manifest.from_json(text, source)
+
+
+def read_secrets(path: str | os.PathLike[str]) -> dict[str, str]:
+    """The secret values kept apart from a masked manifest (`Manifest.secrets()`), from a file
+    held as the manifest is; ManifestError when it cannot be used."""
+    try:
+        with _open_private(path, "secrets file") as stream:
+            data = json.loads(stream.read())
+    except FileNotFoundError:
+        raise ManifestError(f"the secrets file {path} is missing; {REINSTALL}") from None
+    except ValueError as error:
+        raise ManifestError(f"the secrets file {path} is not valid JSON ({error}); {REINSTALL}") from None
+    if not isinstance(data, dict) or not all(isinstance(value, str) for value in data.values()):
+        raise ManifestError(f"the secrets file {path} does not map places to texts; {REINSTALL}")
+    return data
+
+
+@contextmanager
+def _open_private(path: str | os.PathLike[str], what: str) -> Iterator[BinaryIO]:
+    """A file that decides what runs, open for reading: owned by the user who reads it or by
+    root (a file a container's volume gives), and writable by nobody else."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        raise
+    except OSError as error:
+        raise ManifestError(f"{what} {path} cannot be read ({error.strerror}); {REINSTALL}") from None
+    with open(descriptor, "rb") as stream:
+        info = os.fstat(stream.fileno())
+        if info.st_uid not in (os.geteuid(), 0):
+            raise ManifestError(
+                f"{what} {path} belongs to uid {info.st_uid}, not to uid {os.geteuid()} who runs"
+                f" it; nothing was run. A {what} decides what runs as you: remove it and reinstall"
+            )
+        if info.st_mode & 0o022:
+            raise ManifestError(
+                f"{what} {path} can be written by group or others (mode {info.st_mode & 0o777:o});"
+                " nothing was run. Remove it and reinstall, or make it private: chmod 600"
+            )
+        yield stream
 
 
 def read_head(path: str | os.PathLike[str]) -> dict[str, Any] | None:
@@ -441,11 +531,48 @@ def _optional(data: Any, key: str, kind: type) -> Any:
     return value
 
 
-def _fields_of(raw: list[Any]) -> Fields:
-    if len(raw) != 6 or not all(isinstance(values, list) for values in raw[:5]):
-        raise ValueError("'fields' must hold five lists of values and a flag")
-    minutes, hours, days, months, weekdays = (frozenset(map(int, values)) for values in raw[:5])
-    return Fields(minutes, hours, days, months, weekdays, bool(raw[5]))
+_SETS = ("minutes", "hours", "days", "months", "weekdays")
+
+
+def _fields_json(fields: Fields) -> dict[str, Any]:
+    """The fields as JSON; the extended ones only when used."""
+    data: dict[str, Any] = {name: sorted(getattr(fields, name)) for name in _SETS}
+    data.update(days_or=fields.days_or, wildcard=fields.wildcard)
+    if fields.extended:
+        data.update(
+            last_day=fields.last_day,
+            nearest=sorted(fields.nearest),
+            last_weekday=fields.last_weekday,
+            nth=sorted([list(pair) for pair in fields.nth]),
+            last_weekdays=sorted(fields.last_weekdays),
+        )
+    return data
+
+
+def _fields_of(raw: dict[str, Any]) -> Fields:
+    minutes, hours, days, months, weekdays = (frozenset(map(int, _required(raw, name, list))) for name in _SETS)
+    return Fields(
+        minutes,
+        hours,
+        days,
+        months,
+        weekdays,
+        bool(raw.get("days_or", False)),
+        wildcard=bool(raw.get("wildcard", False)),
+        last_day=bool(raw.get("last_day", False)),
+        last_weekday=bool(raw.get("last_weekday", False)),
+        nearest=frozenset(int(value) for value in raw.get("nearest", [])),
+        nth=frozenset((int(weekday), int(count)) for weekday, count in raw.get("nth", [])),
+        last_weekdays=frozenset(int(value) for value in raw.get("last_weekdays", [])),
+    )
+
+
+def _reporting(raw: dict[str, Any] | None) -> Reporting | None:
+    if not raw:
+        return None
+    from ..rules.notify import Reporting  # only tasks that report load it
+
+    return Reporting.from_json(raw)
 
 
 def _stat(raw: list[Any]) -> tuple[int, int]:

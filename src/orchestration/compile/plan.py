@@ -9,10 +9,10 @@ from typing import Any
 from ..define.identity import namespace_of, require_scripts, task_ids, task_shape
 from ..define.loader import LoadedTasks
 from ..define.orchestrator import Orchestrator, Task
-from ..define.schedule import croniter_disagreement
 from ..define.skips import Condition
 from ..define.wording import describe
 from ..errors import DefinitionError
+from ..rules.notify import Ping, Reporting
 from ..rules.policy import Retention
 from ..rules.values import Secret, Template, argument_text, function_name, is_dynamic
 from .environment import Environment
@@ -55,7 +55,7 @@ def compile_orchestrator(orchestrator: Orchestrator, loaded: LoadedTasks, enviro
         )
     python = orchestrator.python or environment.python
     tasks = {
-        task_id: compile_task(task, task_id, python, orchestrator.retention)
+        task_id: compile_task(task, task_id, python, orchestrator.retention, reporting(task, orchestrator))
         for task, task_id in zip(orchestrator.tasks, task_ids(orchestrator))
     }
     return Manifest(
@@ -70,20 +70,17 @@ def compile_orchestrator(orchestrator: Orchestrator, loaded: LoadedTasks, enviro
         path=environment.path,
         home=environment.home,
         tasks=tasks,
+        machine_zone=environment.zone,
+        install_year=environment.year,
+        image=environment.image,
     )
 
 
-def compile_task(task: Task, task_id: str, python: str, retention: Retention) -> TaskManifest:
+def compile_task(
+    task: Task, task_id: str, python: str, retention: Retention, reporting: Reporting | None = None
+) -> TaskManifest:
     label = f"task '{task_id}'"
     require_scripts(task, label)
-    disagreement = croniter_disagreement(task.schedule)
-    if disagreement:
-        raise DefinitionError(
-            f"cron expression '{task.schedule.expression}' cannot be previewed exactly"
-            f" ({disagreement}); write it with plain numbers, lists and ranges",
-            task=label,
-            field="cron_expression",
-        )
     interpreter = BASH if task.script_type == "bash" else python
     steps = tuple(
         Step(
@@ -102,8 +99,9 @@ def compile_task(task: Task, task_id: str, python: str, retention: Retention) ->
         timing=Timing(
             expression=schedule.expression,
             cron=schedule.cron,
-            description=describe(schedule),
+            description=describe(schedule) + (f" in {task.timezone}" if task.timezone else ""),
             fields=None if schedule.reboot else schedule.fields,
+            zone=task.timezone,
         ),
         script_type=task.script_type,
         interval=task.interval,
@@ -113,6 +111,18 @@ def compile_task(task: Task, task_id: str, python: str, retention: Retention) ->
         retention=retention,
         shape=Shape(skips_shape, scripts_shape),
         environment=parameters(task.environment),
+        reporting=reporting if reporting != Reporting() else None,
+    )
+
+
+def reporting(task: Task, orchestrator: Orchestrator) -> Reporting:
+    """What a task reports: its own notify, ping and verbose, else the Orchestrator's."""
+    ping = task.ping if task.ping is not None else orchestrator.ping
+    return Reporting(
+        rules=task.notify if task.notify is not None else orchestrator.notify,
+        ping=ping if isinstance(ping, Ping) else None,
+        verbose=task.verbose if task.verbose is not None else orchestrator.verbose,
+        metrics_dir=orchestrator.metrics_dir,
     )
 
 

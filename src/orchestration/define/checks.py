@@ -217,3 +217,25 @@ def interval(value: Any, label: str) -> float:
             field="interval",
         )
     return value if isinstance(value, int) else float(value)
+
+
+def zone(value: Any, call: str, label: str | None = None) -> str:
+    """An IANA time zone name that this machine's zoneinfo knows."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+    if isinstance(value, str) and value and "\0" not in value:
+        try:
+            ZoneInfo(value)
+            return value
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    import difflib  # only to word an error
+
+    close = difflib.get_close_matches(str(value), sorted(available_timezones()), n=1, cutoff=0.6)
+    raise DefinitionError(
+        f"{call}: timezone {value!r} is not a time zone this machine knows; give an IANA name such as"
+        " 'America/New_York', 'Europe/Berlin' or 'UTC'",
+        task=label,
+        field="timezone",
+        hint=f"Did you mean {close[0]!r}?" if close else None,
+    )

@@ -63,15 +63,27 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
         return hashlib.sha256(stream.read()).hexdigest()
 
 
-def load_tasks_file(path: str | os.PathLike[str], *, expected_sha256: str | None = None) -> LoadedTasks:
+def load_tasks_file(
+    path: str | os.PathLike[str], *, expected_sha256: str | None = None, copy: str | os.PathLike[str] | None = None
+) -> LoadedTasks:
     """Run `path` with execute_tasks() returning at once; gather its Orchestrators. With
-    `expected_sha256`, a file whose bytes have another hash is refused."""
-    tasks_file = resolve_tasks_file(path)
-    stat = file_stat(tasks_file)
-    source = tasks_file.read_bytes()
+    `expected_sha256`, a file whose bytes have another hash is refused. With `copy`, the bytes
+    are read from there (the copy kept at install), and the file runs as `path` all the same:
+    its `__file__`, its folder on sys.path, its namespace."""
+    if copy is None:
+        tasks_file = resolve_tasks_file(path)
+        stat = file_stat(tasks_file)
+        source = tasks_file.read_bytes()
+    else:
+        tasks_file = Path(os.path.abspath(path))
+        stat = file_stat(copy)
+        with open(copy, "rb") as stream:
+            source = stream.read()
     digest = hashlib.sha256(source).hexdigest()
     if expected_sha256 is not None and digest != expected_sha256:
-        raise TasksFileError(f"tasks file {tasks_file} is not the file that was installed (its content changed)")
+        raise TasksFileError(
+            f"tasks file {copy or tasks_file} is not the file that was installed (its content changed)"
+        )
     module = types.ModuleType(f"_orchestration_tasks_{digest[:12]}")
     module.__file__ = str(tasks_file)
     # Like `python tasks.py`: the file's folder comes first, so it can import its neighbours.

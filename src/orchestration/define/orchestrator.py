@@ -21,9 +21,11 @@ from types import FrameType
 from typing import Any
 
 from ..errors import DefinitionError
+from ..rules.notify import Ping, Rule
 from ..rules.policy import Retention, RunPolicy
 from ..rules.values import Template, is_dynamic
 from . import checks
+from . import notify as notify_rules
 from .parameters import checked_parameters
 from .schedule import Schedule, parse_schedule
 from .skips import Condition
@@ -54,10 +56,15 @@ class Task:
     base_dir: Path
     number: int  # 1-based position in its Orchestrator, for messages about unnamed tasks
     defined_at: str = ""  # "tasks.py:12", where add_task was called
+    timezone: str | None = None  # IANA zone of the schedule; None: the machine's
     policy: RunPolicy = field(default_factory=RunPolicy)
     environment: dict[str, Any] = field(default_factory=dict)  # env=: variables of its scripts
     steps: list[Step] = field(default_factory=list)
     skips: list[SkipCondition] = field(default_factory=list)
+    # What the run reports (None: the Orchestrator's; False for ping: none).
+    notify: tuple[Rule, ...] | None = None
+    ping: Ping | bool | None = None
+    verbose: bool | None = None
 
     @property
     def label(self) -> str:
@@ -168,6 +175,11 @@ class Orchestrator:
         keep_runs: int = 100,
         keep_days: float = 30,
         max_log_bytes: int = 10 * 1024 * 1024,
+        timezone: str | None = None,
+        notify: Rule | list[Rule] | None = None,
+        ping: str | Ping | None = None,
+        verbose: bool = False,
+        metrics_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         if name is not None:
             checks.check_name(name, "Orchestrator(name=...)", "namespace")
@@ -178,9 +190,15 @@ class Orchestrator:
             keep_days=checks.positive(keep_days, "keep_days", "days to keep runs and logs"),
             max_log_bytes=checks.positive(max_log_bytes, "max_log_bytes", "bytes kept of each run's log", integer=True),
         )
+        self.timezone = checks.zone(timezone, "Orchestrator(timezone=...)") if timezone is not None else None
+        self.notify = notify_rules.rules_of(notify, "Orchestrator(notify=...)") or ()
+        default_ping = notify_rules.ping_of(ping, "Orchestrator(ping=...)")
+        self.ping: Ping | None = default_ping if isinstance(default_ping, Ping) else None
+        self.verbose = bool(notify_rules.verbose_of(verbose, "Orchestrator(verbose=...)"))
         self.tasks: list[Task] = []
         self._names: set[str | None] = set()  # task names in use, for a quick uniqueness check
         self.tasks_file = _defining_file()
+        self.metrics_dir = notify_rules.metrics_dir_of(metrics_dir, str(self.base_dir))
         if _collecting is not None:
             _collecting.append(self)
 
@@ -202,6 +220,10 @@ class Orchestrator:
         catch_up: bool = False,
         jitter: float = 0,
         env: Mapping[str, Any] | None = None,
+        timezone: str | None = None,
+        notify: Rule | list[Rule] | bool | None = None,
+        ping: str | Ping | bool | None = None,
+        verbose: bool | None = None,
     ) -> Task:
         """A task that runs on `cron_expression` with scripts of `script_type` ('bash' or 'python').
 
@@ -214,6 +236,9 @@ class Orchestrator:
         `jitter`: seconds; each run starts within that window after its firing time, at a delay
         of the task's own that is the same at every firing (spreads load across tasks).
         `env`: environment variables of the task's scripts (values may be secret(...)).
+        `timezone`: the IANA zone the schedule is read in (default: the Orchestrator's, else the
+        machine's), with the same clock-change rule applied there.
+        `notify`, `ping`, `verbose`: as the Orchestrator's, which they replace for this task.
         """
         number = len(self.tasks) + 1
         label = f"task '{name}'" if isinstance(name, str) else f"task #{number} ('{cron_expression}')"
@@ -238,6 +263,10 @@ class Orchestrator:
             defined_at=self._caller_location(),
             policy=checks.run_policy(timeout, overlap, retries, retry_delay, label, catch_up, schedule, jitter),
             environment=checks.environment(env, label),
+            timezone=checks.zone(timezone, "add_task", label) if timezone is not None else self.timezone,
+            notify=notify_rules.rules_of(notify, "add_task", label),
+            ping=notify_rules.ping_of(ping, "add_task", label),
+            verbose=notify_rules.verbose_of(verbose, "add_task", label),
         )
         self.tasks.append(task)
         self._names.add(name)

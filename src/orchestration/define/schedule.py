@@ -1,14 +1,16 @@
 """Cron expressions with the cron daemon's meaning.
 
 `parse_schedule()` reads the standard five-field dialect (numbers, names in any case, lists, ranges,
-steps, `7` for Sunday, `@yearly` ... `@hourly`, `@reboot`) and returns a `Schedule`: the sets of
-values each field matches, as Vixie/Debian cron and cronie read them, and `cron`, the text we emit.
+steps, `7` for Sunday, `@yearly` ... `@hourly`, `@reboot`), and the extended day elements `L`,
+`LW`, `nW`, `d#n` and `dL`, and returns a `Schedule`: the sets of values each field matches, as
+Vixie/Debian cron and cronie read them, and `cron`, the text we emit.
 
-The emitted text is a rewrite that the daemon and croniter read alike: names become numbers,
+The emitted text keeps what decides the daemon's rules: a field starts with `*` exactly when the
+user's did. Otherwise it is rewritten so that the daemon reads it plainly: names become numbers,
 `N/step` becomes `N-max/step`, a reversed range (`fri-mon`, `22-2`) becomes an explicit list, and
-`a-a` becomes `a` (croniter reads `a-a` as the whole field). Day rule: when day-of-month and
-day-of-week are both restricted a day matches either (OR), unless one of them starts with `*`, in
-which case both must match (AND); croniter follows this with `implement_cron_bug=True`.
+`a-a` becomes `a`. Day rule: when day-of-month and day-of-week are both restricted a day matches
+either (OR), unless one of them starts with `*`, in which case both must match (AND). Whether the
+minute or the hour starts with `*` decides what a clock change does (`rules.instants`).
 """
 
 from __future__ import annotations
@@ -16,11 +18,11 @@ from __future__ import annotations
 import calendar
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
 
 from ..errors import ScheduleError
-from ..rules.firing import Fields, fires_in
+from ..rules.firing import Fields, day_matches, matches
 
 MONTH_NAMES = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 WEEKDAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
@@ -62,12 +64,26 @@ _ELEMENT = re.compile(r"(?P<start>\*|[0-9a-z]+)(?:-(?P<end>[0-9a-z]+))?(?:/(?P<s
 _TOKEN_START, _TOKEN_END = r"(?:^|[,/-])", r"(?:$|[,/-])"
 _UNSUPPORTED = (
     (re.compile(r"\?"), "'?' (no specific value)"),
-    (re.compile(r"#"), "'#' (nth weekday of the month)"),
-    (re.compile(_TOKEN_START + r"(?:\d*l|lw)" + _TOKEN_END), "'L' (last day)"),
-    (re.compile(_TOKEN_START + r"\d+w" + _TOKEN_END), "'W' (nearest weekday)"),
     (re.compile(_TOKEN_START + r"h(?:$|[,/(-])"), "'H' (hashed value)"),
     (re.compile(_TOKEN_START + r"r" + _TOKEN_END), "'R' (random value)"),
 )
+# Extended day elements (croniter's and Quartz's): L, LW and nW in the day of the month, d#n and
+# dL in the day of the week. The cron daemon does not read them: an entry fires at every day of
+# the month and the shim's gate runs only the days they mean.
+_NEAREST = re.compile(r"([0-9]+)w")
+_NTH = re.compile(r"([0-7]|[a-z]{3})#([0-9]+)")
+_LAST_OF = re.compile(r"([0-7]|[a-z]{3})l")
+
+
+@dataclass
+class Extended:
+    """The extended day elements of one expression."""
+
+    last_day: bool = False
+    nearest: set[int] = field(default_factory=set)
+    last_weekday: bool = False
+    nth: set[tuple[int, int]] = field(default_factory=set)
+    last_weekdays: set[int] = field(default_factory=set)
 
 
 @dataclass(frozen=True)
@@ -84,6 +100,8 @@ class Schedule:
     days_star: bool = True  # the day-of-month text starts with '*'
     weekdays_star: bool = True
     reboot: bool = False
+    wildcard: bool = False  # the minute or the hour text starts with '*' (see rules.instants)
+    extended: Extended = field(default_factory=Extended)
 
     @property
     def days_or(self) -> bool:
@@ -93,11 +111,25 @@ class Schedule:
     @property
     def fields(self) -> Fields:
         """The expanded fields, as the manifest stores them and `rules.firing` reads them."""
-        return Fields(self.minutes, self.hours, self.days, self.months, self.weekdays, self.days_or)
+        special = self.extended
+        return Fields(
+            self.minutes,
+            self.hours,
+            self.days,
+            self.months,
+            self.weekdays,
+            self.days_or,
+            wildcard=self.wildcard,
+            last_day=special.last_day,
+            nearest=frozenset(special.nearest),
+            last_weekday=special.last_weekday,
+            nth=frozenset(special.nth),
+            last_weekdays=frozenset(special.last_weekdays),
+        )
 
     def matches(self, moment: datetime) -> bool:
-        """Whether the cron daemon fires in this minute (the daemon's rule, written out)."""
-        return not self.reboot and fires_in(self.fields, moment.timetuple())
+        """Whether the fields match the local minute of `moment` (clock changes aside)."""
+        return not self.reboot and matches(self.fields, moment.date(), moment.hour, moment.minute)
 
 
 def parse_schedule(expression: object, task: str | None = None) -> Schedule:
@@ -127,14 +159,15 @@ def parse_schedule(expression: object, task: str | None = None) -> Schedule:
         )
     values: list[frozenset[int]] = []
     emitted: list[str] = []
-    for field, field_text in zip(FIELDS, fields):
-        field_values, field_emitted = _parse_field(expression, field, field_text, task)
+    extended = Extended()
+    for field_spec, field_text in zip(FIELDS, fields):
+        field_values, field_emitted = _parse_field(expression, field_spec, field_text, task, extended)
         values.append(field_values)
         emitted.append(field_emitted)
     minutes, hours, days, months, weekdays = values
     weekdays = frozenset(day % 7 for day in weekdays)
     days_star, weekdays_star = fields[2].startswith("*"), fields[4].startswith("*")
-    if not (days_star or weekdays_star) and (len(days) == 31 or len(weekdays) == 7):
+    if not (days_star or weekdays_star) and (len(days) == 31 or len(weekdays) == 7) and not _any(extended):
         # Either day field matching every day makes the OR match every day. croniter would
         # read a full field as '*' and switch to AND, so say "every day" in a form both share.
         emitted[2] = emitted[4] = "*"
@@ -150,6 +183,8 @@ def parse_schedule(expression: object, task: str | None = None) -> Schedule:
         weekdays=weekdays,
         days_star=days_star,
         weekdays_star=weekdays_star,
+        wildcard=fields[0].startswith("*") or fields[1].startswith("*"),
+        extended=extended,
     )
     _refuse_never_firing(schedule, task)
     return schedule
@@ -160,7 +195,7 @@ def _parse_special(expression: str, text: str, task: str | None) -> Schedule:
         return Schedule(expression=expression, cron=REBOOT, reboot=True)
     if text in SPECIALS:
         parsed = parse_schedule(SPECIALS[text], task)
-        return Schedule(**{**parsed.__dict__, "expression": expression})
+        return replace(parsed, expression=expression)
     known = ", ".join([*list(SPECIALS), REBOOT])
     raise _error(
         expression,
@@ -175,8 +210,8 @@ def _refuse_outside_dialect(expression: str, text: str, task: str | None) -> Non
     if "=" in first:
         raise _error(
             expression,
-            "sets a time zone, which is not supported on the crontab target: the cron daemon"
-            " uses the machine's time zone; write the time in that zone",
+            "sets a time zone in the expression; give the zone as add_task(..., timezone='Area/City')"
+            " (or Orchestrator(timezone=...)) and write the expression without it",
             task,
         )
     count = len(text.split(" "))
@@ -184,32 +219,71 @@ def _refuse_outside_dialect(expression: str, text: str, task: str | None) -> Non
         extra = "a seconds field" if count == 6 else "seconds and year fields"
         raise _error(
             expression,
-            f"has {count} fields ({extra}), which is not supported on the crontab target:"
-            " cron fires at most once a minute; use the 5 fields minute hour day-of-month"
-            " month day-of-week",
+            f"has {count} fields ({extra}); cron fires at most once a minute: use the 5 fields"
+            " minute hour day-of-month month day-of-week",
             task,
         )
-    for field, field_text in zip(FIELDS, text.split(" ")):
+    for field_spec, field_text in zip(FIELDS, text.split(" ")):
         for pattern, what in _UNSUPPORTED:
             if pattern.search(field_text.lower()):
                 raise _error(
                     expression,
-                    f"uses {what} in the {field.name} field '{field_text}', which is not"
-                    " supported on the crontab target: the cron daemon reads only numbers,"
-                    " names, '*', ',', '-' and '/'",
+                    f"uses {what} in the {field_spec.name} field '{field_text}', which orchestration"
+                    " does not read: a field holds numbers, names, '*', ',', '-' and '/', and a day"
+                    " field also L, W and #",
                     task,
                 )
 
 
-def _parse_field(expression: str, field: Field, text: str, task: str | None) -> tuple[frozenset[int], str]:
-    """The values one field matches, and its text rewritten to a form croniter reads alike."""
+def _parse_field(
+    expression: str, field: Field, text: str, task: str | None, extended: Extended
+) -> tuple[frozenset[int], str]:
+    """The values one field matches, and its text rewritten: numbers for names, explicit lists for
+    reversed ranges. Extended day elements go into `extended`."""
     values: set[int] = set()
     emitted: list[str] = []
     for element in text.split(","):
+        special = _extended_element(expression, field, element, task, extended)
+        if special is not None:
+            emitted.append(special)
+            continue
         element_values, element_text = _parse_element(expression, field, element, task)
         values.update(element_values)
         emitted.append(element_text)
     return frozenset(values), ",".join(emitted)
+
+
+def _extended_element(expression: str, field: Field, element: str, task: str | None, extended: Extended) -> str | None:
+    """An L, W or # element of a day field, noted in `extended` and written as emitted; else None."""
+    if field is DAY:
+        if element in ("l", "lw"):
+            extended.last_day |= element == "l"
+            extended.last_weekday |= element == "lw"
+            return element.upper()
+        nearest = _NEAREST.fullmatch(element)
+        if nearest:
+            day = _value(expression, field, nearest.group(1), task)
+            extended.nearest.add(day)
+            return f"{day}W"
+    if field is WEEKDAY:
+        nth, last = _NTH.fullmatch(element), _LAST_OF.fullmatch(element)
+        if nth:
+            weekday, count = _value(expression, field, nth.group(1), task) % 7, int(nth.group(2))
+            if not 1 <= count <= 5:
+                raise _error(expression, f"has '{element}' in the {field.name} field; the n of 'day#n' is 1 to 5", task)
+            extended.nth.add((weekday, count))
+            return f"{weekday}#{count}"
+        if last:
+            weekday = _value(expression, field, last.group(1), task) % 7
+            extended.last_weekdays.add(weekday)
+            return f"{weekday}L"
+    return None
+
+
+def _any(extended: Extended) -> bool:
+    return bool(
+        extended.last_day or extended.nearest or extended.last_weekday or extended.nth or extended.last_weekdays
+    )
 
 
 def _parse_element(expression: str, field: Field, element: str, task: str | None) -> tuple[list[int], str]:
@@ -298,6 +372,9 @@ def _value(expression: str, field: Field, text: str, task: str | None) -> int:
 
 
 def _refuse_never_firing(schedule: Schedule, task: str | None) -> None:
+    if _any(schedule.extended):
+        _refuse_never_firing_extended(schedule, task)
+        return
     if schedule.days_or:
         return  # every month has every weekday
     for month in schedule.months:
@@ -324,17 +401,11 @@ def _did_you_mean(text: str, choices: Sequence[str]) -> str | None:
     return f"Did you mean '{close[0]}'?" if close else None
 
 
-def croniter_disagreement(schedule: Schedule) -> str | None:
-    """Where croniter would expand the emitted text differently from the daemon, if anywhere."""
-    if schedule.reboot:
-        return None
-    from croniter import croniter  # heavy: only when a tasks file is compiled
-
-    expanded, _ = croniter.expand(schedule.cron)
-    ours = (schedule.minutes, schedule.hours, schedule.days, schedule.months, schedule.weekdays)
-    for field, theirs, mine in zip(FIELDS, expanded, ours):
-        full = range(field.low, (6 if field is WEEKDAY else field.high) + 1)
-        theirs_set = set(full) if theirs == ["*"] else {int(v) % 7 if field is WEEKDAY else int(v) for v in theirs}
-        if theirs_set != set(mine):
-            return f"{field.name}: croniter reads {sorted(theirs_set)}, the daemon {sorted(mine)}"
-    return None
+def _refuse_never_firing_extended(schedule: Schedule, task: str | None) -> None:
+    """With L, W or #, look at every day of a whole cycle of the calendar (28 years)."""
+    fields, day = schedule.fields, date(2001, 1, 1)
+    while day.year < 2029:
+        if day.month in fields.months and day_matches(fields, day):
+            return
+        day += timedelta(days=1)
+    raise _error(schedule.expression, "never fires: no day of its months matches its day fields", task)

@@ -37,6 +37,10 @@ def _month_word(value: int) -> str:
 
 
 def _describe_time(minute_text: str, hour_text: str) -> str:
+    if "*" in minute_text.split(","):
+        minute_text = "*"
+    if "*" in hour_text.split(","):
+        hour_text = "*"
     if minute_text.isdigit() and hour_text.isdigit():
         return f"at {int(hour_text):02d}:{int(minute_text):02d}"
     if minute_text.isdigit() and re.match(r"^[\d,]+$", hour_text) and hour_text.count(",") < 4:
@@ -50,10 +54,16 @@ def _describe_time(minute_text: str, hour_text: str) -> str:
 
 def _describe_field(text: str, unit: str, word: Callable[[int], str], plain: str, stepped: str) -> str:
     """Words for one field: `plain` frames a list of values, `stepped` a list with steps."""
-    if text == "*":
+    if "*" in text.split(","):
         return f"every {unit}"
+    if any(_extended_words(element) for element in text.split(",")):
+        plain = plain.replace("on day {}", "on {}")
     parts, has_step = [], False
     for element in text.split(","):
+        special = _extended_words(element)
+        if special:
+            parts.append(special)
+            continue
         start, _, step = element.partition("/")
         low, _, high = start.partition("-")
         values = "" if low == "*" else word(int(low)) + (f" through {word(int(high))}" if high else "")
@@ -66,6 +76,22 @@ def _describe_field(text: str, unit: str, word: Callable[[int], str], plain: str
     if text.startswith("*/") and unit == "minute":
         return f"every {text[2:]} minutes" if "," not in text else _join(parts)
     return (stepped if has_step else plain).format(_join(parts))
+
+
+def _extended_words(element: str) -> str | None:
+    """Words for L, LW, nW, d#n and dL (None for any other element)."""
+    if element == "L":
+        return "the last day"
+    if element == "LW":
+        return "the last weekday"
+    if element.endswith("W"):
+        return f"the weekday nearest day {element[:-1]}"
+    if "#" in element:
+        weekday, count = element.split("#")
+        return f"the {_ordinal(int(count))} {_weekday_word(int(weekday))}"
+    if element.endswith("L"):
+        return f"the last {_weekday_word(int(element[:-1]))}"
+    return None
 
 
 def _ordinal(number: int) -> str:

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..compile import manifest as manifest_json
@@ -15,8 +16,9 @@ from ..compile.manifest import Manifest
 from ..compile.plan import compile_loaded
 from ..define.loader import load_tasks_file
 from ..errors import UsageError
-from ..state import lock_path, locked, state_dir
-from ..targets import Rendered, render
+from ..rules.instants import next_change_note, transitions, zone_of
+from ..state import lock_path, locked, prepare_state, state_dir
+from ..targets import Rendered, placed, render
 from . import manifests, pausing
 from .crashpoints import checkpoint
 from .diff import NamespaceChanges, diff, removal
@@ -39,11 +41,19 @@ def compile_file(tasks_file: str | os.PathLike[str], environment: Environment | 
 
 
 def install(
-    tasks_file: str | os.PathLike[str], *, backend: str = "auto", scope: str = "user", dry_run: bool = False
+    tasks_file: str | os.PathLike[str],
+    *,
+    backend: str = "auto",
+    scope: str = "user",
+    dry_run: bool = False,
+    image: str | None = None,
 ) -> list[NamespaceChanges]:
-    """Install every Orchestrator of a tasks file; what changed per namespace."""
+    """Install every Orchestrator of a tasks file; what changed per namespace. `image` is the
+    container image of the kubernetes backend (default: the one it was installed with)."""
     check_scope(scope)
     environment = capture_environment(scope_state(scope))
+    if image is not None:
+        environment = replace(environment, image=image)
     compiled = compile_file(tasks_file, environment)
     if scope == "system":
         for manifest in compiled:
@@ -88,6 +98,7 @@ def install_manifests(
     """Stage every namespace (nothing written if any is wrong), then apply them one by one."""
     if not compiled:
         return []
+    prepare_state(state)
     with locked(lock_path(state, INSTALL_LOCK)):
         staged = [_stage(manifest, backend, scope, state) for manifest in compiled]
         if not dry_run:
@@ -110,6 +121,7 @@ def _apply_all(staged: list[_Stage], state: Path) -> None:
         stage.forget_old_manifests(state)
         if stage.scheduler.name == "systemd" and not stage.in_place:
             stage.changes.warnings += pausing.hold(state, stage.manifest)  # the timers it started
+    manifests.forget_tasks_files(state)
 
 
 @dataclass
@@ -133,10 +145,12 @@ class _Stage:
         puts the entries back and the manifest files as they were; a kill at any point leaves the
         entries with the manifest file they name."""
         if self.in_place:
+            manifests.keep_tasks_file(self.path.parent.parent, self.manifest)  # unless it is there
             return
         text = self.manifest.to_json()
         before = self.before = self.path.read_text(encoding="utf-8") if self.path.exists() else None
         try:
+            manifests.keep_tasks_file(self.path.parent.parent, self.manifest)
             if text != before:
                 manifests.write(self.path, self.manifest)
             checkpoint("manifest-written")
@@ -190,7 +204,7 @@ def _stage(manifest: Manifest, requested: str, scope: str, state: Path) -> _Stag
         name = choice.name
         warnings += [choice.warning] if choice.warning else []
     scheduler = make_scheduler(name, scope)
-    new = manifest.placed(name, scope)
+    new = placed(name, manifest, scope, old.manifest if old else None)
     path = manifests.versioned_path(state, new)
     rendered = render(name, new, str(path))
     changes = diff(old.manifest if old else None, new)
@@ -200,6 +214,7 @@ def _stage(manifest: Manifest, requested: str, scope: str, state: Path) -> _Stag
         changes.moved_from = old.manifest.backend
     if old is not None:
         warnings += hand_edits(previous or scheduler, old)
+    warnings += clock_change_notes(new)
     changes.warnings = warnings
     installed = scheduler.installed(manifest.namespace)  # also proves the scheduler can be reached
     changes.rewritten = old is None or old.path != path or installed != rendered
@@ -216,11 +231,11 @@ def _in_place(manifest: Manifest, requested: str, scope: str, state: Path) -> _S
     if head is None or head.get("tasks_file") != manifest.tasks_file or head.get("scope") != scope:
         return None
     backend = head.get("backend")
-    if not isinstance(backend, str) or requested not in ("auto", backend):
-        return None
+    if not isinstance(backend, str) or requested not in ("auto", backend) or backend == "kubernetes":
+        return None  # a cluster is applied every time: that also undoes edits made there
     if backend == "foreground" and requested == "auto" and not engine_running(state):
         return None
-    new = manifest.placed(backend, scope)
+    new = placed(backend, manifest, scope)
     path = manifests.versioned_path(state, new)
     expected = manifests.read_entries(path)
     if path != paths[0] or expected is None or path.read_text(encoding="utf-8") != new.to_json():
@@ -229,10 +244,31 @@ def _in_place(manifest: Manifest, requested: str, scope: str, state: Path) -> _S
     if manifests.digests(scheduler.installed(manifest.namespace) or {}) != expected:
         return None
     changes = NamespaceChanges(manifest.namespace, backend, manifest.tasks_file, unchanged=list(new.tasks))
+    changes.warnings = clock_change_notes(new)
     changes.descriptions = {
         task_id: f"{task.timing.expression}  ({task.timing.description})" for task_id, task in new.tasks.items()
     }
     return _Stage(new, scheduler, path, {}, changes, None, None, in_place=True)
+
+
+def clock_change_notes(manifest: Manifest, now: float | None = None) -> list[str]:
+    """One line per task whose runs the next clock change of its zone moves, drops or repeats.
+    Each zone's clock changes are found once, for all its tasks."""
+    notes = []
+    moment = time.time() if now is None else now
+    upcoming: dict[str, list[tuple[float, int, int]]] = {}
+    for task_id, task in manifest.tasks.items():
+        fields = task.timing.fields
+        if fields is None:
+            continue
+        name = task.timing.zone or manifest.machine_zone
+        zone = zone_of(name)
+        if name not in upcoming:
+            upcoming[name] = transitions(zone, moment, moment + 366 * 86400)
+        note = next_change_note(fields, zone, moment, upcoming[name])
+        if note:
+            notes.append(f"task '{task_id}': {note} ({task.timing.zone or manifest.machine_zone})")
+    return notes
 
 
 def hand_edits(scheduler: Scheduler, old: Installed) -> list[str]:
@@ -272,6 +308,7 @@ def uninstall(
     """Remove our entries and manifests (run records stay) for a file, a namespace, or all;
     their pauses too, unless `keep_pauses` (a foreground scheduler that stops keeps them)."""
     state = scope_state(scope)
+    prepare_state(state)
     with locked(lock_path(state, INSTALL_LOCK)):
         targets = _uninstall_targets(state, tasks_file, namespace, everything)
         removed = []
@@ -286,6 +323,8 @@ def uninstall(
                 if not keep_pauses:
                     pausing.forget(state, installed.namespace)
             removed.append(changes)
+        if not dry_run:
+            manifests.forget_tasks_files(state)
         return removed
 
 

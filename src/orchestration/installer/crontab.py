@@ -1,11 +1,11 @@
-"""Reading and writing the user's crontab: the only place that runs the crontab command. It is
-written through python-crontab, which only the commands that write import; `crontab -l` is run
-directly, so reading commands do without it. What goes into the crontab is rendered by
-`targets.crontab`.
+"""Reading and writing the user's crontab: the only place that runs the crontab command. What
+goes into the crontab is rendered by `targets.crontab`.
 
-python-crontab re-renders the lines it parses (it drops indentation, moves variable lines and
-turns `0 * * * *` into `@hourly`), so it parses nothing here: the crontab's text is carried
-verbatim, and only our block within it changes.
+The crontab's bytes are carried, never parsed: only our block within it changes, and every
+other byte (tabs, a carriage return, text that is not UTF-8) is written back as it was read.
+Bytes that are not UTF-8 travel as surrogate escapes. One thing cannot be carried: Debian's
+`crontab -l` prints a carriage return as the two characters `\r`, just as it prints those two
+characters, so a crontab that shows `\r` is refused rather than changed.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 from ..errors import ApplyError, FenceError, SchedulerFullError, SchedulerUnavailableError
 from ..state import locked, spare_dir
 from ..targets import Rendered
-from ..targets.crontab import NAME, file_name, find_block, merge
+from ..targets.crontab import NAME, file_name, find_block, lines_of, merge
 from .crashpoints import checkpoint
 
 INSTALL_CRON_HINT = (
@@ -31,51 +31,39 @@ CRONTAB_COMMAND = "/usr/bin/crontab"  # as python-crontab runs it
 # How long after the start of a minute cron may still be reading crontabs (it usually takes
 # milliseconds; the margin covers a loaded machine).
 CRON_LOOKS_WITHIN_SECONDS = 5
+# How the crontab's bytes become text and back: every byte survives the round trip.
+ENCODING, ERRORS = "utf-8", "surrogateescape"
 
 
 class UserCrontab:
-    """The current user's crontab, read with the crontab command and written with python-crontab's
-    runner of it (its text is never parsed here, only carried)."""
+    """The current user's crontab, read and written with the crontab command (the command
+    python-crontab would use); its bytes are carried, never parsed."""
 
     def __init__(self, command: str | None = None) -> None:
         self.command: str = command or CRONTAB_COMMAND
 
     def read(self) -> str:
         """The crontab's text ('' when the user has none)."""
-        try:
-            result = subprocess.run([*shlex.split(self.command), "-l"], capture_output=True)
-            process = _Ran(result.returncode, result.stdout.decode("utf-8"), result.stderr.decode("utf-8", "replace"))
-        except UnicodeDecodeError:
-            raise FenceError(
-                "your crontab holds bytes that are not UTF-8, and orchestration keeps every line it"
-                " does not own byte for byte: it will not rewrite it.",
-                hint="Nothing was changed. Convert it, for example with"
-                " `crontab -l | iconv -f latin1 -t utf-8 | crontab -`, then run the command again.",
-            ) from None
-        except FileNotFoundError:
-            raise SchedulerUnavailableError(
-                f"there is no crontab command ({self.command}) on this machine", hint=INSTALL_CRON_HINT
-            ) from None
-        if process.returncode != 0 and "no crontab for" not in process.stderr:
-            raise ApplyError(f"`crontab -l` failed: {process.stderr.strip()}")
-        return str(process.stdout) if process.returncode == 0 else ""
+        process = self._run("-l")
+        said = process.stderr.decode(errors="replace")
+        if process.returncode != 0 and "no crontab for" not in said:
+            raise ApplyError(f"`crontab -l` failed: {said.strip()}")
+        return process.stdout.decode(ENCODING, ERRORS) if process.returncode == 0 else ""
 
     def write(self, text: str) -> None:
         """Replace the crontab with `text`, through a private temporary file that is removed
-        whatever crontab says (python-crontab would keep it, foreign lines and all, on a refusal)."""
-        import tempfile
-
-        import crontab as python_crontab  # only commands that write the crontab load it
+        whatever crontab says."""
+        import tempfile  # only commands that write the crontab
 
         descriptor, path = tempfile.mkstemp(prefix="orchestration-crontab-")
         try:
             with os.fdopen(descriptor, "wb") as handle:
-                handle.write(text.encode("utf-8"))
-            process = python_crontab.Process(self.command, path).run()
+                handle.write(text.encode(ENCODING, ERRORS))
+            process = self._run(path)
         finally:
             os.unlink(path)
         if process.returncode != 0:
-            said = str(process.stderr).strip()
+            said = process.stderr.decode(errors="replace").strip()
             limit = _TOO_LONG.search(said)
             if limit:
                 raise CrontabTooLong(int(limit.group(1)), text.count("\n"))
@@ -84,14 +72,28 @@ class UserCrontab:
                 f" {said}; the old crontab was kept"
             )
 
+    def _run(self, *arguments: str) -> subprocess.CompletedProcess[bytes]:
+        try:
+            return subprocess.run([*shlex.split(self.command), *arguments], capture_output=True, check=False)
+        except FileNotFoundError:
+            raise SchedulerUnavailableError(
+                f"there is no crontab command ({self.command}) on this machine", hint=INSTALL_CRON_HINT
+            ) from None
 
-class _Ran:
-    """What `crontab -l` did: its exit code and what it said."""
 
-    __slots__ = ("returncode", "stderr", "stdout")
-
-    def __init__(self, returncode: int, stdout: str, stderr: str) -> None:
-        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+def check_carried(text: str) -> None:
+    """FenceError if writing `text` back could change a line: one that `crontab -l` shows with
+    `\\r`, which is either a carriage return or those two characters."""
+    numbers = [str(number) for number, line in enumerate(lines_of(text), start=1) if "\\r" in line]
+    if numbers:
+        raise FenceError(
+            f"line(s) {', '.join(numbers)} of your crontab show '\\r', which `crontab -l` prints both"
+            " for a carriage return and for the two characters \\ and r: orchestration cannot tell"
+            " which, so writing your crontab back could change those lines.",
+            hint="Nothing was changed. If they end in carriage returns (a file saved with Windows line"
+            " ends), remove them: `crontab -l | sed 's/\\\\r$//' | crontab -`; if the text is meant,"
+            " write it another way (for example `printf '\\015'`); then run the command again.",
+        )
 
 
 # Debian's crontab command refuses a long crontab: "crontab is too long; maximum number of lines is 10000."
@@ -130,6 +132,8 @@ class CrontabScheduler:
         with locked(lock_path):
             text = self.crontab.read()
             updated = merge(text, namespace, block)
+            if updated != text:
+                check_carried(text)
             if updated == text:
                 return False
             try:

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING
 
 from ..compile import manifest as manifest_json
 from ..compile.manifest import Manifest
-from ..errors import NotInstalledError, UsageError
+from ..errors import ApplyError, NotInstalledError, OrchestrationError, UsageError
 from ..frozen import Frozen
-from ..state import manifests_dir, remove_file, write_private
+from ..state import manifests_dir, remove_file, tasks_copy_path, write_private
 
 if TYPE_CHECKING:
     from ..targets import Rendered
@@ -76,6 +76,46 @@ def read_entries(path: Path) -> dict[str, str] | None:
     except (OSError, ValueError):
         return None
     return found if isinstance(found, dict) else None
+
+
+def keep_tasks_file(state: Path, manifest: Manifest) -> None:
+    """Keep a private copy of the tasks file as installed, which runs of tasks with functions
+    import: an edit in progress, saved half-way, changes no run until it is installed."""
+    if not any(task.needs_tasks_file for task in manifest.tasks.values()):
+        return
+    copy = Path(tasks_copy_path(state, manifest.tasks_file_sha256))
+    if copy.exists():
+        return
+    try:
+        source = Path(manifest.tasks_file).read_bytes()
+    except OSError as error:
+        raise ApplyError(f"the tasks file {manifest.tasks_file} cannot be read again ({error.strerror})") from None
+    if hashlib.sha256(source).hexdigest() != manifest.tasks_file_sha256:
+        raise ApplyError(
+            f"the tasks file {manifest.tasks_file} changed while it was being installed; nothing"
+            " was changed: run the install again"
+        )
+    write_private(copy, source)
+
+
+def forget_tasks_files(state: Path) -> None:
+    """Remove the copies of tasks files that no installed manifest names any more."""
+    directory = manifests_dir(state)
+    if not directory.is_dir():
+        return
+    named = set()
+    for path in directory.glob("*.*.json"):
+        head = manifest_json.read_head(path)  # the first line says it, without the tasks
+        if head is not None and isinstance(head.get("tasks_file_sha256"), str):
+            named.add(head["tasks_file_sha256"])
+            continue
+        try:
+            named.add(manifest_json.read(path).tasks_file_sha256)
+        except (OrchestrationError, OSError):  # a damaged manifest: keep every copy, a later install decides
+            return
+    for copy in directory.glob("tasks-*.py"):
+        if copy.name[len("tasks-") : -len(".py")] not in named:
+            remove_file(copy)
 
 
 def candidates(state: Path, namespace: str) -> list[Path]:

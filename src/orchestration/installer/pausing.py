@@ -90,6 +90,7 @@ def pause(state: Path, reference: str, until: float | None, now: float | None = 
     now = time.time() if now is None else now
     namespace, task = split(reference)
     target = _target(state, namespace, task)
+    _refuse_cluster(target, reference, "true")
     if until is not None and until <= now:
         raise UsageError(f"--until {time.strftime('%Y-%m-%d %H:%M:%S %z', time.localtime(until))} is not in the future")
     write_private(paused_path(state, namespace, task), json.dumps({"until": until, "paused_at": now}) + "\n")
@@ -119,6 +120,7 @@ def resume(state: Path, reference: str) -> PauseChange:
     """End the pause of a namespace (and of each of its tasks) or of one task."""
     namespace, task = split(reference)
     target = _target(state, namespace, task)
+    _refuse_cluster(target, reference, "false")
     tasks = target.tasks
     if task is None:
         files = [Path(paused_path(state, namespace))]
@@ -148,6 +150,16 @@ def resume(state: Path, reference: str) -> PauseChange:
         except ApplyError as error:
             change.warnings.append(f"{error}; start the timers with `systemctl --user start ...`")
     return change
+
+
+def _refuse_cluster(target: _Target, reference: str, suspend: str) -> None:
+    """A pause is read by the shim from this machine's state folder, which a pod does not see."""
+    if target.backend == "kubernetes":
+        raise UsageError(
+            f"{reference} runs on Kubernetes, whose pods do not see the pauses of this machine; nothing was changed",
+            hint="Suspend (or resume) its CronJobs on the cluster instead: `kubectl patch cronjob"
+            f' NAME --type merge -p \'{{"spec": {{"suspend": {suspend}}}}}\'`.',
+        )
 
 
 def hold(state: Path, manifest: Manifest) -> list[str]:

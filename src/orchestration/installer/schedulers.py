@@ -12,12 +12,13 @@ from typing import TYPE_CHECKING, Protocol
 
 from ..errors import SchedulerUnavailableError, UsageError
 from ..frozen import Frozen
+from ..rules.instants import processes
 from .systemctl import Systemctl
 
 if TYPE_CHECKING:
     from ..targets import Rendered
 
-BACKENDS = ("crontab", "systemd")
+BACKENDS = ("crontab", "systemd", "kubernetes")
 CRON_DAEMONS = ("cron", "crond")
 
 
@@ -48,7 +49,7 @@ def check_scope(scope: str) -> None:
 
 
 def make_scheduler(name: str, scope: str = "user") -> Scheduler:
-    """The scheduler called `name` ('crontab' or 'systemd') for `scope`."""
+    """The scheduler called `name` ('crontab', 'systemd' or 'kubernetes') for `scope`."""
     if name == "crontab":
         if scope != "user":
             raise UsageError(
@@ -67,6 +68,16 @@ def make_scheduler(name: str, scope: str = "user") -> Scheduler:
         from .foreground import ForegroundScheduler
 
         return ForegroundScheduler(state_dir(system=scope == "system"))
+    if name == "kubernetes":
+        if scope != "user":
+            raise UsageError(
+                "--scope system is for the systemd backend; pods run as the image's user whatever"
+                " the scope: leave --scope out with --backend kubernetes"
+            )
+        from ..state import state_dir
+        from .kubernetes import KubernetesScheduler
+
+        return KubernetesScheduler(state_dir())
     raise UsageError(f"unknown backend '{name}'; use auto, {', '.join(BACKENDS)}")
 
 
@@ -98,19 +109,7 @@ def choose_backend(scope: str = "user") -> Choice:
 
 def cron_daemon_running() -> bool:
     """Whether a process named cron or crond runs (read from /proc, no subprocess)."""
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
-        return False
-    for entry in entries:
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/comm", encoding="utf-8") as stream:
-                    if stream.read().strip() in CRON_DAEMONS:
-                        return True
-            except OSError:
-                continue
-    return False
+    return bool(processes(CRON_DAEMONS))
 
 
 def crontab_command() -> str | None:

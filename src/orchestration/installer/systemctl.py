@@ -101,12 +101,41 @@ class Systemctl:
         if units:
             self.run("restart", *units)
 
+    def stale(self, units: Iterable[str]) -> tuple[list[str], list[str], bool]:
+        """Of `units`, those not active and those not enabled; and whether the manager has not
+        read some of them since their files changed (an install killed half-way leaves them so)."""
+        units = list(units)
+        if not units:
+            return [], [], False
+        result = subprocess.run(
+            [*self.argv, "show", "--property=Id,ActiveState,UnitFileState,NeedDaemonReload", *units],
+            capture_output=True,
+            text=True,
+        )
+        inactive, disabled, reload = [], [], False
+        for block in result.stdout.split("\n\n"):
+            fields = dict(line.partition("=")[::2] for line in block.splitlines() if "=" in line)
+            if fields.get("Id") not in units:
+                continue
+            if fields.get("ActiveState") != "active":
+                inactive.append(fields["Id"])
+            if fields.get("UnitFileState") != "enabled":
+                disabled.append(fields["Id"])
+            reload = reload or fields.get("NeedDaemonReload") == "yes"
+        return inactive, disabled, reload
+
+    def stop(self, units: Iterable[str]) -> None:
+        """Stop units; units the manager does not know are fine."""
+        units = list(units)
+        if units:
+            subprocess.run([*self.argv, "stop", *units], capture_output=True, text=True)
+
     def disable(self, units: Iterable[str]) -> None:
         """Stop and unlink; units that are already gone are fine."""
         units = list(units)
         if units:
-            subprocess.run([*self.argv, "stop", *units], capture_output=True, text=True)
             subprocess.run([*self.argv, "disable", "--no-reload", *units], capture_output=True, text=True)
+            subprocess.run([*self.argv, "stop", *units], capture_output=True, text=True)
 
     def next_elapses(self) -> dict[str, datetime]:
         """When systemd will next fire each timer, as it reports it, by timer unit name."""

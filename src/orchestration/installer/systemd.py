@@ -70,12 +70,20 @@ class SystemdScheduler:
         desired = units or {}
         current = self.directory.owned(namespace)
         if desired == current:
+            self._resume(desired)
             return False
         self.directory.check_free([name for name in desired if name not in current], namespace)
         written = {name: text for name, text in desired.items() if current.get(name) != text}
         removed = [name for name in current if name not in desired]
         self.systemctl.disable([name for name in removed if name.endswith(".timer")])
         try:
+            # A timer whose unit changes is stopped and disabled before the manager reloads, so
+            # that the reload forgets it, and enabled and started after: a timer the manager
+            # still holds (running, or stopped but enabled) remembers its last elapse, and once
+            # started again (systemd 252) it elapses at once for any time of the new schedule
+            # since then: a reinstall would run the task. Loaded afresh, it waits for the next
+            # time to come.
+            self.systemctl.disable([name for name in written if name.endswith(".timer") and name in current])
             for name, text in written.items():
                 write_private(self.directory.path / name, text)
             for name in removed:
@@ -93,29 +101,37 @@ class SystemdScheduler:
         return True
 
     def _activate(self, desired: Rendered, written: Rendered, current: Rendered) -> None:
-        """One reload; then start new timers and restart changed ones (@reboot timers only
-        wait for the next boot, as cron's @reboot does)."""
+        """One reload; then start new and changed timers, which were stopped (@reboot timers
+        only wait for the next boot, as cron's @reboot does)."""
         timers = [name for name in written if name.endswith(".timer")]
-        fresh = [name for name in timers if name not in current]
-        changed = [name for name in timers if name in current]
-        self.systemctl.enable(fresh)
         self.systemctl.daemon_reload()
         checkpoint("manager-reloaded")
-        self.systemctl.start(name for name in fresh if not at_boot(desired[name]))
-        self.systemctl.restart(name for name in changed if not at_boot(desired[name]))
+        self.systemctl.enable(timers)
+        self.systemctl.start(name for name in timers if not at_boot(desired[name]))
+
+    def _resume(self, units: Rendered) -> None:
+        """Units in place whose timers an install killed half-way left stopped or unread: read
+        and started again."""
+        timers = [name for name in units if name.endswith(".timer")]
+        inactive, disabled, reload = self.systemctl.stale(timers)
+        self.systemctl.enable(disabled)
+        if reload or disabled:
+            self.systemctl.daemon_reload()
+        self.systemctl.start(name for name in inactive if not at_boot(units[name]))
 
     def _restore(self, previous: Rendered, attempted: Rendered) -> None:
         fresh = [name for name in attempted if name not in previous]
         self.systemctl.disable([name for name in fresh if name.endswith(".timer")])
         for name in fresh:
             remove_file(self.directory.path / name)
+        timers = [name for name in previous if name.endswith(".timer")]
+        self.systemctl.disable(timers)  # see apply: stopped and disabled before the reload
         for name, text in previous.items():
             write_private(self.directory.path / name, text)
-        timers = [name for name in previous if name.endswith(".timer")]
         try:
-            self.systemctl.enable(timers)
             self.systemctl.daemon_reload()
-            self.systemctl.restart(name for name in timers if not at_boot(previous[name]))
+            self.systemctl.enable(timers)
+            self.systemctl.start(name for name in timers if not at_boot(previous[name]))
         except (ApplyError, SchedulerUnavailableError):
             pass  # the files are back; the manager reads them at its next reload
 

@@ -1,43 +1,37 @@
-"""The firing times of a schedule, for `next`, `list`, `status` and `why`."""
+"""The firing times of a schedule, for `next`, `list`, `status` and `why`: the instants of the
+cron daemon's rule (`rules.instants`), in the task's zone or the machine's, with their offsets."""
 
 from __future__ import annotations
 
-import os
 from datetime import datetime, tzinfo
-from typing import Protocol
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ..compile.manifest import TaskManifest
+from ..compile.manifest import TaskManifest, Timing
+from ..rules.instants import next_instants, previous_instant, zone_of
 
 
-class Timing(Protocol):
-    """A schedule as previews read it: the emitted crontab time fields, or @reboot."""
-
-    @property
-    def cron(self) -> str: ...
-
-    @property
-    def reboot(self) -> bool: ...
+def zone(timing: Timing) -> tzinfo:
+    """The zone the schedule is read in: its own, else the machine's (the daemon's)."""
+    return zone_of(timing.zone)
 
 
 def next_times(timing: Timing, after: datetime, count: int) -> list[datetime]:
-    """The next `count` firing times strictly after `after` (aware), as croniter computes them."""
-    if timing.reboot or count <= 0:
+    """The next `count` firing times strictly after the instant `after`."""
+    if timing.fields is None or count <= 0:
         return []
-    from croniter import croniter  # heavy: only previews need it
-
-    iterator = croniter(timing.cron, after, implement_cron_bug=True)
-    return [iterator.get_next(datetime) for _ in range(count)]
+    where = zone(timing)
+    return [
+        datetime.fromtimestamp(moment, where)
+        for moment in next_instants(timing.fields, where, after.timestamp(), count)
+    ]
 
 
 def previous_time(timing: Timing, before: datetime) -> datetime | None:
-    """The last firing time strictly before `before` (aware), as croniter computes it."""
-    if timing.reboot:
+    """The last firing time strictly before the instant `before`."""
+    if timing.fields is None:
         return None
-    from croniter import croniter
-
-    found: datetime = croniter(timing.cron, before, implement_cron_bug=True).get_prev(datetime)
-    return found
+    where = zone(timing)
+    moment = previous_instant(timing.fields, where, before.timestamp())
+    return None if moment is None else datetime.fromtimestamp(moment, where)
 
 
 def next_firing(task: TaskManifest, now: datetime) -> datetime | None:
@@ -48,14 +42,4 @@ def next_firing(task: TaskManifest, now: datetime) -> datetime | None:
 
 def local_timezone() -> tzinfo:
     """The machine's time zone, as the cron daemon uses it (TZ, else /etc/localtime)."""
-    name = os.environ.get("TZ", "").lstrip(":")
-    if name:
-        try:
-            return ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            pass
-    try:
-        with open("/etc/localtime", "rb") as handle:
-            return ZoneInfo.from_file(handle, key="localtime")
-    except OSError:
-        return datetime.now().astimezone().tzinfo  # type: ignore[return-value]
+    return zone_of(None)

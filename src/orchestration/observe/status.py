@@ -2,7 +2,7 @@
 what was installed still matches the machine (drift, missing files, entries changed by hand).
 
 It is made to stay quick with thousands of tasks: one query of the journal for every task's
-newest run and failures in a row, next firing times by the daemon's rule (no preview library),
+newest run and failures in a row, next firing times by the daemon's rule read on the wall clock,
 the entries checked against the digests their install kept, and no module of a backend that is
 not in use.
 """
@@ -10,9 +10,8 @@ not in use.
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,9 +26,6 @@ from .history import latest_runs
 
 if TYPE_CHECKING:
     from ..compile.manifest import Manifest, TaskManifest
-    from ..rules.firing import Fields
-
-SEARCH_DAYS = 8 * 366  # 29 February comes back within 8 years
 
 
 class TaskStatus(Frozen):
@@ -91,7 +87,7 @@ NextTime = Callable[["Manifest", str, datetime], "datetime | None"]
 
 def installed_status(state: Path, now: datetime, next_time: NextTime | None = None) -> list[TaskStatus]:
     """Every installed task's state, by namespace and task."""
-    next_time = next_time or _next_from_schedule
+    next_time = next_time or NextFromSchedule()
     result = []
     paused = {reference: pause for reference, pause in pauses(state).items() if pause.active(now.timestamp())}
     latest = latest_runs(state)
@@ -121,38 +117,24 @@ def installed_status(state: Path, now: datetime, next_time: NextTime | None = No
     return result
 
 
-def _next_from_schedule(manifest: Manifest, task_id: str, now: datetime) -> datetime | None:
-    fields = manifest.task(task_id).timing.fields
-    if fields is None:
-        return None
-    found = next_by_rule(fields, now.timestamp())
-    return None if found is None else datetime.fromtimestamp(found).astimezone()  # the offset then
+class NextFromSchedule:
+    """The next firing time of a task by the daemon's rule (`rules.instants`), in its zone or the
+    machine's; each zone is looked up once per listing."""
 
+    def __init__(self) -> None:
+        self._zones: dict[str | None, tzinfo] = {}
 
-def next_by_rule(fields: Fields, after: float) -> float | None:
-    """The first firing minute after `after`: the daemon's rule (`rules.firing`) on the local wall
-    clock, searched a day at a time, then an hour and a minute at a time within a day that fires."""
-    first = time.localtime(after - after % 60 + 60)
-    hours, minutes = sorted(fields.hours), sorted(fields.minutes)
-    day, hour, minute = date(first.tm_year, first.tm_mon, first.tm_mday), first.tm_hour, first.tm_min
-    for _ in range(SEARCH_DAYS):
-        if day.month in fields.months and _fires_on(fields, day):
-            for at_hour in hours:
-                if at_hour < hour:
-                    continue
-                for at_minute in minutes:
-                    if at_hour == hour and at_minute < minute:
-                        continue
-                    moment = time.mktime((day.year, day.month, day.day, at_hour, at_minute, 0, 0, 0, -1))
-                    if moment > after:
-                        return moment
-        day, hour, minute = day + timedelta(days=1), 0, 0
-    return None
+    def __call__(self, manifest: Manifest, task_id: str, now: datetime) -> datetime | None:
+        timing = manifest.task(task_id).timing
+        if timing.fields is None:
+            return None
+        from ..rules.instants import next_instant, zone_of  # zoneinfo: only listings with a schedule
 
-
-def _fires_on(fields: Fields, day: date) -> bool:
-    day_of_month, day_of_week = day.day in fields.days, day.isoweekday() % 7 in fields.weekdays
-    return (day_of_month or day_of_week) if fields.days_or else (day_of_month and day_of_week)
+        if timing.zone not in self._zones:
+            self._zones[timing.zone] = zone_of(timing.zone)
+        zone = self._zones[timing.zone]
+        found = next_instant(timing.fields, zone, now.timestamp())
+        return None if found is None else datetime.fromtimestamp(found, zone)
 
 
 def namespace_problems_of(manifest: Manifest) -> list[str]:
@@ -234,6 +216,7 @@ class NextFiring:
 
     def __init__(self) -> None:
         self._elapses: dict[str, dict[str, datetime]] = {}  # by scope, asked once per listing
+        self._schedule = NextFromSchedule()
 
     def __call__(self, manifest: Manifest, task_id: str, now: datetime) -> datetime | None:
         if manifest.backend == "systemd":
@@ -243,7 +226,7 @@ class NextFiring:
             elapse = self._timers(manifest.scope).get(timer)
             if elapse is not None:
                 return elapse
-        return _next_from_schedule(manifest, task_id, now)
+        return self._schedule(manifest, task_id, now)
 
     def _timers(self, scope: str) -> dict[str, datetime]:
         if scope not in self._elapses:

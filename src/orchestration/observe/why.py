@@ -20,14 +20,14 @@ from ..compile.manifest import Manifest, Skip
 from ..errors import RunError
 from ..installer.manifests import find_task
 from ..rules.context import RunContext
-from ..rules.firing import fires_in
-from ..runtime import conditions
+from ..rules.instants import machine_zone
+from ..runtime import conditions, gate
 from ..runtime.environment import run_environment, task_variables
 from ..runtime.inputs import TaskFunctions
 from ..runtime.journal import Journal
 from ..runtime.records import local_datetime
 from ..state import journal_path
-from .preview import local_timezone, next_times, previous_time
+from .preview import next_times, previous_time, zone
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,9 @@ class Explanation:
     previous_time: datetime | None
     next_time: datetime | None
     verdicts: tuple[Verdict, ...]
+    notifications: tuple[str, ...] = ()  # the task's notify rules and ping, secrets masked
+    deliveries: tuple[dict[str, Any], ...] = ()  # what those of its latest run that sent any did
+    deliveries_run: str | None = None  # that run's id
 
     @property
     def deciding(self) -> Verdict | None:
@@ -107,6 +110,9 @@ class Explanation:
             "outcome": self.outcome,
             "would_run": self.outcome == "run",
             "reason": self.reason,
+            "notifications": list(self.notifications),
+            "deliveries": list(self.deliveries),
+            "deliveries_run": self.deliveries_run,
         }
 
     def lines(self) -> list[str]:
@@ -118,6 +124,13 @@ class Explanation:
         ]
         if not self.verdicts:
             lines.append("  no skip conditions")
+        lines += [f"  notify {line}" for line in self.notifications]
+        if self.deliveries:
+            lines.append(f"  run {self.deliveries_run} notified:")
+            lines += [
+                f"    {d['channel']} {d['target']} ({d['event']}): {d['outcome']} ({d['detail']})"
+                for d in self.deliveries
+            ]
         lines.append(self._conclusion())
         return lines
 
@@ -167,11 +180,12 @@ def explain(state: Path, reference: str, at: datetime | None = None, now: dateti
     manifest = installed.manifest
     task = manifest.task(task_id)
     timing = task.timing
-    now = (now or datetime.now(local_timezone())).astimezone(local_timezone())
+    where = zone(timing)
+    now = (now or datetime.now(where)).astimezone(where)
     if at is None:
         upcoming = next_times(timing, now, 1)
         at = upcoming[0] if upcoming else now
-    at = at.astimezone(local_timezone()).replace(second=0, microsecond=0)
+    at = at.astimezone(where).replace(second=0, microsecond=0)
     moment = _Moment(state, manifest, task_id, at, now)
     return Explanation(
         reference=f"{manifest.namespace}/{task_id}",
@@ -179,11 +193,29 @@ def explain(state: Path, reference: str, at: datetime | None = None, now: dateti
         schedule=timing.expression,
         description=timing.description,
         reboot=timing.reboot,
-        fires=timing.fields is not None and fires_in(timing.fields, at.timetuple()),
+        fires=timing.fields is not None and gate.admits(timing, at.timestamp(), machine_zone()),
         previous_time=previous_time(timing, at),
         next_time=next(iter(next_times(timing, at, 1)), None),
         verdicts=_verdicts(task.skips, moment),
+        notifications=tuple(task.reporting.lines) if task.reporting else (),
+        **_latest_deliveries(state, manifest.namespace, task_id),
     )
+
+
+def _latest_deliveries(state: Path, namespace: str, task_id: str) -> dict[str, Any]:
+    """The deliveries of the task's newest run that has any (among its last 50)."""
+    journal = Journal(journal_path(state))
+    if not journal.exists:
+        return {}
+    try:
+        for run in journal.runs(namespace=namespace, task=task_id, limit=50):
+            if run.deliveries:
+                return {"deliveries": tuple(run.deliveries), "deliveries_run": run.run_id}
+    except (sqlite3.Error, UnicodeDecodeError):
+        pass
+    finally:
+        journal.close()
+    return {}
 
 
 def _verdicts(skips: tuple[Skip, ...], moment: _Moment) -> tuple[Verdict, ...]:

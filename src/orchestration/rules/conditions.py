@@ -47,9 +47,8 @@ def known(kind: Any) -> bool:
 
 
 def _scheduled(context: RunContext) -> datetime:
-    """The run's scheduled minute in local time (cron fires in local time)."""
-    moment = context.scheduled_time
-    return moment.astimezone() if moment.tzinfo is not None else moment
+    """The run's scheduled minute, in the zone it is given in (the task's, else the machine's)."""
+    return context.scheduled_time
 
 
 def _minute_of_day(clock: str) -> int:

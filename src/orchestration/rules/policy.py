@@ -6,6 +6,10 @@ from __future__ import annotations
 from ..frozen import Frozen
 
 OVERLAP_POLICIES = ("skip", "queue", "allow")
+# After a script's time is up (or a signal passed on to it), seconds before SIGKILL follows SIGTERM.
+KILL_GRACE_SECONDS = 5
+# What a firing may take besides its attempts: starting, deciding, recording.
+RUN_SLACK_SECONDS = 60
 
 
 class RunPolicy(Frozen):
@@ -21,6 +25,16 @@ class RunPolicy(Frozen):
     retry_delay: float = 0
     catch_up: bool = False
     jitter: int = 0
+
+    def longest_firing(self) -> int | None:
+        """Seconds beyond which a firing (every attempt, the waits between them, and stopping a
+        script that ignores SIGTERM) cannot be still going unless the shim itself hangs; None
+        without a time limit."""
+        if self.timeout is None:
+            return None
+        attempts = self.retries + 1
+        seconds = attempts * (self.timeout + KILL_GRACE_SECONDS) + self.retries * self.retry_delay
+        return int(-(-(seconds + RUN_SLACK_SECONDS) // 1))
 
 
 class Retention(Frozen):

@@ -10,7 +10,7 @@ missed job once, not once per missed day).
 
 from __future__ import annotations
 
-from ..rules.firing import Fields, previous_firing
+from ..compile.manifest import Timing
 
 MISSED = "missed"  # the newest firing has no run: catch it up
 RAN = "ran"  # it has a run (or a later firing has): nothing to catch up
@@ -18,10 +18,12 @@ NOT_DUE = "not due"  # it came before the install, or there is none
 
 
 def missed_firing(
-    fields: Fields, now: float, installed_at: float, latest_recorded: float | None
+    timing: Timing, machine_zone: str, now: float, installed_at: float, latest_recorded: float | None
 ) -> tuple[str, float | None]:
     """(verdict, firing) for the newest firing before `now`: MISSED, RAN or NOT_DUE."""
-    due = previous_firing(fields, now)
+    from ..rules.instants import previous_instant, zone_of  # zoneinfo: catch-ups only
+
+    due = None if timing.fields is None else previous_instant(timing.fields, zone_of(timing.zone or machine_zone), now)
     if due is None or due < installed_at:
         return NOT_DUE, due
     if latest_recorded is not None and latest_recorded >= due:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ..compile.manifest import Manifest, TaskManifest
-from .records import RunRecord, iso_minute
+from .records import RunRecord, iso_minute, scheduled_datetime
 
 
 def task_variables(task: TaskManifest | None) -> dict[str, str]:
@@ -25,11 +25,17 @@ def run_environment(
     return environment
 
 
+def scheduled_text(timestamp: float, zone: str | None) -> str:
+    """The scheduled time as scripts see it: ISO 8601 with the offset of the task's zone."""
+    return iso_minute(timestamp) if zone is None else scheduled_datetime(timestamp, zone).isoformat()
+
+
 def script_environment(
     manifest: Manifest,
     environ: Mapping[str, str],
     record: RunRecord,
     values: Mapping[str, str],
+    zone: str | None,
     variables: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """What a script starts with: the run's environment and the task's variables, who and when
@@ -39,7 +45,7 @@ def script_environment(
         ORCHESTRATION_NAMESPACE=record.namespace,
         ORCHESTRATION_TASK=record.task,
         ORCHESTRATION_RUN_ID=record.run_id,
-        ORCHESTRATION_SCHEDULED_TIME=iso_minute(record.scheduled_time or record.started_at),
+        ORCHESTRATION_SCHEDULED_TIME=scheduled_text(record.scheduled_time or record.started_at, zone),
     )
     environment.update({f"ORCHESTRATION_PARAM_{key.upper()}": value for key, value in values.items()})
     return environment

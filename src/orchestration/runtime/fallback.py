@@ -36,11 +36,14 @@ def _ensure_folder(path: str, spare: bool) -> None:
         private_dir(path)
 
 
-def append(state: str | os.PathLike[str], run: RunRecord) -> str:
-    """Append the record to the first fallback file that can be written; its path."""
+def append(state: str | os.PathLike[str], run: RunRecord, *, spare_only: bool = False) -> str:
+    """Append the record to the first fallback file that can be written; its path. With
+    `spare_only`, only the spare folder's (for a state folder that is not safe to write)."""
     line = (json.dumps(run.to_dict(), ensure_ascii=False) + "\n").encode()
     last_error: OSError | None = None
     for position, path in enumerate(fallback_paths(state)):
+        if spare_only and position == 0:
+            continue
         try:
             _ensure_folder(os.path.dirname(path), spare=position > 0)
             descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)

@@ -62,7 +62,23 @@ MIGRATIONS = (
     """
     ALTER TABLE runs ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1
     """,
-    # 3: a run number per task, so that retention deletes a range of an index whatever keep_runs
+    # 3: what each notification of a run did; and run counts per status that pruning does not
+    # lower (Prometheus counters), with the last start and end of each status.
+    """
+    ALTER TABLE runs ADD COLUMN deliveries TEXT;
+    CREATE TABLE totals (
+        namespace TEXT NOT NULL,
+        task TEXT NOT NULL,
+        status TEXT NOT NULL,
+        runs INTEGER NOT NULL,
+        last_started REAL,
+        last_finished REAL,
+        PRIMARY KEY (namespace, task, status)
+    );
+    INSERT INTO totals SELECT namespace, task, status, COUNT(*), MAX(started_at), MAX(finished_at)
+        FROM runs WHERE status != 'running' GROUP BY namespace, task, status
+    """,
+    # 4: a run number per task, so that retention deletes a range of an index whatever keep_runs
     # is; where a finished run's log lies in its task's log; an index for the newest success and
     # the failures after it; the bytes of each task's log that no run refers to any more.
     """
@@ -95,7 +111,7 @@ MIGRATIONS = (
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
-_JSON_FIELDS = ("parameters", "warnings")
+_JSON_FIELDS = ("parameters", "warnings", "deliveries")
 # What `status` and `list` show of a task's newest run.
 _LATEST = (
     *("run_id", "namespace", "task", "trigger", "scheduled_time", "started_at", "finished_at", "status"),
@@ -140,11 +156,22 @@ class Journal:
             self._connection.close()
             self._connection = None
 
-    def record_start(self, run: RunRecord) -> None:
-        """One transaction: the run exists, status 'running'."""
+    def record_start(self, run: RunRecord, *, once_per_firing: bool = False) -> str | None:
+        """One transaction: the run exists, status 'running'. With `once_per_firing`, unless a
+        run of the task already has its scheduled time (started by the scheduler, not by hand):
+        then nothing is written, and that run's id is returned."""
         with _Transaction(self.connect()) as connection:
+            if once_per_firing and run.scheduled_time is not None:
+                row = connection.execute(
+                    "SELECT run_id FROM runs WHERE namespace = ? AND task = ? AND scheduled_time = ?"
+                    " AND trigger != 'manual' LIMIT 1",
+                    (run.namespace, run.task, run.scheduled_time),
+                ).fetchone()
+                if row:
+                    return str(row[0])
             _insert_run(connection, run)
             _summarize(connection, run.namespace, run.task)
+        return None
 
     def record_finish(
         self, run: RunRecord, keep_runs: int | None = None, keep_days: float | None = None, sole: bool = False
@@ -154,15 +181,32 @@ class Journal:
         `sole`: this run held the task's lock, so no other run of the task can be running, and
         rows that still say so belong to runs killed outright (SIGKILL, out of memory, a reboot)."""
         with _Transaction(self.connect()) as connection:
-            connection.execute("DELETE FROM runs WHERE run_id = ?", (run.run_id,))
-            _insert_run(connection, run)
-            _insert_steps(connection, run)
+            _replace_run(connection, run)
             if sole:
+                stale = connection.execute(
+                    "SELECT started_at FROM runs WHERE namespace = ? AND task = ? AND status = 'running' AND run_id != ?",
+                    (run.namespace, run.task, run.run_id),
+                ).fetchall()
                 connection.execute(
                     "UPDATE runs SET status = 'killed', reason = ? WHERE namespace = ? AND task = ?"
                     " AND status = 'running' AND run_id != ?",
                     (STALE_REASON, run.namespace, run.task, run.run_id),
                 )
+                for (started,) in stale:
+                    _count(connection, run.namespace, run.task, "killed", started, None)
+            else:  # runs may overlap: a row still 'running' is stale when its shim is gone
+                rows = connection.execute(
+                    "SELECT run_id, pid, started_at FROM runs WHERE namespace = ? AND task = ?"
+                    " AND status = 'running' AND run_id != ?",
+                    (run.namespace, run.task, run.run_id),
+                ).fetchall()
+                gone = [(run_id, started) for run_id, pid, started in rows if not process_alive(pid, started)]
+                connection.executemany(
+                    "UPDATE runs SET status = 'killed', reason = ? WHERE run_id = ?",
+                    [(STALE_REASON, run_id) for run_id, _ in gone],
+                )
+                for _, started in gone:
+                    _count(connection, run.namespace, run.task, "killed", started, None)
             pruned = Pruned([], 0) if keep_runs is None else _prune(connection, run, keep_runs, keep_days)
             _summarize(connection, run.namespace, run.task)
             return pruned
@@ -171,11 +215,53 @@ class Journal:
         """Write records kept aside in the fallback file, in one transaction."""
         with _Transaction(self.connect()) as connection:
             for run in runs:
-                connection.execute("DELETE FROM runs WHERE run_id = ?", (run.run_id,))
-                _insert_run(connection, run)
-                _insert_steps(connection, run)
+                _replace_run(connection, run)
             for namespace, task in {(run.namespace, run.task) for run in runs}:
                 _summarize(connection, namespace, task)
+
+    def record_deliveries(self, run: RunRecord) -> bool:
+        """One transaction: what the run's notifications did; False if the run is not here (it
+        was kept in the fallback file)."""
+        with _Transaction(self.connect()) as connection:
+            text = json.dumps(run.deliveries, ensure_ascii=False)
+            cursor = connection.execute("UPDATE runs SET deliveries = ? WHERE run_id = ?", (text, run.run_id))
+            return cursor.rowcount == 1
+
+    def previous_outcome(self, namespace: str, task: str, before: float, statuses: tuple[str, ...]) -> str | None:
+        """The status of the task's newest run started before `before` among `statuses`."""
+        marks = ",".join("?" * len(statuses))
+        row = (
+            self.connect()
+            .execute(
+                f"SELECT status FROM runs WHERE namespace = ? AND task = ? AND started_at < ? AND status IN ({marks})"
+                " ORDER BY started_at DESC, run_id DESC LIMIT 1",
+                (namespace, task, before, *statuses),
+            )
+            .fetchone()
+        )
+        return str(row[0]) if row else None
+
+    def last_duration(self, namespace: str, task: str) -> float | None:
+        """The duration of the task's newest run that ran (not skipped, not an overlap)."""
+        row = (
+            self.connect()
+            .execute(
+                "SELECT finished_at - started_at FROM runs WHERE namespace = ? AND task = ? AND finished_at IS NOT"
+                " NULL AND status NOT IN ('running', 'skipped', 'overlap') ORDER BY started_at DESC LIMIT 1",
+                (namespace, task),
+            )
+            .fetchone()
+        )
+        return float(row[0]) if row and row[0] is not None else None
+
+    def totals(self) -> dict[tuple[str, str], dict[str, tuple[int, float | None, float | None]]]:
+        """Per (namespace, task) and status: runs ever recorded, and the last start and end."""
+        found: dict[tuple[str, str], dict[str, tuple[int, float | None, float | None]]] = {}
+        for namespace, task, status, runs, started, finished in self.connect().execute(
+            "SELECT namespace, task, status, runs, last_started, last_finished FROM totals"
+        ):
+            found.setdefault((namespace, task), {})[status] = (runs, started or None, finished or None)
+        return found
 
     def runs(
         self,
@@ -312,6 +398,27 @@ class Pruned:
         self.files, self.dead_bytes = files, dead_bytes
 
 
+def _replace_run(connection: sqlite3.Connection, run: RunRecord) -> None:
+    """Write a run's row and steps; count it once, when it first ends."""
+    before = connection.execute("SELECT status FROM runs WHERE run_id = ?", (run.run_id,)).fetchone()
+    connection.execute("DELETE FROM runs WHERE run_id = ?", (run.run_id,))
+    _insert_run(connection, run)
+    _insert_steps(connection, run)
+    if run.status != "running" and (before is None or before[0] == "running"):
+        _count(connection, run.namespace, run.task, run.status, run.started_at, run.finished_at)
+
+
+def _count(
+    connection: sqlite3.Connection, namespace: str, task: str, status: str, started: float, finished: float | None
+) -> None:
+    connection.execute(
+        "INSERT INTO totals VALUES (?, ?, ?, 1, ?, ?) ON CONFLICT (namespace, task, status) DO UPDATE SET"
+        " runs = runs + 1, last_started = MAX(COALESCE(last_started, 0), excluded.last_started),"
+        " last_finished = MAX(COALESCE(last_finished, 0), COALESCE(excluded.last_finished, 0))",
+        (namespace, task, status, started, finished),
+    )
+
+
 def _insert_run(connection: sqlite3.Connection, run: RunRecord) -> None:
     if run.seq is None:  # the task's next run number, from the end of its index
         row = connection.execute(
@@ -403,6 +510,30 @@ def _attach_steps(connection: sqlite3.Connection, records: list[RunRecord]) -> N
     )
     for run_id, *values in rows:
         by_id[run_id].steps.append(StepRecord(*values))
+
+
+def process_alive(pid: int | None, started_at: float) -> bool:
+    """Whether the process `pid` that started a run at `started_at` still runs: a process with
+    that id that started later is another one (ids are reused)."""
+    if not pid:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stream:
+            fields = stream.read().rsplit(b")", 1)[1].split()
+        with open("/proc/stat", "rb") as stream:
+            boot = next(float(line.split()[1]) for line in stream if line.startswith(b"btime "))
+    except (OSError, IndexError, StopIteration, ValueError):
+        try:
+            os.kill(pid, 0)  # no /proc: whether some process has the id
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    if fields[0] in (b"Z", b"X"):
+        return False
+    began = boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    return began <= started_at + 1  # btime is in whole seconds
 
 
 def quarantine(path: str) -> str:

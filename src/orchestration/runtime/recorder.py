@@ -55,15 +55,25 @@ class Recorder:
 
     def start(self, record: RunRecord) -> None:
         """The run exists, status 'running' (records left in the fallback file go in first)."""
+        self.claim(record, once=False)
 
-        def fold_then_start() -> None:
+    def claim(self, record: RunRecord, once: bool = True) -> str | None:
+        """Record the start of the run as the firing of its scheduled time, unless systemd
+        started it and that firing already has a run (a timer elapsed again for a time it had
+        elapsed for: restarted, or the clock set back): then nothing is recorded and the
+        earlier run's id is returned. cron fires a minute once, and `orchestration run` is a
+        run of its own. When the journal cannot be read the run goes on."""
+
+        def fold_then_start() -> str | None:
             fallback.fold(self.journal, self.state)
-            self.journal.record_start(record)
+            systemd = record.trigger in ("systemd", "catch-up")
+            return self.journal.record_start(record, once_per_firing=once and systemd)
 
         try:
-            self.call(fold_then_start)
+            return self.call(fold_then_start)
         except JournalUnavailable as error:
             self.warn(f"the run journal cannot be written ({error}); this run is kept in a fallback file")
+            return None
 
     def finish(self, record: RunRecord, retention: Retention | None, sole: bool) -> int:
         """The run's outcome, and the task's runs beyond its retention pruned with their logs;

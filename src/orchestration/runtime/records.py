@@ -32,6 +32,7 @@ RUN_FIELDS = (
     "seq",
     "log_offset",
     "log_length",
+    "deliveries",
 )
 STEP_FIELDS = ("position", "script", "started_at", "finished_at", "status", "exit_code")
 
@@ -83,6 +84,7 @@ class RunRecord:
         log_offset: int | None = None,
         log_length: int | None = None,
         steps: list[StepRecord] | None = None,
+        deliveries: list[dict[str, Any]] | None = None,
     ) -> None:
         self.run_id, self.namespace, self.task, self.trigger = run_id, namespace, task, trigger
         self.started_at, self.status, self.scheduled_time = started_at, status, scheduled_time
@@ -95,6 +97,8 @@ class RunRecord:
         self.parameters: list[dict[str, Any]] = parameters if parameters is not None else []
         self.warnings: list[str] = warnings if warnings is not None else []
         self.steps: list[StepRecord] = steps if steps is not None else []
+        # What each notification, ping and metrics file of the run did (runtime.notify).
+        self.deliveries: list[dict[str, Any]] = deliveries if deliveries is not None else []
 
     @property
     def reference(self) -> str:
@@ -150,6 +154,15 @@ def local_datetime(timestamp: float | None) -> datetime | None:
 def iso_time(timestamp: float) -> str:
     """ISO 8601 with the local offset, to the millisecond."""
     return datetime.fromtimestamp(timestamp).astimezone().isoformat(timespec="milliseconds")
+
+
+def scheduled_datetime(timestamp: float, zone: str | None) -> datetime:
+    """A scheduled time in the task's zone (zoneinfo is loaded only for one), else local."""
+    if zone is None:
+        return datetime.fromtimestamp(timestamp).astimezone()
+    from ..rules.instants import zone_of
+
+    return datetime.fromtimestamp(timestamp, zone_of(zone))
 
 
 def iso_minute(timestamp: float) -> str:

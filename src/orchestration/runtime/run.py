@@ -4,11 +4,13 @@ time limit, retry a failed attempt, and record every attempt.
 
 The run loop lives here; each part it calls is a module of its own: `conditions`, `parameters`,
 `supervise` (scripts and signals), `transcript` (output and log), `recorder` (journal and
-fallback), `overlap`, `catchup`.
+fallback), `overlap`, `catchup`, and, after the run is recorded, `notify` (notifications, pings
+and the metrics file; loaded only by tasks that have them).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -16,19 +18,18 @@ from datetime import datetime
 
 from ..compile import manifest as manifests
 from ..compile.manifest import Manifest, TaskManifest
-from ..errors import ManifestError, RunError
+from ..errors import ManifestError, RunError, UnsafeStateError
 from ..rules.context import RunContext
-from ..rules.firing import fires_at, firings_between, previous_firing
 from ..rules.policy import Retention, jitter_delay
-from ..state import pause_of
-from . import conditions
+from ..state import METRICS_DIR_VARIABLE, check_own_file, check_state, journal_path, pause_of, tasks_copy_path
+from . import conditions, fallback, gate
 from .catchup import MISSED, RAN, missed_firing
 from .environment import run_environment, script_environment, task_variables
 from .journal import JournalUnavailable
 from .overlap import TaskLock, overlap_reason
 from .parameters import Invocation, invocations, shown_parameters
 from .recorder import Recorder
-from .records import StepRecord, iso_minute, local_datetime, new_record
+from .records import StepRecord, iso_minute, local_datetime, new_record, scheduled_datetime
 from .supervise import Guard, Interrupted, Outcome, SpawnError, TimedOut, TimeUp, run_script, signal_name
 from .transcript import Transcript
 
@@ -36,8 +37,8 @@ TYPE_CHECKING = False  # `typing` is not on the shim's path; type checkers set t
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from ..rules.firing import Fields
-    from .inputs import TaskFunctions
+    from .notify import Reporter
+    from .userprocess import UserProcess
 
 EXIT_ERROR = 1
 EXIT_TIMEOUT = 124  # as timeout(1) exits
@@ -54,6 +55,8 @@ class Run:
         guard: Guard,
         scheduled: float | None = None,
         covered: float | None = None,
+        *,
+        gated: bool = False,
         ignore_skips: bool = False,
     ) -> None:
         self.manifest_path = manifest_path
@@ -74,26 +77,64 @@ class Run:
         self.covered = max(scheduled, covered or scheduled)  # firings up to here are taken care of
         self.sole = False  # holds the task's lock: no other run of the task runs now
         self.by_systemd = trigger == "systemd"  # a catch-up started by systemd is one too
+        self.gated = gated and trigger in gate.GATED_TRIGGERS  # the entry fires at a superset
         self.deadline: float | None = None  # on time.monotonic(): when the attempt's time is up
         self.manifest: Manifest | None = None
         self.task: TaskManifest | None = None
         self._context: RunContext | None = None
-        self._functions: TaskFunctions | None = None
+        self._functions: UserProcess | None = None
+        self.lock: TaskLock | None = None
+        self.began = started  # the first attempt's start: earlier runs are those before it
+        self.reporter: Reporter | None = None
         self.missing_module: str | None = None  # why the last python script failed, if an import did
 
     # --- the run ---------------------------------------------------------------------------
 
     def run(self) -> int:
-        """Run the task; the shim's exit code."""
+        """Run the task, then report it (notifications, ping, metrics); the shim's exit code."""
+        code = self._run()
+        ended = self.record.finished_at is not None  # not a wake-up with nothing to run
+        if ended and self.task is not None and (self.reporter is not None or _reports(self.task)):
+            try:
+                self._reporter(self.task).finished(self.record, self.began)
+            except Exception as error:  # best effort: the run and its record stand as they are
+                _stderr(f"orchestration {self.record.reference}: warning: reporting the run failed: {error}")
+        return code
+
+    def _reporter(self, task: TaskManifest) -> Reporter:
+        if self.reporter is None:
+            from .notify import Reporter  # urllib and the rest: only for tasks that report
+
+            assert self.manifest is not None
+            self.reporter = Reporter(self.manifest, task, self.state, self.recorder)
+        return self.reporter
+
+    def _run(self) -> int:
         lock = None
         try:
+            check_state(self.state)
+            check_own_file(journal_path(self.state))
+        except UnsafeStateError as error:
+            return self._refuse(error)
+        try:
             manifest, task = self._read_manifest()
+            self._place_late_start(task)
+            if self.gated and not gate.admits(task.timing, self.record.scheduled_time or 0, manifest.machine_zone):
+                return 0  # a wake-up between the schedule's instants: no run, nothing recorded
             if not self._is_due(task):
                 return 0  # a catch-up with nothing missed: no run, nothing recorded
             paused = None if self.ignore_skips else self._paused()
             if paused is None:
                 self._wait_for_jitter(task)
-            self._begin_attempt()
+            earlier = self._begin_attempt(first=True)
+            if earlier is not None:
+                self._say(
+                    f"the firing of {iso_minute(self.record.scheduled_time or 0)} already ran as run"
+                    f" {earlier}; it is not run again"
+                )
+                self.transcript.discard()
+                self.recorder.close()
+                return 0
             if self.record.trigger == "catch-up":
                 self._say(
                     f"catching up on the firing of {iso_minute(self.record.scheduled_time or 0)},"
@@ -105,8 +146,11 @@ class Run:
             if self.ignore_skips:
                 self._say("skip conditions and pauses are ignored for this run (--ignore-skips)")
             lock, holder = self._take_turn(task)
+            self.lock = lock
             if holder is not None:
                 return self._finish("overlap", 0, overlap_reason(holder))
+            if task.reporting is not None and task.reporting.ping is not None:
+                self._reporter(task).started(self.record)  # the heartbeat's start, sent alongside
             self._start_clock(task)
             reason = None if self.ignore_skips else self._skip_reason(task)
             if reason is not None:
@@ -129,8 +173,24 @@ class Run:
             self._after_run(task)
             return code
         finally:
+            if self._functions is not None:
+                self._functions.stop()
             if lock is not None:
                 lock.release()
+
+    def _refuse(self, error: UnsafeStateError) -> int:
+        """Another user controls the state folder: nothing runs, and nothing is written there.
+        The refusal goes to stderr (cron mails it, systemd's journal keeps it) and to the
+        fallback file in the spare folder, which `history` reads."""
+        record = self.record
+        record.finished_at, record.status, record.exit_code = time.time(), "error", error.exit_code
+        record.reason = f"refused to run: {error.message}"
+        _stderr(f"orchestration {record.reference}: {record.reason}\n{error.hint}")
+        try:
+            fallback.append(self.state, record, spare_only=True)
+        except OSError:
+            pass  # stderr has it
+        return error.exit_code
 
     def _read_manifest(self) -> tuple[Manifest, TaskManifest]:
         try:
@@ -141,6 +201,9 @@ class Run:
                 " `orchestration install TASKS_FILE`, or remove this entry with"
                 " `orchestration uninstall`"
             ) from None
+        secrets = os.environ.get("ORCHESTRATION_SECRETS")
+        if secrets:  # a pod's manifest is masked; its secret values are mounted apart
+            manifest = manifest.unmasked(manifests.read_secrets(secrets), f"the secrets file {secrets}")
         self.record.namespace = manifest.namespace
         if self.record.task not in manifest.tasks:
             raise RunError(
@@ -159,9 +222,11 @@ class Run:
         record, fields = self.record, task.timing.fields
         if fields is None:
             return True
-        if self.by_systemd and task.policy.jitter and not self.scheduled_given and record.trigger == "systemd":
-            self._place_late_start(fields, task.policy.jitter)
-        if self.by_systemd and task.policy.catch_up and not fires_at(fields, record.scheduled_time or 0):
+        if (
+            self.by_systemd
+            and task.policy.catch_up
+            and not gate.admits(task.timing, record.scheduled_time or 0, self._machine_zone())
+        ):
             record.trigger = "catch-up"
         if record.trigger != "catch-up":
             return True
@@ -174,7 +239,7 @@ class Run:
             )
             return False
         installed_at = os.stat(self.manifest_path).st_mtime
-        verdict, due = missed_firing(fields, record.started_at, installed_at, latest)
+        verdict, due = missed_firing(task.timing, self._machine_zone(), record.started_at, installed_at, latest)
         if verdict == MISSED and due is not None:
             record.scheduled_time = self.covered = due
             return True
@@ -188,13 +253,15 @@ class Run:
             )
         return False
 
-    def _place_late_start(self, fields: Fields, jitter: int) -> None:
-        """systemd started the run up to `jitter` seconds after its firing time (its randomized
-        delay): the run belongs to that firing, not to the minute it started in."""
-        started = self.record.started_at
-        due = previous_firing(fields, started - started % 60 + 60)
-        if due is not None and started - due < jitter + 60:
-            self.record.scheduled_time = self.covered = due
+    def _place_late_start(self, task: TaskManifest) -> None:
+        """systemd starts a jittered task's firing up to `jitter` seconds after its time (its
+        randomized delay): the run belongs to that firing, not to the minute it started in."""
+        record = self.record
+        if not (self.by_systemd and task.policy.jitter and not self.scheduled_given and record.trigger == "systemd"):
+            return
+        due = gate.late_firing(task.timing, record.started_at, self._machine_zone(), task.policy.jitter)
+        if due is not None:
+            record.scheduled_time = self.covered = due
 
     def _paused(self) -> str | None:
         """The reason a paused task's firing is skipped, or None."""
@@ -202,14 +269,22 @@ class Run:
         return None if pause is None else pause.reason()
 
     def _wait_for_jitter(self, task: TaskManifest) -> None:
-        """On cron, a jittered task waits its own delay (systemd waits it before it starts us);
-        the run starts, and is recorded, after the wait."""
+        """On cron and Kubernetes, a jittered task waits its own delay (systemd waits it before
+        it starts us); the run starts, and is recorded, after the wait."""
         record = self.record
-        if record.trigger != "cron" or not task.policy.jitter:
+        if record.trigger not in ("cron", "kubernetes") or not task.policy.jitter:
             return
         self.guard.sleep(jitter_delay(record.namespace, record.task, task.policy.jitter))
         scheduled = record.scheduled_time or record.started_at
         self.record = new_record(record.namespace, record.task, record.trigger, time.time(), scheduled)
+        self.began = self.record.started_at
+
+    def _zone(self) -> str | None:
+        """The task's own zone (None: the machine's, the one the shim runs in)."""
+        return self.task.timing.zone if self.task else None
+
+    def _machine_zone(self) -> str:
+        return self.manifest.machine_zone if self.manifest else "UTC"
 
     def _take_turn(self, task: TaskManifest) -> tuple[TaskLock | None, str | None]:
         """The task's lock per its overlap policy: (lock, None) to go on, (None, holder) to skip."""
@@ -230,7 +305,7 @@ class Run:
         if not self.by_systemd or overlap == "allow" or self.guard.received is not None or fields is None:
             return
         try:
-            missed = firings_between(fields, self.covered, time.time())
+            missed = gate.firings_after(task.timing, self.covered, time.time(), self._machine_zone())
             if overlap == "queue":
                 self.queued = missed
             elif missed:
@@ -274,12 +349,19 @@ class Run:
             code = self._run_steps(manifest, task)
         return code
 
-    def _begin_attempt(self) -> None:
-        """The attempt's log opened and its start recorded."""
+    def _begin_attempt(self, first: bool = False) -> str | None:
+        """The attempt's log opened and its start recorded. Quiet unless the task is verbose or
+        an earlier attempt printed (then the rest of the story is told too). For the `first`
+        attempt of a firing that already has a run: nothing recorded, and that run's id."""
         retention = self.task.retention if self.task else None
-        self.transcript = Transcript(self.state, self.record, retention.max_log_bytes if retention else 0)
+        verbose = self.task is not None and self.task.reporting is not None and self.task.reporting.verbose
+        quiet = not verbose and not self.transcript.spoke
+        self.transcript = Transcript(self.state, self.record, retention.max_log_bytes if retention else 0, quiet)
         self.transcript.open()
+        if first:
+            return self.recorder.claim(self.record)
         self.recorder.start(self.record)
+        return None
 
     def _check_drift(self, manifest: Manifest) -> None:
         """Warn when the tasks file changed since it was installed (the entries may be stale)."""
@@ -326,7 +408,7 @@ class Run:
                 namespace=record.namespace,
                 task=record.task,
                 run_id=record.run_id,
-                scheduled_time=datetime.fromtimestamp(record.scheduled_time or record.started_at).astimezone(),
+                scheduled_time=scheduled_datetime(record.scheduled_time or record.started_at, self._zone()),
                 now=datetime.now().astimezone(),
                 trigger=record.trigger,
                 environ=run_environment(self.manifest, os.environ, task_variables(self.task)),
@@ -334,13 +416,20 @@ class Run:
             )
         return self._context
 
-    def functions(self) -> TaskFunctions:
-        """The task's functions, from the tasks file (imported at most once per run)."""
+    def functions(self) -> UserProcess:
+        """The task's functions, from the tasks file as installed (imported at most once per
+        run, in a child process: see runtime.userprocess)."""
         if self._functions is None:
             assert self.manifest is not None
-            from .usercode import UserCode  # the tasks file and its imports: only tasks with functions
+            from .userprocess import UserProcess  # only tasks with functions
 
-            self._functions = UserCode(self.manifest, self.record.task)
+            self._functions = UserProcess(
+                self.manifest,
+                self.record.task,
+                tasks_copy_path(self.state, self.manifest.tasks_file_sha256),
+                before_fork=self.recorder.close,
+                close=() if self.lock is None or self.lock.descriptor is None else (self.lock.descriptor,),
+            )
         return self._functions
 
     def note(self, message: str) -> None:
@@ -398,7 +487,7 @@ class Run:
         self.record.steps.append(record)
         self.record.parameters.append({"script": step.script, "parameters": invocation.shown})
         environment = script_environment(
-            manifest, os.environ, self.record, invocation.values, task_variables(self.task)
+            manifest, os.environ, self.record, invocation.values, self._zone(), task_variables(self.task)
         )
         watch = MissingModule(step.command[0]) if self.task and self.task.script_type == "python" else None
         try:
@@ -409,6 +498,9 @@ class Run:
                 write=watch.copying(self.transcript.copy) if watch else self.transcript.copy,
                 deadline=deadline,
                 guard=self.guard,
+                # A shim killed outright must leave someone to hold the task's lock while the
+                # script lives, and to stop it at its time limit.
+                keeper=self.record.run_id if self.sole or deadline is not None else None,
             )
         except SpawnError as error:
             record.finished_at, record.status, record.exit_code = time.time(), "error", 127
@@ -447,8 +539,12 @@ class Run:
                 dead_bytes = self.recorder.finish(record, retention, self.sole)
                 filing.compact(dead_bytes, self.recorder)
         finally:
+            self.transcript.end(status)
             self.recorder.close()
             self.transcript.close()
+        if os.environ.get("ORCHESTRATION_RUN_JSON") == "stdout":
+            # A pod's journal goes with the pod: the run as one line that its logs keep.
+            _stdout(json.dumps(record.to_json(), ensure_ascii=False))
         return code
 
     def _warn(self, message: str) -> None:
@@ -456,6 +552,14 @@ class Run:
 
     def _say(self, message: str) -> None:
         self.transcript.say(message)
+
+
+def _reports(task: TaskManifest) -> bool:
+    """Whether a run of the task sends anything or writes the metrics file."""
+    reporting = task.reporting
+    if reporting is not None and (reporting.notifies or reporting.metrics_dir):
+        return True
+    return bool(os.environ.get(METRICS_DIR_VARIABLE))
 
 
 class MissingModule:

@@ -15,12 +15,18 @@ import time
 from collections.abc import Callable
 from types import FrameType
 
+from ..rules.policy import KILL_GRACE_SECONDS as DEFAULT_KILL_GRACE
+
 TYPE_CHECKING = False  # `typing` is not on the shim's path; type checkers set this to True
 if TYPE_CHECKING:
     from typing import Any
 
-KILL_GRACE_SECONDS = float(os.environ.get("ORCHESTRATION_KILL_GRACE", "5"))
+KILL_GRACE_SECONDS = float(os.environ.get("ORCHESTRATION_KILL_GRACE", DEFAULT_KILL_GRACE))
 READ_CHUNK = 65536
+# Once the script's process group is gone, output still in the pipe is read for this long at
+# most: a process that left the group (a `setsid` daemon) may hold the pipe open for ever.
+DRAIN_SECONDS = 0.5
+GROUP_CHECK_SECONDS = 0.05  # how often a group whose leader ended is looked at
 HANDLED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 # Reset in the script: ours, and those Python itself ignores (a script must see SIGPIPE).
 DEFAULT_IN_SCRIPT = (*HANDLED_SIGNALS, signal.SIGPIPE, signal.SIGXFSZ)
@@ -160,21 +166,138 @@ def run_script(
     write: Callable[[bytes], None],
     deadline: float | None,
     guard: Guard,
+    keeper: str | None = None,
 ) -> Outcome:
-    """Run `argv` to its end (or its deadline, on time.monotonic()); OSError if it cannot start."""
+    """Run `argv` to its end (or its deadline, on time.monotonic()); OSError if it cannot start.
+    With `keeper` (the run's id, which the script's environment carries), a keeper process
+    stands by: if the shim is killed outright, it holds what the shim held (the task's lock)
+    while the script's process group lives, and ends the group at the deadline."""
+    watch = Keeper(keeper, deadline) if keeper is not None else None
     try:
-        pid, output = _spawn(argv, cwd, env)
-    except OSError as error:
-        raise SpawnError(error.errno, error.strerror, error.filename) from None
-    guard.child = pid
-    if guard.received is not None:  # arrived while the script was being started
-        _signal_group(pid, guard.received)
-    try:
-        status, timed_out = _supervise(pid, output, write, deadline, guard)
+        try:
+            pid, output = _spawn(argv, cwd, env)
+        except OSError as error:
+            raise SpawnError(error.errno, error.strerror, error.filename) from None
+        if watch is not None:
+            watch.started(pid)
+        guard.child = pid
+        if guard.received is not None:  # arrived while the script was being started
+            _signal_group(pid, guard.received)
+        try:
+            status, timed_out = _supervise(pid, output, write, deadline, guard)
+        finally:
+            guard.child = None
     finally:
-        guard.child = None
+        if watch is not None:
+            watch.dismiss()
     code = os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
     return Outcome(code, timed_out)
+
+
+class Keeper:
+    """A process forked before the script starts that outlives a shim killed outright (SIGKILL):
+    it keeps the descriptors the shim had (so the task's lock stays held while the run's
+    processes live, and the next firing sees the run as still running), and stops the script's
+    process group at the deadline, SIGKILL after the grace period. While the shim lives it only
+    waits, and the shim dismisses it when the script has ended."""
+
+    def __init__(self, run_id: str, deadline: float | None) -> None:
+        reader, self.writer = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:  # the keeper
+            try:
+                os.close(self.writer)
+                _keep(reader, run_id, deadline)
+            finally:
+                os._exit(0)
+        os.close(reader)
+
+    def started(self, group: int) -> None:
+        """Tell the keeper the script's process group."""
+        try:
+            os.write(self.writer, f"{group}\n".encode())
+        except OSError:
+            pass  # the keeper is gone: nothing to keep
+
+    def dismiss(self) -> None:
+        _signal_pid(self.pid, signal.SIGKILL)
+        os.close(self.writer)
+        try:
+            os.waitpid(self.pid, 0)
+        except ChildProcessError:
+            pass
+
+
+def _keep(reader: int, run_id: str, deadline: float | None) -> None:
+    """The keeper's life: wait while the shim lives (it holds the other end of `reader`); if it
+    dies, stay while the script's process group lives, and stop it at the deadline."""
+    for signum in (*HANDLED_SIGNALS, signal.SIGALRM):
+        signal.signal(signum, signal.SIG_DFL)
+    signal.set_wakeup_fd(-1)
+    null = os.open(os.devnull, os.O_RDWR)
+    for descriptor in (0, 1, 2):  # never hold cron's mail pipe or a terminal
+        os.dup2(null, descriptor)
+    said = b""
+    while True:
+        chunk = os.read(reader, 64)
+        if not chunk:
+            break  # the shim is gone
+        said += chunk
+    group = int(said.split()[0]) if said.split() else _find_script(run_id)
+    if group is None:
+        return
+    term_sent = False
+    while _group_alive(group):
+        now = time.monotonic()
+        if deadline is not None and now >= deadline + KILL_GRACE_SECONDS:
+            _signal_group(group, signal.SIGKILL)
+        elif deadline is not None and now >= deadline and not term_sent:
+            _signal_group(group, signal.SIGTERM)
+            term_sent = True
+        time.sleep(GROUP_CHECK_SECONDS * 2)
+
+
+def _find_script(run_id: str) -> int | None:
+    """The script of run `run_id`, when the shim died before it could say which it started: the
+    session leader whose environment names the run."""
+    marker = f"ORCHESTRATION_RUN_ID={run_id}\0".encode()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as stream:
+                if marker not in stream.read():
+                    continue
+            if os.getsid(int(entry)) == int(entry):
+                return int(entry)
+        except OSError:
+            continue
+    return None
+
+
+def _group_alive(group: int) -> bool:
+    """Whether a process of the group `group` still runs (zombies waiting to be reaped, by an
+    init that may take its time, do not count)."""
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return True
+    for entry in entries:
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as stream:
+                    fields = stream.read().rsplit(b")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if len(fields) > 2 and fields[2] == str(group).encode() and fields[0] not in (b"Z", b"X"):
+                return True
+    return False
 
 
 def _spawn(argv: list[str], cwd: str, env: dict[str, str]) -> tuple[int, int]:
@@ -209,8 +332,11 @@ def _spawn(argv: list[str], cwd: str, env: dict[str, str]) -> tuple[int, int]:
 def _supervise(
     pid: int, output: int, write: Callable[[bytes], None], deadline: float | None, guard: Guard
 ) -> tuple[int, bool]:
-    """Copy output until the pipe closes and the script has ended; enforce the deadline, and
-    a signal passed on to the script that it did not obey within the grace period."""
+    """Copy output until the script has ended and either the pipe is closed or no process of
+    its group is left (a process that left the group, such as a `setsid` daemon, may hold the
+    pipe for ever: what it wrote by then is read, the rest is not waited for); enforce the
+    deadline, and a signal passed on to the script that it did not obey within the grace
+    period."""
     ended = _pidfd(pid)
     poller = select.poll()
     poller.register(output, select.POLLIN | select.POLLHUP)
@@ -222,10 +348,11 @@ def _supervise(
     pipe_open = True
     status: int | None = None
     try:
-        while pipe_open or status is None:
+        while status is None or (pipe_open and _group_alive(pid)):
             wait = limit.seconds_left()
-            if ended is None and not pipe_open:  # no pidfd (old kernel): look every 50 ms
-                wait = 0.05 if wait is None else min(wait, 0.05)
+            if status is not None or (ended is None and not pipe_open):
+                # The leader ended (or, without a pidfd, may have): look again every 50 ms.
+                wait = GROUP_CHECK_SECONDS if wait is None else min(wait, GROUP_CHECK_SECONDS)
             for descriptor, _ in poller.poll(None if wait is None else max(wait, 0) * 1000):
                 if descriptor == guard.wakeup:
                     os.read(guard.wakeup, 64)  # a signal: look at the limits again
@@ -243,6 +370,8 @@ def _supervise(
                 finished, found = os.waitpid(pid, os.WNOHANG)
                 status = found if finished else None
             limit.enforce()
+        if pipe_open:
+            _drain(output, write)
     finally:
         os.close(output)
         if ended is not None:
@@ -251,6 +380,16 @@ def _supervise(
         _signal_group(pid, signal.SIGKILL)  # whatever of the group is left
     assert status is not None  # the loop ends only once the script has ended
     return status, limit.expired
+
+
+def _drain(output: int, write: Callable[[bytes], None]) -> None:
+    """Read what is waiting in the pipe, for DRAIN_SECONDS at most."""
+    until = time.monotonic() + DRAIN_SECONDS
+    while time.monotonic() < until and select.select([output], [], [], 0)[0]:
+        chunk = os.read(output, READ_CHUNK)
+        if not chunk:
+            return
+        write(chunk)
 
 
 def _pidfd(pid: int) -> int | None:
@@ -286,6 +425,13 @@ class _Limit:
         elif self.kill_at is not None and now >= self.kill_at:
             self.kill_at, self.killed = None, True
             _signal_group(self.group, signal.SIGKILL)
+
+
+def _signal_pid(pid: int, signum: int) -> None:
+    try:
+        os.kill(pid, signum)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def _signal_group(group: int, signum: int) -> None:

@@ -7,7 +7,11 @@ logs --follow` reads as it grows. When it ends, the log is appended to its task'
 (`logs/NS/TASK/runs.N.log`) and the run's record says where (offset and length): a small run
 costs bytes, not a file-system block. When most of a task's log belongs to runs that retention
 deleted, the next run copies what is left into `runs.N+1.log` and drops the old one.
-"""
+
+A quiet transcript (the default; `verbose=True` turns it off) holds the shim's own lines back from
+stdout until there is something to read: a script's output, or an end that is not ok or skipped.
+So a run that prints nothing and ends well prints nothing, and cron mails only when it should. The
+log always gets every line."""
 
 from __future__ import annotations
 
@@ -30,14 +34,20 @@ COMPACT_BYTES = int(os.environ.get("ORCHESTRATION_LOG_COMPACT_BYTES", str(1 << 2
 CHUNK = 1 << 20
 
 
+# How an attempt may end and still print nothing (an overlap is a firing the running run covers).
+QUIET_STATUSES = ("ok", "skipped", "overlap")
+
+
 class Transcript:
     """The output of one attempt of a run."""
 
-    def __init__(self, state: str, record: RunRecord, max_log_bytes: int) -> None:
+    def __init__(self, state: str, record: RunRecord, max_log_bytes: int, quiet: bool = True) -> None:
         self.state, self.record, self.max_log_bytes = state, record, max_log_bytes
         self.log: BinaryIO | None = None
         self.room = 0
         self.stdout_broken = sys.stdout is None
+        self.held: list[bytes] | None = [] if quiet else None  # our lines not yet on stdout
+        self.spoke = False  # something went to stdout
 
     def open(self) -> None:
         """Open the run's log; if it cannot be written the run goes on with stdout only."""
@@ -64,14 +74,40 @@ class Transcript:
         run's record is written inside it, so that a compaction never misses it."""
         return Filing(self)
 
+    def discard(self) -> None:
+        """Close and delete the log: the run it was for does not take place."""
+        self.close()
+        if self.record.log_path:
+            try:
+                os.unlink(self.record.log_path)
+            except OSError:
+                pass
+
     def copy(self, chunk: bytes) -> None:
         """Script output: to stdout and the log."""
+        self.speak()
         self._to_stdout(chunk)
         self._to_log(chunk)
 
     def say(self, message: str) -> None:
-        """A line of the shim's own about the run, to stdout and the log."""
-        self.copy(f"orchestration {self.record.reference}: {message}\n".encode())
+        """A line of the shim's own about the run, to the log, and to stdout unless held back."""
+        line = f"orchestration {self.record.reference}: {message}\n".encode()
+        if self.held is None:
+            self._to_stdout(line)
+        else:
+            self.held.append(line)
+        self._to_log(line)
+
+    def speak(self) -> None:
+        """From now on everything goes to stdout, the lines held back first."""
+        if self.held is not None:
+            held, self.held = self.held, None
+            self._to_stdout(b"".join(held))
+
+    def end(self, status: str) -> None:
+        """The attempt ended: the lines held back go to stdout unless it ended well."""
+        if status not in QUIET_STATUSES:
+            self.speak()
 
     def warn(self, message: str) -> None:
         """Something wrong that does not stop the run: kept in its record, said on stderr."""
@@ -82,8 +118,9 @@ class Transcript:
             pass  # no stderr: the warning is in the record
 
     def _to_stdout(self, data: bytes) -> None:
-        if self.stdout_broken:
+        if self.stdout_broken or not data:
             return
+        self.spoke = True
         try:
             sys.stdout.buffer.write(data)
             sys.stdout.buffer.flush()

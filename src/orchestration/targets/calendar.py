@@ -80,3 +80,8 @@ def _repetition(ordered: list[int]) -> str | None:
     # Always bounded: systemd 252 reads an open 'a/step' past the field's end and then skips the
     # wrapped value ('*:00/7' misses 00:00 after 23:56, '00/5:00' misses midnight every 5th day).
     return f"{ordered[0]:02d}..{ordered[-1]:02d}/{step}"
+
+
+def minute_list(minutes: set[int] | frozenset[int]) -> str:
+    """Minutes as systemd writes them: runs and lists, zero-padded."""
+    return _numbers(frozenset(minutes), MINUTE)

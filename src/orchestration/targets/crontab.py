@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 from ..compile.manifest import Manifest
 from ..errors import FenceError
+from ..rules.firing import Fields
+from .clock import superset
 
 NAME = "crontab"
 REBOOT = "@reboot"
@@ -74,9 +76,19 @@ def render_entry(
     manifest: Manifest, manifest_path: str, task_id: str, *, catch_up: bool = False, output: str | None = None
 ) -> str:
     """The crontab line of one task; with `catch_up`, its @reboot line that runs a firing missed
-    while the machine was down; with `output`, appending what it prints to that file."""
-    when = REBOOT if catch_up else time_fields(manifest.task(task_id).timing.cron)
-    words = (manifest.exec_program, manifest_path, task_id, *(["--catch-up"] if catch_up else []))
+    while the machine was down; with `output`, appending what it prints to that file. A task in
+    a zone of its own, or with L, W or # in its days, fires at a superset in the machine's zone
+    and the shim's gate (`--gate`) runs only its instants."""
+    timing = manifest.task(task_id).timing
+    gated = not catch_up and timing.fields is not None and (timing.zone is not None or timing.fields.extended)
+    if catch_up:
+        when = REBOOT
+    elif gated and timing.fields is not None:
+        when = fields_text(superset(timing.fields, timing.zone or manifest.machine_zone, manifest.machine_zone))
+    else:
+        when = time_fields(timing.cron)
+    extra = ["--catch-up"] if catch_up else ["--gate"] if gated else []
+    words = (manifest.exec_program, manifest_path, task_id, *extra)
     command = " ".join(shlex.quote(word) for word in words)
     if output is not None:
         command += f" >>{shlex.quote(output)} 2>&1"
@@ -98,6 +110,26 @@ def time_fields(cron: str) -> str:
 _NUMBERS = re.compile(r"\d+(?:,\d+)*")
 
 
+def fields_text(fields: Fields) -> str:
+    """Expanded fields as crontab time fields: a full field as `*`, others as sorted lists."""
+    full = (range(60), range(24), range(1, 32), range(1, 13), range(7))
+    return " ".join(
+        "*" if values == frozenset(every) else _runs(sorted(values)) for values, every in zip(fields.sets, full)
+    )
+
+
+def _runs(values: list[int]) -> str:
+    """Ascending values with runs of three or more as `a-b`: `1,2,3,4,5` is `1-5`."""
+    parts, start = [], 0
+    for end in range(len(values)):
+        if end + 1 < len(values) and values[end + 1] == values[end] + 1:
+            continue
+        run = values[start : end + 1]
+        parts += [f"{run[0]}-{run[-1]}"] if len(run) >= 3 else [str(value) for value in run]
+        start = end + 1
+    return ",".join(parts)
+
+
 def escape_percent(command: str) -> str:
     """Cron turns an unescaped `%` of a command into a newline: write each as `\\%`."""
     return command.replace("%", "\\%")
@@ -112,18 +144,26 @@ class BlockSpan:
     end: int  # index of the END line
 
 
+def lines_of(text: str) -> list[str]:
+    """The lines of a crontab, each with its newline: split on newlines only (cron's own
+    lines), not on the carriage returns, form feeds or other separators str.splitlines knows."""
+    lines = [line + "\n" for line in text.split("\n")]
+    lines[-1] = lines[-1][:-1]
+    return lines if lines[-1] else lines[:-1]
+
+
 def find_block(text: str, namespace: str) -> str | None:
     """The namespace's block as it stands in `text`, or None."""
-    lines = text.splitlines(keepends=True)
+    lines = lines_of(text)
     span = _locate(lines, namespace)
     return "".join(lines[span.start : span.end + 1]) if span else None
 
 
 def merge(text: str, namespace: str, block: str | None) -> str:
     """`text` with the namespace's block replaced by `block` (added at the end; removed if None)."""
-    lines = text.splitlines(keepends=True)
+    lines = lines_of(text)
     span = _locate(lines, namespace)
-    new_lines = block.splitlines(keepends=True) if block else []
+    new_lines = lines_of(block) if block else []
     if span is not None:
         return "".join(lines[: span.start] + new_lines + lines[span.end + 1 :])
     if not new_lines:
@@ -136,7 +176,7 @@ def merge(text: str, namespace: str, block: str | None) -> str:
 def _locate(lines: list[str], namespace: str) -> BlockSpan | None:
     """Where the block is; FenceError if its fence or entries were changed by hand."""
     begin, end = begin_line(namespace), end_line(namespace)
-    stripped = [line.rstrip("\r\n") for line in lines]
+    stripped = [line.removesuffix("\n") for line in lines]
     starts = [i for i, line in enumerate(stripped) if line == begin]
     ends = [i for i, line in enumerate(stripped) if line == end]
     entry = re.compile(rf"#\s*{re.escape(marker(namespace, ''))}[A-Za-z0-9_-]+\s*$")

@@ -11,12 +11,15 @@ from __future__ import annotations
 import os
 import re
 import shlex
+from datetime import datetime, timezone
 from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..compile.manifest import Manifest
-from .calendar import calendar_specs
+from ..compile.manifest import Manifest, Timing
+from ..rules.firing import Fields
+from .calendar import calendar_specs, minute_list
+from .clock import EVERY_DAY, EVERY_WEEKDAY, YEARS_AHEAD, systemd_extras
 
 if TYPE_CHECKING:
     import jinja2
@@ -65,19 +68,29 @@ def render(manifest: Manifest, manifest_path: str) -> dict[str, str]:
         description = _specifiers(
             f"orchestration {namespace}/{task_id}: {task.timing.description} ({task.timing.expression.strip()})"
         )
-        command = [manifest.exec_program, manifest_path, task_id]
+        timing = task.timing
+        gated = timing.fields is not None and timing.fields.extended
+        command = [manifest.exec_program, manifest_path, task_id, *(["--gate"] if gated else [])]
+        # With a time limit, the manager ends a firing that outlives every attempt of it (a hung
+        # shim), and with it every process left in its cgroup. Queued firings run in the same
+        # unit one after the other, so no limit holds for them.
+        longest = task.policy.longest_firing() if task.policy.overlap != "queue" else None
         if task.policy.overlap == "allow":
-            command = _in_own_unit(command, f"orchestration {namespace}/{task_id} run", scope)
+            command = _in_own_unit(command, f"orchestration {namespace}/{task_id} run", scope, longest)
+            longest = None  # the timer's unit only starts the run's own unit
         units[f"{name}.service"] = _template("service.j2").render(
             header=header,
             description=description,
             exec_start=" ".join(systemd_quote(part) for part in command),
+            time_limit=longest,
         )
         units[f"{name}.timer"] = _template("timer.j2").render(
             header=header,
             description=description,
-            calendars=() if task.timing.fields is None else calendar_specs(task.timing.fields),
-            on_boot=task.timing.reboot,
+            calendars=_calendars(manifest, timing),
+            extras=_extras(manifest, timing),
+            through=manifest.install_year + YEARS_AHEAD - 1,
+            on_boot=timing.reboot,
             persistent=task.policy.catch_up,
             jitter=task.policy.jitter,
             service=f"{name}.service",
@@ -85,10 +98,36 @@ def render(manifest: Manifest, manifest_path: str) -> dict[str, str]:
     return units
 
 
-def _in_own_unit(command: list[str], description: str, scope: str) -> list[str]:
+def _calendars(manifest: Manifest, timing: Timing) -> tuple[str, ...]:
+    """The OnCalendar= values of the schedule, in its zone when it has one. Days read with L, W
+    or # are every day here: the shim's gate runs only theirs."""
+    if timing.fields is None:
+        return ()
+    fields = timing.fields
+    if fields.extended:
+        fields = Fields(fields.minutes, fields.hours, EVERY_DAY, fields.months, EVERY_WEEKDAY, False)
+    suffix = f" {timing.zone}" if timing.zone else ""
+    return tuple(spec + suffix for spec in calendar_specs(fields))
+
+
+def _extras(manifest: Manifest, timing: Timing) -> tuple[str, ...]:
+    """OnCalendar= values, in UTC, for the instants of the rule that systemd would not fire
+    itself around clock changes: a fixed time the clock skips, a wildcard time it repeats."""
+    if timing.fields is None or timing.fields.extended:
+        return ()
+    moments = systemd_extras(timing.fields, timing.zone, manifest.machine_zone, manifest.install_year)
+    by_hour: dict[str, set[int]] = {}
+    for moment in moments:
+        when = datetime.fromtimestamp(moment, timezone.utc)
+        by_hour.setdefault(when.strftime("%Y-%m-%d %H"), set()).add(when.minute)
+    return tuple(f"{hour}:{minute_list(minutes)}:00 UTC" for hour, minutes in sorted(by_hour.items()))
+
+
+def _in_own_unit(command: list[str], description: str, scope: str, longest: int | None) -> list[str]:
     """systemd starts no unit that is still active, so runs that may overlap each get a
     transient unit of their own: the timer's service only launches it and ends."""
     scope_flag = ["--user"] if scope == "user" else []
+    limit = [f"--property=RuntimeMaxSec={longest}"] if longest is not None else []
     return [
         SYSTEMD_RUN,
         *scope_flag,
@@ -96,6 +135,7 @@ def _in_own_unit(command: list[str], description: str, scope: str) -> list[str]:
         "--collect",
         "--quiet",
         f"--description={description}",
+        *limit,
         "--",
         *command,
     ]
