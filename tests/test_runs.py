@@ -434,12 +434,14 @@ def test_a_tasks_file_whose_import_hangs_in_a_run_ends_at_the_time_limit(
     real_crontab, scripts: Project, state_home: Path
 ) -> None:
     (scripts.root / "mark.sh").write_text("#!/bin/bash\ntouch ran\n")
+    hang = scripts.root / "hang-on-import"  # made after the install: only the run's import hangs
     install(
         scripts,
-        "import sys, time\nif 'orchestration.runtime.exec' in sys.modules:  # in a run, not at install\n"
+        f"import os, time\nif os.path.exists({str(hang)!r}):\n"
         "    time.sleep(3600)\n"
         "o.add_task('0 1 * * *', 'bash', name='stuck', timeout=1).add_script('mark.sh', {'day': lambda: 'x'})\n",
     )
+    hang.touch()
     shim = start(state_home, "stuck")
     shim.communicate(timeout=30)
     assert shim.returncode == 124
