@@ -62,7 +62,8 @@ stop_cron() {
 trap stop_cron EXIT
 
 if [[ -x $CRON ]]; then
-    "$CRON"
+    # In the foreground, in our process group: a kill of the whole run takes the daemon with it.
+    "$CRON" -f </dev/null >/dev/null 2>&1 &
     for _ in $(seq 50); do
         [[ -s /run/crond.pid ]] && break
         sleep 0.1

@@ -209,7 +209,10 @@ def stop_cron() -> None:
 def start_cron() -> None:
     """Start Debian's cron in the sandbox, as it starts at boot (it runs @reboot entries when
     /run/crond.reboot is absent)."""
-    subprocess.run([CRON_DAEMON], check=True)
+    # In the foreground, in the suite's process group: a kill of the suite takes it along.
+    subprocess.Popen(
+        [CRON_DAEMON, "-f"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     if not wait_for(lambda: cron_pid() is not None, timeout=5):
         skip_or_fail("the cron daemon did not start")
 
