@@ -13,8 +13,14 @@
 4. Idle cost between firings: ours (no process at all) against a resident loop scheduler doing
    the same job (the original package's design: a Python loop checking croniter every second).
 5. A burst of runs started at the same moment: total time, overhead p50/p95, records written.
-6. Notifications: the same no-op task with a webhook to a receiver on loopback (sent on every
-   run), and with a healthchecks.io ping as well, against the plain run.
+6. Every command with 1,000 installed tasks and 50 recorded runs each (median wall time).
+7. A reinstall with nothing changed against a fresh install.
+8. A run in a namespace of 1 task against one of 1,000 tasks.
+9. Tasks with a template or a function of the tasks file.
+10. Retention: a run's closing transaction with 100, 1,000 or 10,000 runs kept.
+11. Logs on disk: many small runs, bytes of log text against bytes taken on disk.
+12. Notifications: the same no-op task with a webhook to a receiver on loopback (sent on every
+    run), and with a healthchecks.io ping as well, against the plain run.
 
 Figures, not pass/fail: the budgets are printed next to them. Run it in the test sandbox, which
 gives it a crontab spool of its own (`scripts/sandbox.sh .venv/bin/python scripts/bench.py`, as
@@ -48,15 +54,31 @@ def main() -> None:
     os.environ["ORCHESTRATION_HOME"] = str(root / "state")
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)  # let the shim's bytecode be cached, as in use
     saved_crontab = _read_crontab()
+    only = set(options.only.split(",")) if options.only else None
     try:
-        results = {"machine": _machine()}
+        results: dict = {"machine": _machine()}
         manifest = _static_task(root)
         results["shim"] = shim_overhead(manifest, root, options.runs)
-        results["imports"] = shim_imports(manifest)
-        results["install"] = install_costs(root, options.sizes)
-        results["idle"] = idle_cost(options.idle)
-        results["burst"] = burst(root, options.burst, results["shim"])
-        results["notify"] = notification_cost(root, options.runs)
+        if not only or "imports" in only:
+            results["imports"] = shim_imports(manifest)
+        if not only or "install" in only:
+            results["install"] = install_costs(root, options.sizes)
+        if not only or "idle" in only:
+            results["idle"] = idle_cost(options.idle)
+        if not only or "burst" in only:
+            results["burst"] = burst(root, options.burst, results["shim"])
+        if not only or "commands" in only:
+            results["commands"] = commands_at_scale(root, options.runs, options.scale, options.history)
+        if not only or "namespace" in only:
+            results["namespace"] = run_cost_by_namespace_size(root, options.runs, options.scale)
+        if not only or "dynamic" in only:
+            results["dynamic"] = dynamic_tasks(root, options.runs, results["shim"])
+        if not only or "retention" in only:
+            results["retention"] = retention_cost(root)
+        if not only or "logs" in only:
+            results["logs"] = log_storage(root, options.log_runs)
+        if not only or "notify" in only:
+            results["notify"] = notification_cost(root, options.runs)
     finally:
         _write_crontab(saved_crontab)
         shutil.rmtree(root, ignore_errors=True)
@@ -73,11 +95,21 @@ def _options() -> argparse.Namespace:
     parser.add_argument("--idle", type=float, default=60, help="seconds of idle measurement")
     parser.add_argument("--burst", type=int, default=200, help="runs started at the same moment")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    parser.add_argument("--scale", type=int, default=1000, help="installed tasks for the commands' figures")
+    parser.add_argument("--history", type=int, default=50, help="recorded runs per task for the commands")
+    parser.add_argument("--log-runs", type=int, default=2000, help="runs for the logs-on-disk figure")
+    parser.add_argument(
+        "--only",
+        metavar="SECTIONS",
+        help="only these (the shim's is always measured): imports, install,"
+        " idle, burst, commands, namespace, dynamic, retention, logs, notify; comma-separated",
+    )
     parser.add_argument("--quick", action="store_true", help="a fast smoke run with smaller figures")
     options = parser.parse_args()
     options.sizes = [int(size) for size in options.sizes.split(",")]
     if options.quick:
         options.runs, options.sizes, options.idle, options.burst = 10, [10, 100], 10, 20
+        options.scale, options.history, options.log_runs = 100, 10, 200
     return options
 
 
@@ -206,7 +238,7 @@ def shim_imports(manifest: Path) -> dict:
 
 
 def install_costs(root: Path, sizes: list[int]) -> list[dict]:
-    from orchestration.compile.environment import capture_environment
+    from orchestration.compile.environment import Environment, capture_environment
     from orchestration.compile.plan import compile_loaded
     from orchestration.define.loader import load_tasks_file
     from orchestration.errors import ApplyError, SchedulerFullError
@@ -226,22 +258,30 @@ def install_costs(root: Path, sizes: list[int]) -> list[dict]:
         tasks = _many_tasks(root, size)
         os.environ["XDG_CONFIG_HOME"] = str(root / f"config-{size}")
         environment = capture_environment(root / "state")
+
+        def compile_and_install(backend: str, tasks: Path = tasks, environment: Environment = environment) -> float:
+            """A whole install as `orchestration install` does it: load, compile, install."""
+            began = time.perf_counter()
+            plans = compile_loaded(load_tasks_file(tasks), environment)
+            install_manifests(plans, environment.state_dir, backend=backend)
+            return time.perf_counter() - began
+
         began = time.perf_counter()
         plans = compile_loaded(load_tasks_file(tasks), environment)
         compiled = time.perf_counter() - began
-        began = time.perf_counter()
+        crontab_reinstall = None
         try:
-            install_manifests(plans, environment.state_dir, backend="crontab")
-            crontab_seconds = time.perf_counter() - began
+            crontab_fresh = compile_and_install("crontab")
+            crontab_reinstall = compile_and_install("crontab")
+            crontab_seconds = crontab_fresh - compiled
         except (SchedulerFullError, ApplyError) as error:  # Debian's crontab takes at most 10,000 lines
-            crontab_seconds, refused = None, str(error)
+            crontab_seconds, crontab_fresh, refused = None, None, str(error)
         subprocess.run([str(BIN / "orchestration"), "uninstall", "--name", f"many{size}"], capture_output=True)
         original = systemd.Systemctl
         systemd.Systemctl = NoReload
         try:
-            began = time.perf_counter()
-            install_manifests(plans, environment.state_dir, backend="systemd")
-            systemd_seconds = time.perf_counter() - began
+            systemd_fresh = compile_and_install("systemd")
+            systemd_reinstall = compile_and_install("systemd")
         finally:
             systemd.Systemctl = original
         rows.append(
@@ -249,10 +289,15 @@ def install_costs(root: Path, sizes: list[int]) -> list[dict]:
                 "tasks": size,
                 "compile_s": compiled,
                 "crontab_install_s": crontab_seconds,
-                "systemd_install_s": systemd_seconds,
+                "systemd_install_s": systemd_fresh - compiled,
                 "crontab_refused": refused,
+                "crontab_fresh_s": crontab_fresh,
+                "crontab_reinstall_s": crontab_reinstall,
+                "systemd_fresh_s": systemd_fresh,
+                "systemd_reinstall_s": systemd_reinstall,
             }
         )
+        del plans
     return rows
 
 
@@ -394,7 +439,220 @@ def _percentile(ordered: list[float], percent: int) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(len(ordered) * percent / 100) - 1))] if ordered else 0.0
 
 
-# --- 6. notifications ------------------------------------------------------------------------------------
+# --- 6. commands at scale -------------------------------------------------------------------------------
+
+
+def _scale_tasks(root: Path, name: str, size: int, keep_runs: int = 100) -> Path:
+    path = root / "project" / f"{name}.py"
+    path.write_text(
+        textwrap.dedent(f"""\
+        from orchestration import Orchestrator
+        o = Orchestrator(name="{name}", keep_runs={keep_runs})
+        for n in range({size}):
+            o.add_task(f"{{n % 60}} {{n // 60 % 24}} * * *", "bash", name=f"t{{n}}", overlap="allow").add_script(
+                "noop.sh", {{"n": n}}
+            )
+    """)
+    )
+    return path
+
+
+def _median_ms(argv: list[str], runs: int, codes: tuple[int, ...] = (0,), env: dict | None = None) -> float:
+    """Median wall milliseconds of `argv` over `runs` runs (after two warm-ups)."""
+    times = []
+    for index in range(runs + 2):
+        began = time.perf_counter()
+        code = subprocess.call(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        elapsed = time.perf_counter() - began
+        if code not in codes:
+            raise SystemExit(f"{argv} exited {code}")
+        if index >= 2:
+            times.append(elapsed)
+    return statistics.median(times) * 1000
+
+
+def commands_at_scale(root: Path, runs: int, size: int, history: int) -> dict:
+    """Each command, `size` installed tasks with `history` recorded runs each."""
+    from orchestration.runtime.journal import Journal
+    from orchestration.runtime.records import new_record
+
+    program = str(BIN / "orchestration")
+    state = root / "scale-state"  # this namespace alone
+    env = {**os.environ, "ORCHESTRATION_HOME": str(state)}
+    tasks = _scale_tasks(root, "scale", size)
+    subprocess.run([program, "install", str(tasks), "--backend", "crontab"], check=True, capture_output=True, env=env)
+    journal = Journal(state / "journal.sqlite3")
+    now = time.time()
+    records = []
+    for n in range(size):
+        for k in range(history):
+            started = now - (history - k) * 3600
+            record = new_record("scale", f"t{n}", "cron", started, started - started % 60)
+            record.finished_at, record.status = started + 0.01, "failed" if k % 7 == 0 else "ok"
+            record.exit_code = 1 if record.status == "failed" else 0
+            records.append(record)
+    journal.fold(records)
+    journal.close()
+    task = "scale/t5"
+    commands = [
+        ["--help"],
+        ["list"],
+        ["status"],
+        ["status", "--check"],
+        ["next", task],
+        ["why", task],
+        ["run", task],
+        ["history"],
+        ["history", task],
+        ["logs", task],
+        ["pause", task],
+        ["resume", task],
+        ["pause", "scale"],
+        ["resume", "scale"],
+        ["completion", "bash"],
+    ]
+    figures = {"python_c_pass_ms": _median_ms([sys.executable, "-c", "pass"], runs), "tasks": size, "runs": history}
+    figures["commands"] = {
+        " ".join(argv): _median_ms([program, *argv], runs, codes=(0, 1), env=env) for argv in commands
+    }
+    subprocess.run([program, "uninstall", "--name", "scale"], capture_output=True, env=env)
+    return figures
+
+
+# --- 8. a run's cost by the size of its namespace ---------------------------------------------------------
+
+
+def _installed_manifest(root: Path, tasks: Path) -> Path:
+    from orchestration.compile.environment import capture_environment
+    from orchestration.installer.apply import compile_file
+    from orchestration.installer.manifests import versioned_path, write
+
+    environment = capture_environment(root / "state")
+    manifest = compile_file(tasks, environment)[0].placed("crontab", "user")
+    path = versioned_path(environment.state_dir, manifest)
+    write(path, manifest)
+    return path
+
+
+def run_cost_by_namespace_size(root: Path, runs: int, size: int) -> dict:
+    small = _installed_manifest(root, _scale_tasks(root, "alone", 1, keep_runs=100000))
+    large = _installed_manifest(root, _scale_tasks(root, "crowd", size, keep_runs=100000))
+    return {
+        "tasks": size,
+        "one_task_ms": _summary(_timed([EXEC, str(small), "t0"], runs))["median_ms"],
+        "many_tasks_ms": _summary(_timed([EXEC, str(large), "t0"], runs))["median_ms"],
+        "manifest_bytes": {"one_task": small.stat().st_size, "many_tasks": large.stat().st_size},
+    }
+
+
+# --- 9. templates and functions ----------------------------------------------------------------------------
+
+
+def dynamic_tasks(root: Path, runs: int, single: dict) -> dict:
+    tasks = root / "project" / "dynamic.py"
+    tasks.write_text(
+        textwrap.dedent("""\
+        from orchestration import Orchestrator, template
+        o = Orchestrator(name="dynamic", keep_runs=100000)
+        o.add_task("0 1 * * *", "bash", name="templated", overlap="allow").add_script(
+            "noop.sh", {"day": template("{{ yesterday }}")}
+        )
+        o.add_task("0 1 * * *", "bash", name="function", overlap="allow").add_script("noop.sh", {"n": lambda: 1})
+    """)
+    )
+    manifest = _installed_manifest(root, tasks)
+    python_ms = single["python_c_pass"]["median_ms"]
+    figures = {}
+    for task in ("templated", "function"):
+        median = _summary(_timed([EXEC, str(manifest), task], runs))["median_ms"]
+        overhead = median - single["direct_median_ms"]
+        figures[task] = {
+            "median_ms": median,
+            "overhead_ms": overhead,
+            "overhead_vs_python_c_pass": overhead / python_ms,
+        }
+    return figures
+
+
+# --- 10. retention -----------------------------------------------------------------------------------------------
+
+
+def retention_cost(root: Path) -> dict:
+    """A run's closing transaction (its record and the pruning) with this many runs kept."""
+    from orchestration.runtime.journal import Journal
+    from orchestration.runtime.records import new_record
+
+    figures = {}
+    for kept in (100, 1000, 10000):
+        journal = Journal(root / f"retention-{kept}.sqlite3")
+        now = time.time()
+        old = []
+        for k in range(kept):
+            record = new_record("keep", "t", "cron", now - (kept - k), now - (kept - k))
+            record.finished_at, record.status = record.started_at + 0.01, "ok"
+            old.append(record)
+        journal.fold(old)
+        times = []
+        for _ in range(50):
+            record = new_record("keep", "t", "cron", time.time(), time.time())
+            journal.record_start(record)
+            record.finished_at, record.status = time.time(), "ok"
+            began = time.perf_counter()
+            journal.record_finish(record, keep_runs=kept, keep_days=365)
+            times.append(time.perf_counter() - began)
+        journal.close()
+        figures[str(kept)] = statistics.median(times) * 1000
+    return figures
+
+
+# --- 11. logs on disk -------------------------------------------------------------------------------------------
+
+
+def log_storage(root: Path, count: int) -> dict:
+    """`count` runs of a task that prints one short line: what its logs take on disk."""
+    import signal as _signal
+
+    from orchestration.runtime.run import Run
+    from orchestration.runtime.supervise import Guard
+
+    (root / "project" / "line.sh").write_text("#!/bin/bash\necho done\n")
+    tasks = root / "project" / "logged.py"
+    tasks.write_text(
+        textwrap.dedent(f"""\
+        from orchestration import Orchestrator
+        o = Orchestrator(name="logged", keep_runs={count})
+        o.add_task("0 1 * * *", "bash", name="line", overlap="allow").add_script("line.sh")
+    """)
+    )
+    manifest = str(_installed_manifest(root, tasks))
+    guard = Guard()
+    guard.install()
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    saved = os.dup(1)
+    os.dup2(devnull, 1)
+    try:
+        for _ in range(count):
+            Run(manifest, "line", "cron", guard).run()
+    finally:
+        os.dup2(saved, 1)
+        os.close(devnull)
+        for signum in (_signal.SIGTERM, _signal.SIGINT, _signal.SIGHUP):
+            _signal.signal(signum, _signal.SIG_DFL)
+    folder = root / "state" / "logs" / "logged"
+    files = [path for path in folder.rglob("*") if path.is_file()]
+    text = sum(path.stat().st_size for path in files)
+    disk = sum(path.stat().st_blocks * 512 for path in files)
+    block = os.statvfs(folder).f_bsize
+    return {
+        "runs": count,
+        "files": len(files),
+        "text_bytes": text,
+        "disk_bytes": disk,
+        "one_file_per_run_bytes": count * block,
+    }
+
+
+# --- 12. notifications -----------------------------------------------------------------------------------
 
 
 def notification_cost(root: Path, runs: int) -> dict:
@@ -468,7 +726,49 @@ def _machine() -> dict:
 
 
 def _print(results: dict) -> None:
-    machine, shim, imports = results["machine"], results["shim"], results["imports"]
+    _print_base(results)
+    _print_scale(results)
+    if "notify" in results:
+        _print_notify(results["notify"])
+
+
+def _print_scale(results: dict) -> None:
+    if "commands" in results:
+        row = results["commands"]
+        print(
+            f"\n6. Commands with {row['tasks']:,} installed tasks, {row['runs']} runs each (median ms;"
+            f" python -c pass: {row['python_c_pass_ms']:.1f})   budget: < 100 ms each"
+        )
+        for command, median in row["commands"].items():
+            print(f"   orchestration {command:30} {median:7.1f} ms")
+    if "namespace" in results:
+        row = results["namespace"]
+        print(
+            f"\n8. A run in a namespace of 1 task: {row['one_task_ms']:.1f} ms; of {row['tasks']:,} tasks:"
+            f" {row['many_tasks_ms']:.1f} ms (manifests of {row['manifest_bytes']['one_task']:,} and"
+            f" {row['manifest_bytes']['many_tasks']:,} bytes)"
+        )
+    if "dynamic" in results:
+        print("\n9. Tasks with a template or a function (median; overhead = shim - script alone)")
+        for task, row in results["dynamic"].items():
+            print(
+                f"   {task:10} {row['median_ms']:6.1f} ms, overhead {row['overhead_ms']:.1f} ms ="
+                f" {row['overhead_vs_python_c_pass']:.2f} x python -c pass   (budget: <= 3)"
+            )
+    if "retention" in results:
+        shown = ", ".join(f"{int(kept):,} kept: {ms:.2f} ms" for kept, ms in results["retention"].items())
+        print(f"\n10. A run's closing transaction (record + retention), median: {shown}")
+    if "logs" in results:
+        row = results["logs"]
+        print(
+            f"\n11. Logs of {row['runs']:,} one-line runs: {row['text_bytes']:,} bytes of text in"
+            f" {row['files']} file(s), {row['disk_bytes']:,} bytes on disk (a file per run would take"
+            f" {row['one_file_per_run_bytes']:,})"
+        )
+
+
+def _print_base(results: dict) -> None:
+    machine, shim = results["machine"], results["shim"]
     print(
         f"Machine: Python {machine['python']}, {machine['system']}, {machine['cpus']} CPUs ({machine['processor']})\n"
     )
@@ -495,48 +795,69 @@ def _print(results: dict) -> None:
         f"   shim peak memory               {shim['shim_peak_rss_mib']:7.1f} MiB"
         f" (python -c pass: {shim['python_c_pass_peak_rss_mib']:.1f})   (budget: <= 25)"
     )
-    print(f"\n2. Shim imports: {imports['modules']} modules; ours: {', '.join(imports['orchestration_modules'])}")
-    print(f"   heavy modules imported: {', '.join(imports['heavy_modules']) or 'none'}   (none of {', '.join(HEAVY)})")
-    print("\n3. Compile and install (seconds)")
-    print(f"   {'tasks':>7} {'compile':>9} {'crontab':>9} {'systemd*':>9}   per task (crontab)")
-    for row in results["install"]:
-        crontab = row["crontab_install_s"]
-        per_task = f"{crontab / row['tasks'] * 1000:.2f} ms" if crontab else "crontab refused: too many lines"
+    if "imports" in results:
+        imports = results["imports"]
+        print(f"\n2. Shim imports: {imports['modules']} modules; ours: {', '.join(imports['orchestration_modules'])}")
         print(
-            f"   {row['tasks']:>7} {row['compile_s']:9.3f} {crontab if crontab else float('nan'):9.3f}"
-            f" {row['systemd_install_s']:9.3f}   {per_task}"
+            f"   heavy modules imported: {', '.join(imports['heavy_modules']) or 'none'}   (none of {', '.join(HEAVY)})"
         )
-    print("   * without daemon-reload.   budget: 1,000 tasks into a crontab (compile + install) < 2 s")
-    idle = results["idle"]
-    print(f"\n4. Idle for {idle['seconds']:.0f} s between firings")
-    print(
-        f"   orchestration: {idle['ours_processes_seen']} processes seen, {idle['ours_cpu_s']:.2f} CPU s,"
-        f" {idle['ours_rss_mib']:.1f} MiB"
-    )
-    print(f"   resident loop scheduler: {idle['loop_cpu_s']:.2f} CPU s, {idle['loop_rss_mib']:.1f} MiB")
-    row = results["burst"]
-    print(f"\n5. Burst: {row['runs']} runs started at the same moment; {row['records_written']} records written")
-    print(
-        f"   all done in {row['total_s']:.2f} s ({row['runs']} x python -c pass at once: {row['python_c_pass_total_s']:.2f} s)"
-    )
-    print(
-        f"   CPU overhead per run: p50 {row['cpu_overhead_p50_ms']:.0f} ms, p95 {row['cpu_overhead_p95_ms']:.0f} ms"
-        f" = {row['cpu_overhead_p95_ms'] / shim['cpu_overhead_ms']:.1f} x the single run's {shim['cpu_overhead_ms']:.0f} ms"
-        "   (budget: p95 < 10 x)"
-    )
-    print(
-        f"   time inside the shim (journal included): p50 {row['in_shim_p50_ms']:.0f} ms, p95 {row['in_shim_p95_ms']:.0f} ms"
-    )
-    print(
-        f"   wall latency from start to exit: p50 {row['latency_p50_ms']:.0f} ms, p95 {row['latency_p95_ms']:.0f} ms"
-        f" ({row['runs']} x python -c pass: p95 {row['python_c_pass_latency_p95_ms']:.0f} ms; with"
-        f" {results['machine']['cpus']} CPUs every process queues)"
-    )
-    _print_notify(results["notify"])
+    if "install" in results:
+        print("\n3. Compile and install (seconds)")
+        print(f"   {'tasks':>7} {'compile':>9} {'crontab':>9} {'systemd*':>9}   per task (crontab)")
+        for row in results["install"]:
+            crontab = row["crontab_install_s"]
+            per_task = f"{crontab / row['tasks'] * 1000:.2f} ms" if crontab else "crontab refused: too many lines"
+            print(
+                f"   {row['tasks']:>7} {row['compile_s']:9.3f} {crontab if crontab else float('nan'):9.3f}"
+                f" {row['systemd_install_s']:9.3f}   {per_task}"
+            )
+        print("   * without daemon-reload.   budget: 1,000 tasks into a crontab (compile + install) < 2 s")
+        print(
+            f"   {'tasks':>7} {'crontab: fresh':>15} {'reinstall':>10} {'ratio':>6}   {'systemd*: fresh':>16} {'reinstall':>10} {'ratio':>6}"
+        )
+        for row in results["install"]:
+            fresh, again = row.get("crontab_fresh_s"), row.get("crontab_reinstall_s")
+            crontab = (
+                f"{fresh:15.3f} {again:10.3f} {again / fresh:6.2f}"
+                if fresh and again
+                else f"{'refused':>15} {'':>10} {'':>6}"
+            )
+            print(
+                f"   {row['tasks']:>7} {crontab}   {row['systemd_fresh_s']:16.3f} {row['systemd_reinstall_s']:10.3f}"
+                f" {row['systemd_reinstall_s'] / row['systemd_fresh_s']:6.2f}"
+            )
+        print("   (whole installs: load, compile, install; a reinstall with nothing changed.   budget: ratio < 0.2)")
+    if "idle" in results:
+        idle = results["idle"]
+        print(f"\n4. Idle for {idle['seconds']:.0f} s between firings")
+        print(
+            f"   orchestration: {idle['ours_processes_seen']} processes seen, {idle['ours_cpu_s']:.2f} CPU s,"
+            f" {idle['ours_rss_mib']:.1f} MiB"
+        )
+        print(f"   resident loop scheduler: {idle['loop_cpu_s']:.2f} CPU s, {idle['loop_rss_mib']:.1f} MiB")
+    if "burst" in results:
+        row = results["burst"]
+        print(f"\n5. Burst: {row['runs']} runs started at the same moment; {row['records_written']} records written")
+        print(
+            f"   all done in {row['total_s']:.2f} s ({row['runs']} x python -c pass at once: {row['python_c_pass_total_s']:.2f} s)"
+        )
+        print(
+            f"   CPU overhead per run: p50 {row['cpu_overhead_p50_ms']:.0f} ms, p95 {row['cpu_overhead_p95_ms']:.0f} ms"
+            f" = {row['cpu_overhead_p95_ms'] / shim['cpu_overhead_ms']:.1f} x the single run's {shim['cpu_overhead_ms']:.0f} ms"
+            "   (budget: p95 < 10 x)"
+        )
+        print(
+            f"   time inside the shim (journal included): p50 {row['in_shim_p50_ms']:.0f} ms, p95 {row['in_shim_p95_ms']:.0f} ms"
+        )
+        print(
+            f"   wall latency from start to exit: p50 {row['latency_p50_ms']:.0f} ms, p95 {row['latency_p95_ms']:.0f} ms"
+            f" ({row['runs']} x python -c pass: p95 {row['python_c_pass_latency_p95_ms']:.0f} ms; with"
+            f" {results['machine']['cpus']} CPUs every process queues)"
+        )
 
 
 def _print_notify(row: dict) -> None:
-    print(f"\n6. Notifications ({row['runs']} runs each; median [p10-p90]; receiver on 127.0.0.1)")
+    print(f"\n12. Notifications ({row['runs']} runs each; median [p10-p90]; receiver on 127.0.0.1)")
     for label, key in (("plain run", "plain"), ("with a webhook", "webhook"), ("with a webhook and a ping", "both")):
         figures = row[key]
         print(f"   {label:30} {figures['median_ms']:7.1f} ms  [{figures['p10_ms']:.1f}-{figures['p90_ms']:.1f}]")

@@ -2,8 +2,38 @@
 # Set up orchestration on a fresh Debian or Ubuntu machine and run the example:
 # a virtual environment in .venv with the package, a cron daemon (installed and started when run
 # as root and none is present), then the example tasks installed, `crontab -l`, and the first run.
+# It ends by saying how to put `orchestration` on your PATH; with --link it also links the
+# command into ~/.local/bin.
+#
+# Usage: scripts/setup.sh [--link]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+link=no
+case "${1:-}" in
+  --link) link=yes ;;
+  "") ;;
+  *) echo "usage: $0 [--link]" >&2; exit 64 ;;
+esac
+
+on_path() {
+  # How to call `orchestration` from now on: activate .venv, or a link in a folder on PATH.
+  local bin="$HOME/.local/bin"
+  echo
+  if [ "$link" = yes ]; then
+    mkdir -p "$bin"
+    ln -sfn "$PWD/.venv/bin/orchestration" "$bin/orchestration"
+    echo "Linked $bin/orchestration -> $PWD/.venv/bin/orchestration."
+    case ":$PATH:" in
+      *":$bin:"*) echo "$bin is on your PATH: run \`orchestration list\`." ;;
+      *) echo "Add $bin to your PATH (for example in ~/.profile: export PATH=\"\$HOME/.local/bin:\$PATH\"), then run \`orchestration list\`." ;;
+    esac
+  else
+    echo "To put \`orchestration\` on your PATH, activate the environment in each shell:"
+    echo "  source $PWD/.venv/bin/activate"
+    echo "or link the command into a folder on your PATH once (or run this script with --link):"
+    echo "  mkdir -p ~/.local/bin && ln -s $PWD/.venv/bin/orchestration ~/.local/bin/"
+  fi
+}
 
 if [ "$(id -u)" = 0 ]; then
   missing=()
@@ -44,9 +74,11 @@ for _ in $(seq 1 150); do
     .venv/bin/orchestration logs example/greet
     echo
     echo "The example stays installed; remove it with: .venv/bin/orchestration uninstall scripts/example/tasks.py"
+    on_path
     exit 0
   fi
   sleep 1
 done
 echo "No run was recorded within 150 seconds; check that the cron daemon runs (pgrep -x cron)." >&2
+on_path
 exit 1

@@ -53,6 +53,19 @@ def manifest_file(state: Path, namespace: str) -> Path:
     return path
 
 
+def run_log_bytes(run) -> bytes:
+    """The log of one run (a RunRecord, or its JSON): its part of its task's log once it is
+    filed there (`log_offset`, `log_length`), else its own file."""
+    get = run.get if isinstance(run, dict) else lambda name: getattr(run, name)
+    data = Path(get("log_path")).read_bytes()
+    offset = get("log_offset")
+    return data if offset is None else data[offset : offset + (get("log_length") or 0)]
+
+
+def run_log(run) -> str:
+    return run_log_bytes(run).decode()
+
+
 def wait_for(condition, timeout: float) -> bool:
     """Poll `condition` every half second until it holds or `timeout` seconds pass."""
     import time

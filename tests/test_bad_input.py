@@ -108,7 +108,8 @@ CALLS = [
     (
         ["compile", "{file}", "--target", "launchd"],
         USAGE.format(command="compile", arguments="TASKS_FILE")
-        + "Error: Invalid value for '--target': 'launchd' is not one of 'crontab', 'kubernetes', 'systemd'.\n",
+        + "Error: Invalid value for '--target': 'launchd' is not one of 'crontab', 'foreground', 'kubernetes',"
+        " 'systemd'.\n",
     ),
     (
         ["status", "--bogus"],

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from conftest import MANAGER_HOME, Project, manifest_file, start_cron, stop_cron, wait_for
+from conftest import MANAGER_HOME, Project, manifest_file, run_log, start_cron, stop_cron, wait_for
 from orchestration.cli import main
 from orchestration.runtime.journal import Journal
 
@@ -68,13 +68,9 @@ def test_a_missed_firing_runs_once_as_itself(real_crontab, project: Project, sta
     )
     when = datetime.fromtimestamp(firing).astimezone().isoformat(timespec="seconds")
     assert first.stdout == ""  # it ended well and its script printed nothing: nothing for cron to mail
-    assert (
-        Path(run.log_path)
-        .read_text()
-        .startswith(
-            f"orchestration late/report: catching up on the firing of {when},"
-            " missed while the machine or its scheduler was down\n"
-        )
+    assert run_log(run).startswith(
+        f"orchestration late/report: catching up on the firing of {when},"
+        " missed while the machine or its scheduler was down\n"
     )
 
     again = catch_up(manifest)  # the firing has its run now: nothing to catch up

@@ -12,6 +12,47 @@ from orchestration.cli import main
 T = "task #1 ('* * * * *')"
 DYNAMIC = "from orchestration import skips, template, secret\no = Orchestrator()\n"
 CASES = [
+    *(
+        (
+            f"o = Orchestrator()\no.add_task('* * * * *', 'bash', jitter={value})",
+            f"{{file}}:3: {T}: add_task: jitter {value} must be a whole number of seconds from 0 to 86400"
+            " (each run starts within that many seconds after its firing time, at a delay of its own)",
+        )
+        for value in ("1.5", "-5", "True", "'30'", "86401")
+    ),
+    (
+        "o = Orchestrator()\no.add_task('* * * * *', 'bash', env=['A'])",
+        f"{{file}}:3: {T}: add_task: env must be a dict of variable name to value, not list ['A']",
+    ),
+    (
+        "o = Orchestrator()\no.add_task('* * * * *', 'bash', env={'1X': 'a'})",
+        f"{{file}}:3: {T}: add_task: env: '1X' is not a variable name; use letters, digits and '_', not"
+        " starting with a digit",
+    ),
+    (
+        "o = Orchestrator()\no.add_task('* * * * *', 'bash', env={'orchestration_task': 'a'})",
+        f"{{file}}:3: {T}: add_task: env: 'orchestration_task' starts with ORCHESTRATION_, which"
+        " orchestration sets itself; choose another name",
+    ),
+    (
+        DYNAMIC + "o.add_task('* * * * *', 'bash', env={'DAY': template('{{ today }}')})",
+        f"{{file}}:4: {T}: add_task: env: 'DAY' is a template or a function; a variable takes a plain"
+        " str, int, float, bool or pathlib.Path, or secret() of one (values worked out at each run are parameters)",
+    ),
+    (
+        DYNAMIC + "o.add_task('* * * * *', 'bash', env={'KEY': secret(lambda: 'x')})",
+        f"{{file}}:4: {T}: add_task: env: 'KEY' is a template or a function; a variable takes a plain"
+        " str, int, float, bool or pathlib.Path, or secret() of one (values worked out at each run are parameters)",
+    ),
+    (
+        "o = Orchestrator()\no.add_task('* * * * *', 'bash', env={'LIST': [1]})",
+        f"{{file}}:3: {T}: add_task: env: 'LIST' has a value of type list; use a str, int, float, bool or"
+        " pathlib.Path, or secret() of one",
+    ),
+    (
+        "o = Orchestrator()\no.add_task('* * * * *', 'bash', env={'NUL': 'a\\0b'})",
+        f"{{file}}:3: {T}: add_task: env 'NUL' contains a NUL byte, which no program argument can carry; remove it",
+    ),
     (
         "o = Orchestrator()\no.add_task('61 * * * *', 'bash')",
         "{file}:3: task #1 ('61 * * * *'): cron expression '61 * * * *' has the minute 61, which is out of range 0-59",
@@ -240,10 +281,10 @@ def test_unreadable_tasks_file_is_refused(project: Project, tmp_path) -> None:
 
 
 def test_no_crontab_command_says_how_to_get_one(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
-    # The one seam where a machine without cron cannot be had in a test: python-crontab's program.
-    import crontab
+    # The one seam where a machine without cron cannot be had in a test: the crontab program.
+    from orchestration.installer import crontab
 
-    monkeypatch.setattr(crontab, "CRON_COMMAND", str(project.root / "no-such-crontab"))
+    monkeypatch.setattr(crontab, "CRONTAB_COMMAND", str(project.root / "no-such-crontab"))
     tasks = project.write("o = Orchestrator(name='x')\no.add_task('0 1 * * *', 'bash').add_script('record.sh')\n")
     result = CliRunner().invoke(main, ["install", str(tasks), "--backend", "crontab"])
     assert result.exit_code == 2

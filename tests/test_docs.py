@@ -37,6 +37,7 @@ from orchestration.define.orchestrator import Orchestrator as DefinedOrchestrato
 from orchestration.define.orchestrator import Task
 from orchestration.rules.templates import TEMPLATE_FILTERS, TEMPLATE_FUNCTIONS, TEMPLATE_VARIABLES
 
+main.load_all()  # the commands' modules are imported when a command runs; the docs check them all
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 PAGES = [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Project, manifest_file, read_crontab
+from conftest import Project, manifest_file, read_crontab, run_log
 from orchestration.runtime.journal import Journal
 from test_journal import cli, fire, install
 
@@ -126,7 +126,7 @@ def test_a_condition_that_cannot_decide_is_an_error_run(real_crontab, project: P
     rows = {row.task: row for row in journal(state_home).runs()}
     assert (rows["broken"].status, rows["broken"].exit_code, rows["broken"].reason) == ("error", 1, expected)
     assert rows["broken"].steps == [] and rows["hangs"].status == "error"
-    assert Path(rows["broken"].log_path).read_text() == f"orchestration ns/broken: error: {expected}\n"
+    assert run_log(rows["broken"]) == f"orchestration ns/broken: error: {expected}\n"
 
 
 HISTORY = """
@@ -417,6 +417,7 @@ o.add_task('0 1 * * *', 'bash', name='builtin').add_script('record.sh', {'a': 'x
     .add_skip(False).add_skip(skips.all_of(skips.weekend(), skips.weekdays(), skips.previous_failed())) \\
     .add_skip(skips.file_exists('/no/such/file')).add_skip(skips.not_(skips.inside_hours('00:00', '23:59')))
 o.add_task('0 1 * * *', 'bash', name='templated').add_script('record.sh', {'day': template('{{ today }}')})
+o.add_task('0 1 * * *', 'bash', name='jinja').add_script('record.sh', {'day': template('{{ today | string }}')})
 o.add_task('0 1 * * *', 'bash', name='function').add_script('record.sh', {'n': lambda: 1})
 """
 
@@ -424,6 +425,7 @@ o.add_task('0 1 * * *', 'bash', name='function').add_script('record.sh', {'n': l
 def test_what_a_run_imports(real_crontab, project: Project, state_home: Path) -> None:
     install(project, LIGHT)
     assert imported_by_a_run(state_home, "builtin") == [0, []]
-    assert imported_by_a_run(state_home, "templated") == [0, ["jinja2", "orchestration.rules.templates"]]
+    assert imported_by_a_run(state_home, "templated") == [0, []]  # a simple template: no jinja2
+    assert imported_by_a_run(state_home, "jinja") == [0, ["jinja2", "orchestration.rules.templates"]]
     # The tasks file's functions run in a child process: the shim itself never loads them.
     assert imported_by_a_run(state_home, "function") == [0, []]

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from conftest import Project, manifest_file
+from conftest import Project, manifest_file, run_log
 from orchestration.cli import main
 from orchestration.runtime.journal import Journal
 
@@ -112,7 +112,7 @@ def test_scripts_run_in_order_interval_apart_and_repeat_per_parameter_set(
     assert [r["argv"] for r in project.records()] == [["first"], ["r1"], ["r2"]]
     assert result.stdout == ""  # quiet: the scripts printed nothing and the run ended ok
     [row] = journal(state_home).runs()
-    assert Path(row.log_path).read_text().startswith("orchestration ns/seq: record.sh [1/3] ok (")
+    assert run_log(row).startswith("orchestration ns/seq: record.sh [1/3] ok (")
     assert [s.status for s in row.steps] == ["ok", "ok", "ok"]
     gaps = [b.started_at - a.finished_at for a, b in zip(row.steps, row.steps[1:])]
     assert all(gap >= 0.99 for gap in gaps)
@@ -139,7 +139,7 @@ def test_first_failing_script_stops_the_run_with_its_exit_code(
     [row] = journal(state_home).runs()
     assert (row.status, row.exit_code, row.reason) == ("failed", 7, "fail.sh exited 7")
     assert [s.status for s in row.steps] == ["ok", "failed"]
-    assert Path(row.log_path).read_text().startswith("orchestration ns/stops: record.sh [1/3] ok")
+    assert run_log(row).startswith("orchestration ns/stops: record.sh [1/3] ok")
     assert Path(row.log_path).stat().st_mode & 0o777 == 0o600
 
 
@@ -153,7 +153,7 @@ def test_static_skip(real_crontab, project: Project, state_home: Path) -> None:
     assert result.stdout == ""  # a skip is quiet too
     assert project.records() == []
     [row] = journal(state_home).runs()
-    assert Path(row.log_path).read_text() == "orchestration ns/off: skipped by add_skip(True)\n"
+    assert run_log(row) == "orchestration ns/off: skipped by add_skip(True)\n"
     assert (row.status, row.reason) == ("skipped", "skipped by add_skip(True)")
 
 

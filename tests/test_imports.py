@@ -58,6 +58,7 @@ o = Orchestrator(name='ns')
 o.add_task('0 1 * * *', 'bash', name='static').add_script('record.sh', {'a': 'x', 'key': secret('s')}) \\
     .add_skip(False).add_skip(skips.all_of(skips.weekend(), skips.weekdays(), skips.previous_failed()))
 o.add_task('0 1 * * *', 'bash', name='templated').add_script('record.sh', {'day': template('{{ today }}')})
+o.add_task('0 1 * * *', 'bash', name='jinja').add_script('record.sh', {'day': template('{{ today | string | upper }}')})
 o.add_task('0 1 * * *', 'bash', name='function').add_script('record.sh', {'n': lambda: 1})
 """
 
@@ -148,8 +149,12 @@ def test_a_task_with_notifications_adds_them_and_the_http_client_only_when_it_se
 
 
 def test_a_template_adds_jinja2_and_a_function_adds_the_definitions(manifest: Path) -> None:
-    ours, others = ours_and_others(imported_by_a_firing(manifest, "templated"))
-    assert ours - STATIC_RUN == {"orchestration.rules.templates"}
+    imported = imported_by_a_firing(manifest, "templated")
+    ours, others = ours_and_others(imported)
+    assert ours - STATIC_RUN == {"orchestration.rules.quick_templates"}  # a simple template: no jinja2
+    assert others == set() and imported & COSTLY == set()
+    ours, others = ours_and_others(imported_by_a_firing(manifest, "jinja"))
+    assert ours - STATIC_RUN == {"orchestration.rules.quick_templates", "orchestration.rules.templates"}
     assert {name.split(".")[0] for name in others} == {"jinja2", "markupsafe"}
     ours, others = ours_and_others(imported_by_a_firing(manifest, "function"))
     assert {"orchestration.define.orchestrator", "orchestration.runtime.usercode"} <= ours

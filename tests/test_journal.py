@@ -16,6 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import Project, manifest_file, skip_or_fail
+from orchestration.api import logs
 from orchestration.cli import main
 from orchestration.runtime.fallback import fallback_paths
 from orchestration.runtime.journal import Journal
@@ -81,8 +82,16 @@ def test_history_filters_and_formats(real_crontab, project: Project, state_home:
     fire(state_home, "ns", "bad")
     fire(state_home, "ns", "off")
     lines = cli("history").stdout.splitlines()
-    assert [line.split("  ")[1:3] for line in lines] == [["ns/good", "ok"], ["ns/bad", "failed"], ["ns/off", "skipped"]]
+    runs = json.loads(cli("history", "--json").stdout)
+    # One order everywhere: newest last, in the text and in JSON; each line shows the run id.
+    assert [r["task"] for r in runs] == ["good", "bad", "off"]
+    assert [line.split("  ")[1:4] for line in lines] == [
+        [f"ns/{r['task']}", r["run_id"], status] for r, status in zip(runs, ["ok", "failed", "skipped"])
+    ]
     assert lines[2].endswith("(skipped by add_skip(True))")
+    assert cli("history", "--reverse").stdout.splitlines() == lines[::-1]
+    assert json.loads(cli("history", "-r", "--json").stdout) == runs[::-1]
+    assert [r["task"] for r in json.loads(cli("history", "--limit", "2", "--json").stdout)] == ["bad", "off"]
     assert [r["task"] for r in json.loads(cli("history", "--status", "failed", "--json").stdout)] == ["bad"]
     assert [r["task"] for r in json.loads(cli("history", "ns", "--limit", "1", "--json").stdout)] == ["off"]
     assert json.loads(cli("history", "--since", "2099-01-01T00:00", "--json").stdout) == []
@@ -97,7 +106,7 @@ def test_history_filters_and_formats(real_crontab, project: Project, state_home:
 def test_logs_show_the_newest_run_or_a_chosen_one(real_crontab, project: Project, state_home: Path) -> None:
     install(project, TASKS)
     fire(state_home, "ns", "bad")
-    first = json.loads(cli("history", "ns/bad", "--json").stdout)[0]["run_id"]
+    first = json.loads(cli("history", "ns/bad", "--json").stdout)[-1]["run_id"]
     (project.root / "fail.sh").write_text("#!/bin/bash\necho second run says $1\nexit $1\n")
     fire(state_home, "ns", "bad")
     newest = cli("logs", "ns/bad").stdout
@@ -125,7 +134,10 @@ def test_status_shows_last_run_failures_next_time_and_drift(real_crontab, projec
     drift = f"the tasks file changed since it was installed (drift); run `orchestration install {tasks}`"
     assert json.loads(cli("status", "--json").stdout)[0]["problems"] == [drift]
     text = cli("status").stdout
-    assert text.splitlines()[-1] == f"! ns: {drift}"
+    assert text.splitlines()[-2:] == [
+        f"! ns: {drift}",
+        "! ns/bad: 3 failure(s) in a row; see `orchestration logs ns/bad`",
+    ]
     assert cli("list").stdout.splitlines()[-1] == "! needs attention: see `orchestration status`"
     result = fire(state_home, "ns", "good")
     assert "warning: the tasks file" in result.stderr
@@ -158,7 +170,36 @@ def test_old_runs_and_their_logs_are_pruned_by_later_runs(real_crontab, project:
         fire(state_home, "ns", "good")
     runs = journal.runs(task="good")
     assert len(runs) == 3 and "old" not in {r.run_id for r in runs}
-    assert sorted(p.name for p in old_log.parent.iterdir()) == sorted(Path(r.log_path).name for r in runs)
+    # The old run's own log file is gone; the others are parts of the task's log, one file.
+    assert sorted(p.name for p in old_log.parent.iterdir()) == ["lock", "runs.1.log"]
+    assert {r.log_path for r in runs} == {str(old_log.parent / "runs.1.log")}
+    assert [r.seq for r in runs] == [6, 5, 4]  # the run numbers go on after the old run's 1
+    task_log = (old_log.parent / "runs.1.log").read_bytes()
+    for run in runs:
+        part = task_log[run.log_offset : run.log_offset + run.log_length]
+        assert part == "".join(chunk.decode() for chunk in logs("ns/good", run.run_id)).encode()
+        assert part.startswith(b"orchestration ns/good: record.sh [1/1] ok")
+
+
+def test_a_tasks_log_is_compacted_when_most_of_it_is_dead(
+    real_crontab, project: Project, state_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    install(project, TASKS)  # keep_runs=3
+    (project.root / "loud.sh").write_text(
+        '#!/bin/bash\nfor i in $(seq 40); do echo "$ORCHESTRATION_RUN_ID line $i"; done\n'
+    )
+    install(project, TASKS.replace("add_script('record.sh', {'who': 'me'})", "add_script('loud.sh')"))
+    folder = state_home / "logs" / "ns" / "good"
+    for _ in range(8):
+        fire(state_home, "ns", "good", env={"ORCHESTRATION_LOG_COMPACT_BYTES": "2000"})
+    names = sorted(p.name for p in folder.iterdir())
+    assert names[0] == "lock" and len(names) == 2 and names[1] != "runs.1.log", names
+    runs = Journal(state_home / "journal.sqlite3").runs(task="good")
+    assert len(runs) == 3 and {r.log_path for r in runs} == {str(folder / names[1])}
+    assert (folder / names[1]).stat().st_size <= 2 * sum(r.log_length for r in runs)
+    for run in runs:
+        text = cli("logs", "ns/good", "--run", run.run_id).stdout
+        assert text.count(f"{run.run_id} line") == text.count(" line ") == 40  # its own output, all of it
 
 
 def test_a_log_is_capped_but_stdout_gets_everything(real_crontab, project: Project, state_home: Path) -> None:
@@ -303,9 +344,9 @@ def test_execute_tasks_installs_then_prints_runs_as_they_start_and_finish(
         _read_until(follower, "Following runs of live", timeout=20)
         started = time.monotonic()
         runner = subprocess.Popen([EXEC, str(manifest_file(state_home, "live")), "slow"], stdout=subprocess.DEVNULL)
-        lines, seen_start = _read_until(follower, "live/slow  running", timeout=5)
+        lines, seen_start = _read_until(follower, "  running\n", timeout=5)
         assert seen_start - started < 1.5  # printed while the script still runs
-        lines, _ = _read_until(follower, "live/slow  ok", timeout=10)
+        lines, _ = _read_until(follower, "  ok  ", timeout=10)
         assert lines[-1].rstrip().endswith("exit 0")
         runner.wait()
     finally:
@@ -322,8 +363,53 @@ def test_history_follow_prints_new_runs(real_crontab, project: Project, state_ho
         _read_until(follower, "Following new runs", timeout=10)
         fire(state_home, "ns", "good")
         fire(state_home, "ns", "bad")
-        lines, _ = _read_until(follower, "ns/bad  failed", timeout=5)
+        lines, _ = _read_until(follower, "  failed  ", timeout=5)
         assert not any("ns/good" in line for line in lines)
+        assert "  ns/bad  " in lines[-1]
     finally:
         follower.terminate()
         follower.wait()
+
+
+def test_logs_follow_a_run_while_it_runs_and_after_its_log_is_filed(
+    real_crontab, project: Project, state_home: Path
+) -> None:
+    """A running run's log is its own file; when it ends the log moves into its task's log.
+    Following it shows every line once, then the next run's."""
+    (project.root / "slow.sh").write_text(
+        '#!/bin/bash\nfor i in 1 2 3 4 5 6; do echo "$ORCHESTRATION_RUN_ID line $i"; sleep 0.3; done\n'
+    )
+    install(
+        project, "o = Orchestrator(name='ns')\no.add_task('0 1 * * *', 'bash', name='slow').add_script('slow.sh')\n"
+    )
+    first = subprocess.Popen([EXEC, str(manifest_file(state_home, "ns")), "slow"], stdout=subprocess.DEVNULL)
+    assert wait_for_run(state_home, "slow")
+    program = str(Path(sys.executable).with_name("orchestration"))
+    follower = _follow([program, "logs", "ns/slow", "--follow"], project.root)
+    try:
+        lines, _ = _read_until(follower, "slow.sh [1/1] ok", timeout=15)
+        first.wait()
+        second = fire(state_home, "ns", "slow")
+        assert second.returncode == 0
+        more, _ = _read_until(follower, "slow.sh [1/1] ok", timeout=15)
+    finally:
+        follower.terminate()
+        follower.wait()
+        if first.poll() is None:
+            first.kill()
+    runs = Journal(state_home / "journal.sqlite3").runs(task="slow")  # newest first
+    text = "".join(lines)
+    assert [text.count(f"{runs[1].run_id} line {i}\n") for i in range(1, 7)] == [1] * 6
+    assert f"--- run {runs[0].run_id} ---\n" in more
+    assert ["".join(more).count(f"{runs[0].run_id} line {i}\n") for i in range(1, 7)] == [1] * 6
+    assert runs[1].log_offset is not None and Path(runs[1].log_path).name == "runs.1.log"
+
+
+def wait_for_run(state: Path, task: str) -> bool:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        journal = Journal(state / "journal.sqlite3")
+        if journal.exists and journal.runs(task=task, status="running"):
+            return True
+        time.sleep(0.05)
+    return False

@@ -26,6 +26,7 @@ from orchestration.api import render
 from orchestration.cli import main
 from orchestration.compile.environment import Environment
 from orchestration.compile.manifest import Manifest
+from orchestration.errors import ManifestError
 from orchestration.runtime.exec import job_scheduled_time
 from orchestration.targets import kubernetes
 from test_kubernetes_schedules import CORPUS
@@ -48,7 +49,8 @@ CASES = Path(__file__).parent / "golden" / "cases"
 TASKS = """
 from orchestration import secret, template
 o = Orchestrator(name='Jobs_Of_Team-A', keep_runs=7)
-o.add_task('0 3 * * *', 'bash', name='backup', timeout=60, retries=1).add_script(
+o.add_task('0 3 * * *', 'bash', name='backup', timeout=60, retries=1,
+           env={'LANG': 'C.UTF-8', 'DB_PASSWORD': secret('env-secret')}).add_script(
     'record.sh', {'target': '/srv', 'token': secret('hunter2-secret')})
 o.add_task('*/5 * * * *', 'python', name='poll', overlap='allow').add_script(
     'record.py', {'header': secret(template('Bearer {{ task }}'), argument=False)})
@@ -177,11 +179,16 @@ def test_secrets_stay_out_of_config_maps_and_cron_jobs(rendered: dict[str, str])
     for name, text in rendered.items():
         if not name.startswith("secret-"):
             assert "hunter2-secret" not in text and "Bearer {{ task }}" not in text, name
+            assert "env-secret" not in text, name
     [secret] = [document for name, document in documents(rendered).items() if name.startswith("secret-jobs")]
     import base64
 
     values = json.loads(base64.b64decode(secret["data"]["secrets.json"]))
-    assert values == {"backup/0/0/token": "hunter2-secret", "poll/0/0/header": "Bearer {{ task }}"}
+    assert values == {
+        "backup/0/0/token": "hunter2-secret",
+        "backup/env/DB_PASSWORD": "env-secret",
+        "poll/0/0/header": "Bearer {{ task }}",
+    }
 
 
 def test_policies_become_the_cron_job_fields(rendered: dict[str, str]) -> None:
@@ -254,10 +261,20 @@ def test_secrets_round_trip_through_the_masked_manifest(project: Project) -> Non
     ]
     masked = Manifest.from_json(manifest_text)
     assert masked.task("backup").steps[0].runs[0]["token"].text == "***"
-    full = masked.unmasked({"backup/0/0/token": "hunter2-secret", "poll/0/0/header": "Bearer {{ task }}"})
+    assert masked.task("backup").environment["DB_PASSWORD"].text == "***"
+    secrets = {
+        "backup/0/0/token": "hunter2-secret",
+        "backup/env/DB_PASSWORD": "env-secret",
+        "poll/0/0/header": "Bearer {{ task }}",
+    }
+    full = masked.unmasked(secrets)
     assert full.task("backup").steps[0].runs[0]["token"].text == "hunter2-secret"
+    assert full.task("backup").environment["DB_PASSWORD"].text == "env-secret"
+    assert full.task("backup").environment["LANG"].text == "C.UTF-8"
     assert full.task("poll").steps[0].runs[0]["header"].template == "Bearer {{ task }}"
-    assert full.secrets() == {"backup/0/0/token": "hunter2-secret", "poll/0/0/header": "Bearer {{ task }}"}
+    assert full.secrets() == secrets
+    with pytest.raises(ManifestError, match="has no value for backup/env/DB_PASSWORD"):
+        masked.unmasked({key: value for key, value in secrets.items() if "/env/" not in key})
 
 
 def simulate_pod(
@@ -318,13 +335,14 @@ def test_a_pod_runs_the_script_and_says_the_run_on_stdout(
     [record] = project.records()
     assert record["argv"] == ["/srv", "hunter2-secret"]
     assert record["env"]["ORCHESTRATION_PARAM_TOKEN"] == "hunter2-secret"
+    assert record["env"]["DB_PASSWORD"] == "env-secret" and record["env"]["LANG"] == "C.UTF-8"
     line = result.stdout.strip().splitlines()[-1]
     run = json.loads(line)
     assert run["status"] == "ok" and run["trigger"] == "kubernetes" and run["task"] == "backup"
     assert run["namespace"] == "Jobs_Of_Team-A"
     assert run["scheduled_time"].startswith(time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(minutes * 60)))
     assert set(run) >= {"run_id", "started_at", "finished_at", "exit_code", "parameters", "steps", "duration"}
-    assert "hunter2-secret" not in line
+    assert "hunter2-secret" not in line and "env-secret" not in line
 
 
 def test_a_gated_pod_outside_the_rule_exits_at_once(
@@ -473,6 +491,21 @@ def test_install_applies_server_side_and_prunes_by_label(project: Project, kubec
         "--ignore-not-found",
     ]
     assert stored(kubectl) == {}
+
+
+def test_a_pause_is_refused_for_a_namespace_on_the_cluster(project: Project, kubectl: Path) -> None:
+    tasks = project.write(
+        "o = Orchestrator(name='team')\no.add_task('0 3 * * *', 'bash', name='backup').add_script('record.sh')\n"
+    )
+    assert CliRunner().invoke(main, ["install", str(tasks), "--backend", "kubernetes", "--image", IMAGE]).exit_code == 0
+    for command in (["pause", "team"], ["pause", "team/backup", "--until", "1h"], ["resume", "team"]):
+        result = CliRunner().invoke(main, command)
+        assert result.exit_code == 2, result.output
+        assert result.output.startswith(
+            f"Error: {command[1]} runs on Kubernetes, whose pods do not see the pauses of this machine;"
+            " nothing was changed\nSuspend (or resume) its CronJobs on the cluster instead: `kubectl patch"
+        )
+    assert not (project.root.parent / "state" / "paused").exists()
 
 
 def test_install_refuses_an_object_it_does_not_own(project: Project, kubectl: Path) -> None:

@@ -20,7 +20,8 @@ from orchestration.installer.apply import compile_file
 TASKS = """
 from orchestration import skips, secret, template
 o = Orchestrator(name='ns', keep_runs=7)
-o.add_task('*/5 9-17 * * mon-fri', 'bash', name='a', timeout=30, overlap='queue', retries=2) \\
+o.add_task('*/5 9-17 * * mon-fri', 'bash', name='a', timeout=30, overlap='queue', retries=2, jitter=90,
+           env={'PLAIN': 'v', 'PORT': 8080, 'TOKEN': secret('t')}) \\
     .add_script('record.sh', {'plain': 'x', 'flag': True, 'key': secret('s', argument=False)}) \\
     .add_repeat('record.sh', [{'day': template('{{ today }}')}, {'day': 'fixed'}]) \\
     .add_skip(skips.weekend()).add_skip(lambda: False).add_skip(True)
@@ -47,7 +48,16 @@ def test_what_the_json_holds(compiled: Manifest) -> None:
     assert task["timing"]["fields"]["weekdays"] == [1, 2, 3, 4, 5]
     assert task["timing"]["fields"]["wildcard"] is True
     assert task["timing"]["zone"] is None
-    assert task["policy"] == {"timeout": 30, "overlap": "queue", "retries": 2, "retry_delay": 0, "catch_up": False}
+    assert task["policy"] == {
+        "timeout": 30,
+        "overlap": "queue",
+        "retries": 2,
+        "retry_delay": 0,
+        "catch_up": False,
+        "jitter": 90,
+    }
+    assert task["environment"] == {"PLAIN": "v", "PORT": "8080", "TOKEN": {"value": "t", "secret": True}}
+    assert data["tasks"]["b"]["environment"] == {}
     assert task["retention"]["keep_runs"] == 7
     assert task["steps"][0]["runs"] == [
         {"plain": "x", "flag": "true", "key": {"value": "s", "secret": True, "argument": False}}
@@ -58,6 +68,7 @@ def test_what_the_json_holds(compiled: Manifest) -> None:
     assert data["tasks"]["b"]["steps"][0]["runs_from"] == "<lambda>()"
     masked = json.loads(compiled.to_json(masked=True))
     assert masked["tasks"]["a"]["steps"][0]["runs"][0]["key"]["value"] == "***"
+    assert masked["tasks"]["a"]["environment"]["TOKEN"] == {"value": "***", "secret": True}
 
 
 @pytest.mark.parametrize("version, which", [(FORMAT + 1, "a newer"), (1, "an older")])
@@ -110,3 +121,45 @@ def test_a_manifest_others_can_write_is_not_read(compiled: Manifest, tmp_path: P
         os.chown(path, 65534, -1)
         with pytest.raises(ManifestError, match="belongs to uid 65534, not to uid 0 who runs it; nothing was run"):
             manifests.read(path)
+
+
+def test_a_run_reads_its_own_task_alone(compiled: Manifest, tmp_path: Path) -> None:
+    path = tmp_path / "m.json"
+    text = compiled.to_json()
+    path.write_text(text)
+    path.chmod(0o600)
+    first, *task_lines = text.splitlines(keepends=True)
+    # The first line holds everything but the tasks, and where each task's object lies after it.
+    assert first.endswith(', "tasks": {\n') and len(task_lines) == len(compiled.tasks) + 1
+    index = json.loads(first[: -len(', "tasks": {\n')] + "}")["index"]
+    body = "".join(task_lines).encode()
+    for task_id, (offset, length) in index.items():
+        assert json.loads(body[offset : offset + length]) == json.loads(text)["tasks"][task_id]
+        alone = manifests.read(path, task_id)
+        assert alone == compiled.replace(tasks={task_id: compiled.task(task_id)})
+    assert manifests.read(path, "nope").tasks == {}
+    assert manifests.read(path) == compiled
+
+
+def test_a_manifest_without_an_index_is_read_whole(compiled: Manifest, tmp_path: Path) -> None:
+    """Manifests written before the index: one line of JSON."""
+    data = json.loads(compiled.to_json())
+    del data["index"]
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps(data) + "\n")
+    path.chmod(0o600)
+    assert manifests.read(path, "a") == compiled
+    assert manifests.read(path) == compiled
+
+
+def test_a_manifest_edited_by_hand_is_read_whole(compiled: Manifest, tmp_path: Path) -> None:
+    """An edit that moves the tasks' objects makes the index wrong: the file is then read whole."""
+    text = compiled.to_json()
+    path = tmp_path / "m.json"
+    path.write_text(text.replace('"plain": "x"', '"plain": "longer"'))
+    path.chmod(0o600)
+    [step] = manifests.read(path, "b").task("b").steps  # after the edit: its index is off
+    assert step.runs_from == "<lambda>()"
+    edited = manifests.read(path, "a")
+    assert edited.task("a").steps[0].runs[0]["plain"].text == "longer"
+    assert edited == manifests.read(path)  # read whole: the index no longer says where "a" ends

@@ -28,7 +28,7 @@ import pytest
 from click.testing import CliRunner
 
 import conftest
-from conftest import Project, read_crontab, skip_or_fail, wait_for
+from conftest import Project, read_crontab, run_log, run_log_bytes, skip_or_fail, wait_for
 from orchestration.api import compile_file
 from orchestration.cli import main
 from orchestration.compile.environment import capture_environment
@@ -200,7 +200,7 @@ def test_a_failure_posts_the_documented_json_and_records_the_delivery(
     assert body["started_at"] == run.to_json()["started_at"] and body["finished_at"] == run.to_json()["finished_at"]
     assert body["scheduled_time"] == run.to_json()["scheduled_time"]
     assert body["duration"] == pytest.approx(run.duration, abs=0.001)
-    assert body["log_tail"] == Path(run.log_path).read_text()
+    assert body["log_tail"] == run_log(run)
     assert body["log_tail"].startswith("mode fail\n")
     assert body["logs"] == f"orchestration logs ns/job --run {run.run_id}"
     assert body["text"] == f"ns/job failed on {host} (exit 1): flip.sh exited 1"
@@ -315,7 +315,7 @@ def test_the_slack_form_and_other_methods(tasks: Project, state_home: Path, rece
     assert request.method == "PUT"
     assert request.json == {
         "text": f"ns/job failed on {os.uname().nodename} (exit 1): flip.sh exited 1\n```\n"
-        + Path(run.log_path).read_text().rstrip("\n")
+        + run_log(run).rstrip("\n")
         + f"\n```\n`orchestration logs ns/job --run {run.run_id}`"
     }
 
@@ -376,7 +376,9 @@ def test_a_command_gets_the_run_in_its_environment_and_no_shell(tasks: Project, 
         "ORCHESTRATION_EXIT_CODE": "1",
     }
     assert env["ORCHESTRATION_RUN_ID"] == run.run_id
-    assert env["ORCHESTRATION_LOG_PATH"] == run.log_path
+    assert env["ORCHESTRATION_LOG_PATH"] == run.log_path  # its task's log: the run's part of it is
+    offset, length = int(env["ORCHESTRATION_LOG_OFFSET"]), int(env["ORCHESTRATION_LOG_LENGTH"])
+    assert Path(run.log_path).read_bytes()[offset : offset + length] == run_log_bytes(run)
     assert env["ORCHESTRATION_TEXT"] == f"ns/job failed on {os.uname().nodename} (exit 1): flip.sh exited 1"
     assert "ORCHESTRATION_LOG_TAIL" not in env
     assert run.deliveries[0]["target"] == "./tell.sh $(id) ***"
@@ -403,7 +405,7 @@ def test_pings_follow_the_healthchecks_convention(tasks: Project, state_home: Pa
     rid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"orchestration:{run.run_id}"))
     assert (start.method, start.path, start.body) == ("GET", f"/ok/uuid-1/start?rid={rid}", b"")
     assert (end.method, end.path) == ("POST", f"/ok/uuid-1/1?rid={rid}")
-    assert end.body == Path(run.log_path).read_bytes()
+    assert end.body == run_log_bytes(run)
 
     (tasks.root / "mode").write_text("ok")
     assert fire(manifest, "job").returncode == 0
@@ -420,7 +422,7 @@ def test_pings_follow_the_healthchecks_convention(tasks: Project, state_home: Pa
     assert fire(manifest, "big").returncode == 7
     last = receiver.requests[-1]
     assert last.path.startswith("/ok/uuid-1/7?rid=")
-    log = Path(runs(state_home, "big")[-1].log_path).read_bytes()
+    log = run_log_bytes(runs(state_home, "big")[-1])
     assert len(log) > 300000 and last.body == log[-100 * 1024 :]  # the last 100 KB
     assert b"END\norchestration ns/big: big.sh [1/1] failed with exit code 7" in last.body
     assert len(receiver.requests) == before + 2
@@ -487,7 +489,7 @@ def test_secrets_stay_in_the_manifest(real_crontab, tasks: Project, state_home: 
         cli("why", "ns/job", "--json").output,
         cli("logs", "ns/job").output,
         cli("status", "--json").output,
-        Path(run.log_path).read_text(),
+        run_log(run),
         *(path.read_bytes().decode("latin-1") for path in state_home.glob("journal.sqlite3*")),
     ]
     for text in shown:
@@ -537,7 +539,7 @@ def test_a_quiet_run_prints_nothing_and_a_run_with_something_to_read_prints_it(
     ), failing.stdout
     assert re.fullmatch(r"orchestration ns/verbose: silent\.sh \[1/1\] ok \(\d+\.\d\ds\)\n", verbose.stdout)
     for task in ("silent", "skipped"):  # the log has every line all the same
-        assert Path(runs(state_home, task)[-1].log_path).read_text().startswith(f"orchestration ns/{task}: ")
+        assert run_log(runs(state_home, task)[-1]).startswith(f"orchestration ns/{task}: ")
 
 
 # --- notify test -----------------------------------------------------------------------------------
@@ -935,7 +937,7 @@ def test_a_journal_of_the_previous_schema_migrates_with_its_counts(tmp_path: Pat
     journal = Journal(path)
     assert journal.totals() == {("ns", "t"): {"ok": (2, 30.0, 31.0), "failed": (1, 20.0, 21.5)}}
     assert [run.deliveries for run in journal.runs()] == [[], [], [], []]
-    assert journal.connect().execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    assert journal.connect().execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == len(MIGRATIONS)
     journal.close()
 
 

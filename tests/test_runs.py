@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from conftest import Project, manifest_file, wait_for
+from conftest import Project, manifest_file, run_log, wait_for
 from orchestration.cli import main
 from orchestration.runtime.journal import Journal
 
@@ -117,7 +117,7 @@ def test_overlap_skip_records_the_firing_and_names_the_running_run(
         f"the previous run is still running (run {ok.run_id} (pid {first.pid})); this firing was skipped"
     )
     assert out == ""  # an overlap is a skipped firing: nothing for cron to mail
-    assert Path(overlap.log_path).read_text() == f"orchestration runs/hold: overlap: {overlap.reason}\n"
+    assert run_log(overlap) == f"orchestration runs/hold: overlap: {overlap.reason}\n"
     assert (scripts.root / "times").read_text().count("start") == 1
 
 
@@ -164,7 +164,7 @@ def test_a_failed_run_is_retried_and_every_attempt_recorded(real_crontab, script
     assert all(b.started_at - a.finished_at >= 0.5 for a, b in itertools.pairwise(attempts))
     assert "orchestration runs/flaky: attempt 2 of 4 after failed run" in out
     history = json.loads(CliRunner().invoke(main, ["history", "runs/flaky", "--json"]).output)
-    assert [run["attempt"] for run in history] == [3, 2, 1]
+    assert [run["attempt"] for run in history] == [1, 2, 3]
 
 
 def test_retries_stop_when_they_run_out(real_crontab, scripts: Project, state_home: Path) -> None:
@@ -334,7 +334,7 @@ def test_a_closed_stdout_costs_neither_the_run_nor_its_record(real_crontab, scri
     [run] = runs(state_home, "talk")
     assert run.status == "ok"
     assert run.warnings and run.warnings[-1].startswith("stdout could not be written")
-    assert "line 2000" in Path(run.log_path).read_text()
+    assert "line 2000" in run_log(run)
 
 
 def test_a_run_killed_outright_is_closed_by_the_next_one(real_crontab, scripts: Project, state_home: Path) -> None:

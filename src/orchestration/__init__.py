@@ -32,12 +32,16 @@ __all__ = [
     "next_times",
     "notify",
     "notify_test",
+    "pause",
     "render",
+    "resume",
     "run",
+    "run_scheduler",
     "secret",
     "skips",
     "template",
     "uninstall",
+    "upcoming",
     "why",
 ]
 
@@ -61,6 +65,10 @@ _LAZY = {
     "logs": ".api",
     "why": ".api",
     "run": ".api",
+    "pause": ".api",
+    "resume": ".api",
+    "upcoming": ".api",
+    "run_scheduler": ".api",
     "metrics": ".api",
     "notify_test": ".api",
 }
@@ -77,9 +85,13 @@ if TYPE_CHECKING:
         metrics,
         next_times,
         notify_test,
+        pause,
         render,
+        resume,
         run,
+        run_scheduler,
         uninstall,
+        upcoming,
         why,
     )
     from .define import notify, skips

@@ -8,42 +8,39 @@ every stage; the CLI (`orchestration.cli`) only parses, calls these and prints.
     orchestration.installed()                         # [TaskStatus]
     orchestration.next_times("backups/nightly", count=3)
     orchestration.history("backups/nightly", limit=10)
+
+Each call imports what it needs when it is made, so a command pays only for its own stages: a
+reading command loads no definitions, no renderers and no python-crontab.
 """
 
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
+import re
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import replace
-from datetime import datetime
+from contextlib import contextmanager
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
 
-from .compile.environment import Environment, capture_environment
-from .compile.manifest import Manifest
-from .compile.plan import compile_loaded
-from .define import orchestrator as definitions
-from .define.loader import LoadedTasks, file_sha256, file_stat, resolve_tasks_file
-from .errors import ApplyError, UsageError
-from .installer import manifests
-from .installer.apply import compile_file, install, install_manifests, scope_state, uninstall
-from .installer.diff import describe_changes
-from .observe import history as run_history
-from .observe.metrics import task_metrics
-from .observe.preview import local_timezone
-from .observe.preview import next_times as timing_next_times
-from .observe.status import NextFiring, TaskStatus, installed_status
-from .observe.why import Explanation, explain
-from .runtime.delivery import Delivery
-from .runtime.metrics import TaskMetrics
-from .runtime.metrics import render as render_metrics
-from .runtime.metrics import write as write_metrics
-from .runtime.records import RunRecord
-from .targets import Rendered
-from .targets import placed as place
-from .targets import render as render_target
+from .errors import ApplyError, DefinitionError, OrchestrationError, SchedulerUnavailableError, UsageError
+from .state import state_dir
+
+if TYPE_CHECKING:
+    from .compile.environment import Environment
+    from .compile.manifest import Manifest
+    from .define import orchestrator as definitions
+    from .installer import foreground
+    from .installer.diff import NamespaceChanges
+    from .installer.pausing import PauseChange
+    from .observe.history import RunHistory
+    from .observe.status import TaskStatus
+    from .observe.why import Explanation
+    from .runtime.delivery import Delivery
+    from .runtime.metrics import TaskMetrics
+    from .runtime.records import RunRecord
+    from .targets import Rendered
 
 __all__ = [
     "Orchestrator",
@@ -54,27 +51,153 @@ __all__ = [
     "metrics",
     "next_times",
     "notify_test",
+    "pause",
     "render",
+    "resume",
     "run",
+    "run_scheduler",
     "uninstall",
+    "upcoming",
     "why",
 ]
 
 
-class Orchestrator(definitions.Orchestrator):
-    """A namespace of tasks, compiled into crontab entries or systemd timers by `install`."""
+class Upcoming:
+    """A task's next firing times; each run starts within `jitter` seconds after one."""
 
-    def execute_tasks(self, follow: bool = True, *, backend: str = "auto") -> None:
-        """Install this Orchestrator's tasks, then print each run as it happens until Ctrl-C.
+    __slots__ = ("jitter", "reference", "times", "warnings")
 
-        While `orchestration install` loads the tasks file this returns at once.
-        """
-        if definitions.is_collecting():
-            return
-        execute(self, follow=follow, backend=backend)
+    def __init__(self, reference: str, times: list[datetime], jitter: int = 0, warnings: tuple[str, ...] = ()) -> None:
+        self.reference, self.times, self.jitter = reference, times, jitter
+        self.warnings = warnings  # an installed task's entries changed by hand
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "task": self.reference,
+            "times": [moment.isoformat() for moment in self.times],
+            "jitter": self.jitter,
+            "warnings": list(self.warnings),
+        }
+
+
+if TYPE_CHECKING:
+
+    class Orchestrator(definitions.Orchestrator):
+        """A namespace of tasks, compiled into crontab entries or systemd timers by `install`."""
+
+        def execute_tasks(self, follow: bool = True, *, backend: str = "auto") -> None: ...
+
+
+def __getattr__(name: str) -> Any:
+    # `Orchestrator` loads the definitions (the define stage), which only tasks files need.
+    if name == "Orchestrator":
+        orchestrator = globals()["Orchestrator"] = _orchestrator_class()
+        return orchestrator
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _orchestrator_class() -> type:
+    from .define import orchestrator as definitions
+
+    class Orchestrator(definitions.Orchestrator):
+        """A namespace of tasks, compiled into crontab entries or systemd timers by `install`."""
+
+        def execute_tasks(self, follow: bool = True, *, backend: str = "auto") -> None:
+            """Install this Orchestrator's tasks, then print each run as it happens until Ctrl-C;
+            where no scheduler runs, run them in the foreground with a cron daemon of its own.
+
+            While `orchestration install` loads the tasks file this returns at once. Called again,
+            as the 1.x loop `while True: orchestrator.execute_tasks()` does, it says what to do.
+            """
+            if definitions.is_collecting():
+                self._calls_while_loading = getattr(self, "_calls_while_loading", 0) + 1
+                if self._calls_while_loading > 1:
+                    raise DefinitionError(LOOP_WHILE_LOADING)
+                return
+            as_script = _is_main_script(self.tasks_file)
+            try:
+                if id(self) in _executed:
+                    raise UsageError(LOOP_WHEN_RUN.format(file=self.tasks_file))
+                _executed.add(id(self))
+                stopped = execute(self, follow=follow, backend=backend)
+            except OrchestrationError as error:
+                if not as_script:
+                    raise
+                print(f"Error: {error}", file=sys.stderr)  # `python tasks.py`: as a command would say it
+                raise SystemExit(error.exit_code) from None
+            if stopped and as_script:
+                raise SystemExit(0)  # the foreground scheduler was stopped: so is the program
+
+    return Orchestrator
+
+
+LOOP_WHILE_LOADING = (
+    "execute_tasks() was called again while the tasks file was loaded. In 1.x a loop such as"
+    " `while True: orchestrator.execute_tasks()` kept the scheduler going; now cron or systemd"
+    " does the waiting, and the loop would never end. Call execute_tasks() once, at the end of"
+    " the file, under `if __name__ == '__main__':`"
+)
+LOOP_WHEN_RUN = (
+    "execute_tasks() was called a second time. In 1.x a loop such as `while True:"
+    " orchestrator.execute_tasks()` kept the scheduler going; now the first call installed the"
+    " tasks and they run on their own: call it once and drop the loop. `orchestration list` shows"
+    " them; `orchestration uninstall {file}` removes them"
+)
+_executed: set[int] = set()  # the Orchestrators whose execute_tasks() ran in this process
+
+
+def _is_main_script(tasks_file: Path | None) -> bool:
+    """Whether the tasks file is the program being run (`python tasks.py`)."""
+    main_file = getattr(sys.modules.get("__main__"), "__file__", None)
+    return bool(main_file and tasks_file and os.path.realpath(main_file) == str(tasks_file))
 
 
 # --- installing ------------------------------------------------------------------------------------
+
+
+def install(
+    tasks_file: str | os.PathLike[str],
+    *,
+    backend: str = "auto",
+    scope: str = "user",
+    dry_run: bool = False,
+    image: str | None = None,
+) -> list[NamespaceChanges]:
+    """Install every Orchestrator of a tasks file; what changed per namespace. `image` is the
+    container image of the kubernetes backend (default: the one it was installed with)."""
+    from .installer import apply
+
+    return apply.install(tasks_file, backend=backend, scope=scope, dry_run=dry_run, image=image)
+
+
+def uninstall(
+    *,
+    tasks_file: str | os.PathLike[str] | None = None,
+    namespace: str | None = None,
+    everything: bool = False,
+    scope: str = "user",
+    dry_run: bool = False,
+    keep_pauses: bool = False,
+) -> list[NamespaceChanges]:
+    """Remove our entries and manifests (run records stay) for a file, a namespace, or all;
+    their pauses too, unless `keep_pauses`."""
+    from .installer import apply
+
+    return apply.uninstall(
+        tasks_file=tasks_file,
+        namespace=namespace,
+        everything=everything,
+        scope=scope,
+        dry_run=dry_run,
+        keep_pauses=keep_pauses,
+    )
+
+
+def compile_file(tasks_file: str | os.PathLike[str], environment: Environment | None = None) -> list[Manifest]:
+    """Load a tasks file and compile each of its Orchestrators (no side effects)."""
+    from .installer import apply
+
+    return apply.compile_file(tasks_file, environment)
 
 
 def render(
@@ -88,7 +211,15 @@ def render(
     """What installing `tasks_file` into `target` would write, by file name; nothing is touched.
     `environment` fixes the programs and state folder (default: this installation's); `image`
     is the container image of the kubernetes target."""
-    environment = environment or capture_environment(scope_state(scope))
+    from dataclasses import replace
+
+    from .compile.environment import capture_environment
+    from .installer import manifests
+    from .installer.apply import compile_file
+    from .targets import placed as place
+    from .targets import render as render_target
+
+    environment = environment or capture_environment(_state(scope))
     if image is not None:
         environment = replace(environment, image=image)
     files: Rendered = {}
@@ -105,28 +236,186 @@ def execute(
     follow: bool = True,
     backend: str = "auto",
     report: Callable[[str], None] = print,
-) -> None:
-    """Install one Orchestrator (the tasks file run as a script), then follow its runs."""
+) -> bool:
+    """Install one Orchestrator (the tasks file run as a script), then follow its runs; where no
+    scheduler runs, run it in the foreground instead. Whether a foreground scheduler ran."""
+    from .compile.environment import capture_environment
+    from .compile.plan import compile_loaded
+    from .define.loader import LoadedTasks, file_sha256, file_stat, resolve_tasks_file
+    from .installer import foreground
+    from .installer.apply import install_manifests
+    from .installer.diff import describe_changes
+
     if orchestrator.tasks_file is None:
         raise UsageError("execute_tasks() needs the Orchestrator to be created in a tasks file")
     environment = capture_environment()
     path = resolve_tasks_file(orchestrator.tasks_file)  # a path that is not UTF-8 is refused
     loaded = LoadedTasks(path, file_sha256(path), (orchestrator,), file_stat(path))
     [compiled] = compile_loaded(loaded, environment)
+    if backend == "auto" and follow and not scheduler_runs():
+        try:
+            foreground.check_can_run()
+        except OrchestrationError as error:
+            raise SchedulerUnavailableError(
+                "no scheduler runs here (no cron daemon, and no systemd user manager answers), and"
+                f" the tasks cannot run in the foreground: {error.message}",
+                hint=(error.hint + " " if error.hint else "") + "Or start cron: `service cron start`.",
+            ) from None
+        run_foreground([compiled], environment.state_dir)
+        return True
     for changes in install_manifests([compiled], environment.state_dir, backend=backend):
         for warning in changes.warnings:
             report(f"Warning: {warning}")
         for line in describe_changes(changes, dry_run=False):
             report(line)
+        report(
+            f"The {len(compiled.tasks)} task(s) of {compiled.namespace} are installed in {_where(changes.backend)}"
+            f" and run on their own, also after this program ends; remove them with"
+            f" `orchestration uninstall {path}`."
+        )
     if not follow:
-        return
+        return False
     from .observe.follow import follow_runs
 
-    report(f"Following runs of {compiled.namespace}; press Ctrl-C to stop (the schedule stays installed).")
+    report(f"Following runs of {compiled.namespace}; press Ctrl-C to stop following (the tasks stay installed).")
     try:
         follow_runs(environment.state_dir, namespace=compiled.namespace, report=report)
     except KeyboardInterrupt:
-        report("Stopped following; the tasks stay installed.")
+        report(f"Stopped following; the tasks stay installed (`orchestration uninstall {path}` removes them).")
+    return False
+
+
+def _where(backend: str) -> str:
+    return {"crontab": "your crontab", "systemd": "your systemd user manager"}.get(backend, backend)
+
+
+def scheduler_runs() -> bool:
+    """Whether a cron daemon runs or a systemd user manager answers here."""
+    from .installer.schedulers import cron_daemon_running
+    from .installer.systemctl import Systemctl
+
+    return cron_daemon_running() or Systemctl("user").answers()
+
+
+def run_scheduler(tasks_file: str | os.PathLike[str]) -> None:
+    """Run the tasks of `tasks_file` in the foreground, with a cron daemon of its own as the
+    engine, until SIGTERM or Ctrl-C; their output and a line per run go to stdout."""
+    from .compile.environment import capture_environment
+    from .installer import foreground
+    from .installer.apply import compile_file
+
+    foreground.check_can_run()
+    environment = capture_environment()
+    run_foreground(compile_file(tasks_file, environment), environment.state_dir)
+
+
+class _Stopped(Exception):
+    """SIGTERM, SIGINT or SIGHUP reached the foreground scheduler."""
+
+
+def run_foreground(compiled: list[Manifest], state: Path, out: BinaryIO | None = None) -> None:
+    """Install `compiled` into a foreground engine, run it until a signal, then remove it all."""
+    import threading
+
+    from .installer import foreground
+    from .installer.apply import install_manifests
+    from .installer.diff import describe_changes
+
+    stream = out or sys.stdout.buffer
+    lock = threading.Lock()
+
+    def write(data: bytes) -> None:
+        with lock:
+            try:
+                stream.write(data)
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+
+    def say(line: str) -> None:
+        write(f"{line}\n".encode())
+
+    namespaces = [manifest.namespace for manifest in compiled]
+    engine = foreground.Engine(state, write)
+    engine.claim()
+    try:
+        with _signals_stop():
+            engine.prepare()
+            for changes in install_manifests(compiled, state, backend="foreground"):
+                for warning in changes.warnings:
+                    say(f"Warning: {warning}")
+                for line in describe_changes(changes, dry_run=False):
+                    say(line)
+            engine.start()
+            where = "a private crontab spool" if engine.private else "root's crontab, after what was there"
+            count = sum(len(manifest.tasks) for manifest in compiled)
+            say(
+                f"Running {count} task(s) of {', '.join(namespaces)} in the foreground: cron (pid"
+                f" {engine.cron}) fires them from {where}. Their output and a line per run follow."
+                " Stop with Ctrl-C or SIGTERM; nothing stays installed."
+            )
+            from .observe.follow import follow_runs
+
+            follow_runs(state, namespaces=set(namespaces), report=say, on_poll=lambda: _cron_alive(engine))
+    except (_Stopped, KeyboardInterrupt):
+        pass
+    finally:
+        with _signals_stop(ignore=True):
+            engine.stop(lambda: _running_shims(state, namespaces))
+            for namespace in namespaces:
+                try:
+                    uninstall(namespace=namespace, keep_pauses=True)
+                except OrchestrationError:
+                    pass
+            say("Stopped: cron and the runs in progress were stopped, and the tasks removed.")
+
+
+def _cron_alive(engine: foreground.Engine) -> None:
+    engine.tick()
+    if engine.cron is None:
+        raise ApplyError(f"the cron daemon of the foreground scheduler ended by itself (exit {engine.cron_status})")
+
+
+@contextmanager
+def _signals_stop(ignore: bool = False) -> Iterator[None]:
+    """SIGTERM, SIGINT and SIGHUP end the foreground scheduler (a container's PID 1 gets SIGTERM
+    only if it handles it); `ignore`: while it cleans up, they wait."""
+    import signal
+
+    def stop(signum: int, frame: object) -> None:
+        raise _Stopped()
+
+    handler = signal.SIG_IGN if ignore else stop
+    signums = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+    previous = {signum: signal.signal(signum, handler) for signum in signums}
+    try:
+        yield
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+
+
+def _running_shims(state: Path, namespaces: list[str]) -> list[int]:
+    """The pids of runs of `namespaces` still going (their shims, checked in /proc)."""
+    from .runtime.journal import Journal
+    from .state import journal_path
+
+    journal = Journal(journal_path(state))
+    if not journal.exists:
+        return []
+    try:
+        found = [run.pid for run in journal.runs(status="running") if run.namespace in namespaces and run.pid]
+    finally:
+        journal.close()
+    pids = []
+    for pid in found:
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as stream:
+                if b"orchestration-exec" in stream.read():
+                    pids.append(pid)
+        except OSError:
+            continue
+    return pids
 
 
 # --- reading ---------------------------------------------------------------------------------------
@@ -134,21 +423,42 @@ def execute(
 
 def installed(scope: str = "user", now: datetime | None = None) -> list[TaskStatus]:
     """Every installed task: schedule, next firing time, last run, problems."""
-    return installed_status(scope_state(scope), now or datetime.now(local_timezone()), NextFiring())
+    from .observe.status import NextFiring, installed_status
+
+    return installed_status(_state(scope), now or datetime.now().astimezone(), NextFiring())
 
 
 def next_times(
     target: str, *, count: int = 5, after: datetime | None = None, scope: str = "user"
 ) -> dict[str, list[datetime]]:
     """The next firing times per 'NAMESPACE/TASK', of a tasks file or of an installed task."""
+    return {item.reference: item.times for item in upcoming(target, count=count, after=after, scope=scope)}
+
+
+def upcoming(target: str, *, count: int = 5, after: datetime | None = None, scope: str = "user") -> list[Upcoming]:
+    """Per task of a tasks file, or for an installed task: its next firing times and its jitter
+    window (each run starts within `jitter` seconds after a firing time)."""
+    from .observe.preview import local_timezone
+    from .observe.preview import next_times as timing_next_times
+
     after = after or datetime.now(local_timezone())
+    warnings: tuple[str, ...] = ()
     if target.endswith(".py") or (os.path.sep in target and not _looks_like_reference(target)):
+        from .installer.apply import compile_file
+
         compiled: list[Manifest] = compile_file(target)
-        timings = {f"{m.namespace}/{task_id}": task.timing for m in compiled for task_id, task in m.tasks.items()}
+        tasks = [(f"{m.namespace}/{task_id}", task) for m in compiled for task_id, task in m.tasks.items()]
     else:
-        found, task_id = manifests.find_task(scope_state(scope), target)
-        timings = {target: found.manifest.task(task_id).timing}
-    return {reference: timing_next_times(timing, after, count) for reference, timing in timings.items()}
+        from .installer import manifests
+        from .observe.status import entry_problems
+
+        found, task_id = manifests.find_task(_state(scope), target)
+        tasks = [(target, found.manifest.task(task_id))]
+        warnings = tuple(f"{found.namespace}: {problem}" for problem in entry_problems(found))
+    return [
+        Upcoming(reference, timing_next_times(task.timing, after, count), task.policy.jitter, warnings)
+        for reference, task in tasks
+    ]
 
 
 def _looks_like_reference(target: str) -> bool:
@@ -161,25 +471,36 @@ def history(
     status: str | None = None,
     since: float | None = None,
     limit: int | None = None,
+    reverse: bool = False,
     scope: str = "user",
-) -> run_history.RunHistory:
-    """Recorded runs, newest first, filtered by task ('NAMESPACE' or 'NAMESPACE/TASK'), status and start."""
-    return run_history.history(scope_state(scope), reference, status=status, since=since, limit=limit)
+) -> RunHistory:
+    """Recorded runs filtered by task ('NAMESPACE' or 'NAMESPACE/TASK'), status and start: the
+    newest `limit` of them, oldest first, so the newest is last (`reverse`: newest first)."""
+    from .observe import history as run_history
+
+    runs = run_history.history(_state(scope), reference, status=status, since=since, limit=limit)
+    return runs if reverse else run_history.RunHistory(runs[::-1], runs.warnings)
 
 
 def logs(reference: str, run_id: str | None = None, *, follow: bool = False, scope: str = "user") -> Iterator[bytes]:
     """The output of a task's newest run (or of `run_id`); with `follow`, of later runs too."""
-    return run_history.log_chunks(scope_state(scope), reference, run_id, follow=follow)
+    from .observe import history as run_history
+
+    return run_history.log_chunks(_state(scope), reference, run_id, follow=follow)
 
 
 def why(reference: str, at: datetime | None = None, *, scope: str = "user") -> Explanation:
     """Whether an installed task would run at `at` (default: its next firing), and why not."""
-    return explain(scope_state(scope), reference, at)
+    from .observe.why import explain
+
+    return explain(_state(scope), reference, at)
 
 
 def find_run(reference: str, run_id: str | None = None, *, scope: str = "user") -> RunRecord:
     """The run `run_id` of a task, or its newest run."""
-    return run_history.find_run(scope_state(scope), reference, run_id)
+    from .observe import history as run_history
+
+    return run_history.find_run(_state(scope), reference, run_id)
 
 
 def parse_time(text: str) -> datetime:
@@ -190,6 +511,8 @@ def parse_time(text: str) -> datetime:
         raise UsageError(
             f"'{text}' is not a time; use ISO 8601 such as 2026-01-31T09:00 or 2026-01-31T09:00+01:00"
         ) from None
+    from .observe.preview import local_timezone
+
     return moment if moment.tzinfo else moment.replace(tzinfo=local_timezone())
 
 
@@ -214,10 +537,18 @@ def cron_environment() -> dict[str, str]:
     return environment
 
 
-def run(reference: str, *, scope: str = "user") -> int:
-    """Run an installed task now through orchestration-exec, as cron would; its exit code."""
-    found, task_id = manifests.find_task(scope_state(scope), reference)
+def run(reference: str, *, ignore_skips: bool = False, scope: str = "user") -> int:
+    """Run an installed task now through orchestration-exec, as cron would; its exit code.
+    `ignore_skips`: run even if a skip condition or a pause says not to."""
+    import signal
+    import subprocess
+
+    from .installer import manifests
+
+    found, task_id = manifests.find_task(_state(scope), reference)
     argv = [found.manifest.exec_program, str(found.path), task_id, "--trigger", "manual"]
+    if ignore_skips:
+        argv.append("--ignore-skips")
     # Like a shell: Ctrl-C goes to the shim, which passes it to the script and records the run.
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
@@ -230,14 +561,52 @@ def run(reference: str, *, scope: str = "user") -> int:
         signal.signal(signal.SIGINT, previous)
 
 
+def pause(reference: str, until: datetime | None = None, *, scope: str = "user") -> PauseChange:
+    """Pause an installed namespace ('NAMESPACE') or task ('NAMESPACE/TASK'), for good or until
+    `until` (an aware datetime): its firings are recorded as skipped; on systemd its timers stop."""
+    from .installer import pausing
+
+    return pausing.pause(_state(scope), reference, until.timestamp() if until else None)
+
+
+def resume(reference: str, *, scope: str = "user") -> PauseChange:
+    """End the pause of a namespace (and of each of its tasks) or of one task."""
+    from .installer import pausing
+
+    return pausing.resume(_state(scope), reference)
+
+
+def parse_until(text: str, now: datetime | None = None) -> datetime:
+    """A moment to come: an age from now such as 30m, 2h, 7d, 1w, or an ISO 8601 time."""
+    from .observe.preview import local_timezone
+
+    now = now or datetime.now(local_timezone())
+    match = _RELATIVE.fullmatch(text.strip())
+    if match:
+        amount, unit = int(match.group(1)), match.group(2)
+        return now + timedelta(**{_UNITS[unit]: amount})
+    try:
+        return parse_time(text)
+    except UsageError:
+        raise UsageError(
+            f"'{text}' is not a time; use a duration such as 30m, 2h, 7d, or ISO 8601 such as 2026-01-31T09:00"
+        ) from None
+
+
+_RELATIVE = re.compile(r"(\d+)\s*([smhdw])")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
 # --- notifications and metrics -------------------------------------------------------------------
 
 
-class Metrics(list[TaskMetrics]):
+class Metrics(list["TaskMetrics"]):
     """Every installed task's figures, and `text`: them in Prometheus's text format."""
 
     @property
     def text(self) -> str:
+        from .runtime.metrics import render as render_metrics
+
         return render_metrics(self)
 
 
@@ -246,7 +615,11 @@ def metrics(
 ) -> Metrics:
     """The metrics of every installed task; with `output`, also written to that file (through a
     temporary file renamed over it, as node_exporter's textfile collector needs)."""
-    state = scope_state(scope)
+    from .observe.metrics import task_metrics
+    from .observe.preview import local_timezone
+    from .runtime.metrics import write as write_metrics
+
+    state = _state(scope)
     found = Metrics(task_metrics(state, now or datetime.now(local_timezone())))
     if output is not None:
         folder, name = os.path.split(os.path.abspath(output))
@@ -264,19 +637,25 @@ def notify_test(reference: str, *, scope: str = "user") -> list[Delivery]:
     log of its healthchecks.io heartbeat); what each delivery did. Nothing is recorded."""
     import time
 
+    from .installer import manifests
     from .runtime.notify import Reporter, test_record
 
-    found, task_id = manifests.find_task(scope_state(scope), reference)
+    found, task_id = manifests.find_task(_state(scope), reference)
     task = found.manifest.task(task_id)
     if task.reporting is None or not task.reporting.notifies:
         raise UsageError(
             f"{reference} has no notifications or ping; give add_task (or the Orchestrator) notify= or ping="
             " and install it again"
         )
-    reporter = Reporter(found.manifest, task, str(scope_state(scope)), None)
+    reporter = Reporter(found.manifest, task, str(_state(scope)), None)
     return reporter.test(test_record(found.manifest.namespace, task_id, time.time()))
 
 
 def state_directory(scope: str = "user") -> Path:
     """Where manifests, the journal and logs of `scope` live."""
-    return scope_state(scope)
+    return _state(scope)
+
+
+def _state(scope: str) -> Path:
+    """The state directory of a scope (system: /var/lib/orchestration)."""
+    return state_dir(system=scope == "system")

@@ -2,7 +2,7 @@
 
 The state directory is `ORCHESTRATION_HOME` if set, else `$XDG_STATE_HOME/orchestration`
 (`~/.local/state/orchestration`) for user installs and `/var/lib/orchestration` for system scope.
-It holds the manifests, the run journal, the run logs and the lock files.
+It holds the manifests, the run journal, the run logs, the lock files and the pauses.
 
 The spare folder sits outside it, for what must not depend on HOME or ORCHESTRATION_HOME (the
 per-user crontab lock) or must work while the state directory is read-only (a fallback journal,
@@ -16,8 +16,10 @@ Standard library only: the shim uses this module on every run.
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import stat
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -32,6 +34,7 @@ MANIFESTS = "manifests"
 JOURNAL = "journal.sqlite3"
 LOGS = "logs"
 LOCKS = "locks"
+PAUSED = "paused"
 # A folder where every run rewrites orchestration.prom (node_exporter's textfile collector reads
 # it), for every task; a namespace's own is Orchestrator(metrics_dir=...).
 METRICS_DIR_VARIABLE = "ORCHESTRATION_METRICS_DIR"
@@ -71,6 +74,11 @@ def logs_dir(state: str | os.PathLike[str], namespace: str, task: str) -> str:
 
 def lock_path(state: str | os.PathLike[str], name: str) -> str:
     return os.path.join(state, LOCKS, name)
+
+
+def paused_path(state: str | os.PathLike[str], namespace: str, task: str | None = None) -> str:
+    """The file that says a namespace, or one of its tasks, is paused (names hold no '.')."""
+    return os.path.join(state, PAUSED, f"{namespace}.{task}" if task else namespace)
 
 
 # --- who controls the state --------------------------------------------------------------------
@@ -291,3 +299,73 @@ def _ours(path: str, create: bool) -> bool:
     except OSError:
         return not create  # not made yet: fine for a path that is only computed
     return stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & 0o077
+
+
+# --- pauses ---------------------------------------------------------------------------------------
+# `orchestration pause` writes a file per paused namespace or task, holding until when (or for
+# good); the shim reads it at every firing and records a paused firing as skipped. When nothing is
+# paused that costs two failed opens.
+
+
+class Pause:
+    """A pause of a namespace (`task` None) or of one task, until a timestamp or for good."""
+
+    __slots__ = ("namespace", "task", "until")
+
+    def __init__(self, namespace: str, task: str | None, until: float | None) -> None:
+        self.namespace, self.task, self.until = namespace, task, until
+
+    @property
+    def reference(self) -> str:
+        return f"{self.namespace}/{self.task}" if self.task else self.namespace
+
+    def active(self, now: float) -> bool:
+        return self.until is None or now < self.until
+
+    def reason(self) -> str:
+        """How a skipped run's record says it."""
+        whole = "" if self.task else f" (namespace {self.namespace})"
+        if self.until is None:
+            return f"paused{whole}"
+        return f"paused{whole} until {time.strftime('%Y-%m-%d %H:%M:%S %z', time.localtime(self.until))}"
+
+    def to_json(self) -> dict[str, object]:
+        return {"namespace": self.namespace, "task": self.task, "until": self.until}
+
+
+def read_pause(state: str | os.PathLike[str], namespace: str, task: str | None = None) -> Pause | None:
+    """The pause file of a namespace (or of one task), if there is one, expired or not."""
+    try:
+        with open(paused_path(state, namespace, task), "rb") as stream:
+            text = stream.read()
+    except OSError:
+        return None
+    try:
+        until = json.loads(text).get("until") if text.strip() else None
+    except (ValueError, AttributeError):
+        until = None  # a damaged file still pauses: resume removes it
+    return Pause(namespace, task, float(until) if isinstance(until, (int, float)) else None)
+
+
+def pause_of(state: str | os.PathLike[str], namespace: str, task: str, now: float) -> Pause | None:
+    """The pause in force for a task now: its namespace's, else its own; None if it may run."""
+    for found in (read_pause(state, namespace), read_pause(state, namespace, task)):
+        if found is not None and found.active(now):
+            return found
+    return None
+
+
+def pauses(state: str | os.PathLike[str]) -> dict[str, Pause]:
+    """Every pause file of the state directory, by 'NAMESPACE' or 'NAMESPACE/TASK' (expired ones too)."""
+    folder = os.path.join(state, PAUSED)
+    found: dict[str, Pause] = {}
+    try:
+        names = sorted(os.listdir(folder))
+    except OSError:
+        return found
+    for name in names:
+        namespace, _, task = name.partition(".")
+        pause = read_pause(state, namespace, task or None)
+        if pause is not None:
+            found[pause.reference] = pause
+    return found

@@ -11,7 +11,7 @@ from ..installer.diff import describe_changes
 from ..state import write_private
 from ..targets import TARGETS, as_text
 from .group import main, scope_option
-from .output import echo_lines
+from .output import echo, echo_json, echo_lines, warning
 
 BACKEND_CHOICES = click.Choice(["auto", "crontab", "systemd", "kubernetes"])
 IMAGE_HELP = "The container image the kubernetes target's pods run (it holds the project and orchestration)."
@@ -29,14 +29,20 @@ IMAGE_HELP = "The container image the kubernetes target's pods run (it holds the
 @scope_option
 @click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
 @click.option("--image", metavar="IMAGE", help=IMAGE_HELP + " Default: the image of the last install.")
-def install(tasks_file: str, backend: str, scope: str, dry_run: bool, image: str | None) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print what changed (with --dry-run: the plan) as JSON.")
+def install(tasks_file: str, backend: str, scope: str, dry_run: bool, image: str | None, as_json: bool) -> None:
     """Install (or update) the tasks of TASKS_FILE into the scheduler."""
-    for changes in api.install(tasks_file, backend=backend, scope=scope, dry_run=dry_run, image=image):
-        for warning in changes.warnings:
-            click.echo(f"Warning: {warning}", err=True)
+    installed = api.install(tasks_file, backend=backend, scope=scope, dry_run=dry_run, image=image)
+    for changes in installed:
+        for problem in changes.warnings:
+            warning(problem)
+    if as_json:
+        echo_json({"dry_run": dry_run, "namespaces": [changes.to_json() for changes in installed]})
+        return
+    for changes in installed:
         echo_lines(describe_changes(changes, dry_run=dry_run))
     if dry_run:
-        click.echo("Dry run: nothing was written.")
+        echo("Dry run: nothing was written.")
 
 
 @main.command()
@@ -52,8 +58,8 @@ def uninstall(tasks_file: str | None, namespace: str | None, everything: bool, s
     )
     verb = "Would remove" if dry_run else "Removed"
     for changes in removed:
-        for warning in changes.warnings:
-            click.echo(f"Warning: {warning}", err=True)
+        for problem in changes.warnings:
+            warning(problem)
         click.echo(
             f"{verb} namespace '{changes.namespace}' ({changes.backend}):"
             f" {len(changes.removed)} task(s) {', '.join(changes.removed)}"
@@ -75,9 +81,15 @@ def uninstall(tasks_file: str | None, namespace: str | None, everything: bool, s
     help="Write the files into DIR instead of printing them.",
 )
 @click.option("--image", metavar="IMAGE", help=IMAGE_HELP)
-def compile_command(tasks_file: str, target: str, scope: str, output: str | None, image: str | None) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print the files as JSON: file name to text.")
+def compile_command(
+    tasks_file: str, target: str, scope: str, output: str | None, image: str | None, as_json: bool
+) -> None:
     """Print (or write to DIR) what installing TASKS_FILE would write; touch nothing else."""
     files = api.render(tasks_file, target, scope=scope, image=image)
+    if as_json:
+        echo_json({"target": target, "files": files})
+        return
     if output:
         for name, text in files.items():
             write_private(Path(output) / name, text)

@@ -4,20 +4,38 @@ from __future__ import annotations
 
 import sys
 import time
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import click
 
 from .. import api
-from ..observe.follow import follow_runs, format_run
-from ..observe.history import parse_since, split_reference
-from ..observe.status import TaskStatus
+from ..errors import UsageError
+from .completion import complete_namespace_or_task, complete_task
 from .group import json_option, main, scope_option
-from .output import echo_json, echo_lines, echo_table, last_run_text, time_text
+from .output import (
+    attention,
+    echo,
+    echo_json,
+    echo_lines,
+    echo_table,
+    last_run_text,
+    run_line,
+    status_text,
+    time_text,
+    warning,
+)
+
+if TYPE_CHECKING:
+    from ..observe.status import TaskStatus
 
 NOTHING_INSTALLED = "Nothing is installed. Install a tasks file with `orchestration install tasks.py`."
 
 
 def _next_text(item: TaskStatus) -> str:
+    if item.paused is not None:
+        until = item.paused.until
+        return "paused" + (f" until {time_text(datetime.fromtimestamp(until).astimezone())}" if until else "")
     return time_text(item.next_time) if item.next_time else "at boot"
 
 
@@ -31,7 +49,7 @@ def list_command(as_json: bool, scope: str) -> None:
         echo_json([listing.to_json() for listing in listings])
         return
     if not listings:
-        click.echo(NOTHING_INSTALLED)
+        echo(NOTHING_INSTALLED)
         return
     rows = [
         (
@@ -45,39 +63,71 @@ def list_command(as_json: bool, scope: str) -> None:
         )
         for item in listings
     ]
-    echo_table(("TASK", "SCHEDULE", "WHEN", "NEXT", "LAST", "BACKEND", "TASKS FILE"), rows)
+
+    def paint(column: int, cell: str) -> str:
+        return (
+            status_text(cell.strip(), cell)
+            if column == 4
+            else attention(cell)
+            if cell.rstrip().endswith(" !")
+            else cell
+        )
+
+    echo_table(("TASK", "SCHEDULE", "WHEN", "NEXT", "LAST", "BACKEND", "TASKS FILE"), rows, paint)
     if any(item.problems for item in listings):
-        click.echo("! needs attention: see `orchestration status`")
+        echo(attention("! needs attention: see `orchestration status`"))
 
 
 @main.command()
 @json_option
+@click.option("--check", is_flag=True, help="Exit 1 when something needs attention (for monitoring).")
 @scope_option
-def status(as_json: bool, scope: str) -> None:
-    """Per task: the last run, failures in a row, the next firing time, and drift or breakage."""
+def status(as_json: bool, check: bool, scope: str) -> None:
+    """Per task: the last run, failures in a row, the next firing time, and what needs attention."""
     statuses = api.installed(scope)
+    failing = check and any(item.needs_attention for item in statuses)
     if as_json:
         echo_json([item.to_json() for item in statuses])
-        return
-    if not statuses:
-        click.echo(NOTHING_INSTALLED)
-        return
+    elif not statuses:
+        echo(NOTHING_INSTALLED)
+    else:
+        _print_status(statuses)
+    if failing:
+        sys.exit(1)
+
+
+def _print_status(statuses: list[TaskStatus]) -> None:
     rows = [
         (item.reference, last_run_text(item.last_run), str(item.failures_in_a_row), _next_text(item), item.description)
         for item in statuses
     ]
-    echo_table(("TASK", "LAST RUN", "FAILURES IN A ROW", "NEXT", "WHEN"), rows)
+
+    def paint(column: int, cell: str) -> str:
+        if column == 1 and cell.strip() != "never":
+            return status_text(cell.split(" ", 1)[0], cell)
+        return styled_count(cell) if column == 2 else cell
+
+    echo_table(("TASK", "LAST RUN", "FAILURES IN A ROW", "NEXT", "WHEN"), rows, paint)
     problems: dict[str, None] = {}  # in order, each once: the namespace's own, then each task's
     for item in statuses:
         for problem in item.namespace_problems:
             problems.setdefault(f"! {item.namespace}: {problem}")
         for problem in item.task_problems:
             problems.setdefault(f"! {item.reference}: {problem}")
-    echo_lines(problems)
+        if item.failures_in_a_row:
+            problems.setdefault(
+                f"! {item.reference}: {item.failures_in_a_row} failure(s) in a row; see"
+                f" `orchestration logs {item.reference}`"
+            )
+    echo_lines(attention(problem) for problem in problems)
+
+
+def styled_count(cell: str) -> str:
+    return status_text("failed", cell) if cell.strip() not in ("", "0") else cell
 
 
 @main.command(name="next")
-@click.argument("target", metavar="TASKS_FILE|NAMESPACE/TASK")
+@click.argument("target", metavar="TASKS_FILE|NAMESPACE/TASK", shell_complete=complete_task)
 @click.option(
     "--count", "-n", default=5, show_default=True, type=click.IntRange(1, 10000), help="How many firing times."
 )
@@ -87,20 +137,25 @@ def status(as_json: bool, scope: str) -> None:
 def next_command(target: str, count: int, start: str | None, as_json: bool, scope: str) -> None:
     """Print the next firing times, exactly as the cron daemon will use them."""
     after = api.parse_time(start) if start else None
-    upcoming = api.next_times(target, count=count, after=after, scope=scope)
+    upcoming = api.upcoming(target, count=count, after=after, scope=scope)
+    for item in upcoming:
+        for problem in item.warnings:
+            warning(problem)
     if as_json:
-        echo_json({ref: [t.isoformat() for t in times] for ref, times in upcoming.items()})
+        echo_json({item.reference: [t.isoformat() for t in item.times] for item in upcoming})
         return
-    for reference, times in upcoming.items():
-        click.echo(reference)
-        for moment in times:
-            click.echo(f"  {time_text(moment)}")
-        if not times:
-            click.echo("  at boot only (@reboot)")
+    for item in upcoming:
+        jitter = item.jitter
+        echo(item.reference + (f"  (jitter: each run starts within {jitter}s, at a fixed delay)" if jitter else ""))
+        for moment in item.times:
+            window = f" .. {(moment + timedelta(seconds=jitter)).strftime('%H:%M:%S')}" if jitter else ""
+            echo(f"  {time_text(moment)}{window}")
+        if not item.times:
+            echo("  at boot only (@reboot)")
 
 
 @main.command()
-@click.argument("reference", metavar="NAMESPACE/TASK")
+@click.argument("reference", metavar="NAMESPACE/TASK", shell_complete=complete_task)
 @click.option(
     "--at",
     "at",
@@ -119,45 +174,69 @@ def why(reference: str, at: str | None, as_json: bool, scope: str) -> None:
 
 
 @main.command()
-@click.argument("reference", required=False, metavar="[NAMESPACE[/TASK]]")
+@click.argument("reference", required=False, metavar="[NAMESPACE[/TASK]]", shell_complete=complete_namespace_or_task)
 @click.option("--limit", "-n", type=click.IntRange(1), default=20, show_default=True, help="How many runs.")
 @click.option("--status", help="Only runs with this status (ok, failed, skipped, error, ...).")
 @click.option("--since", metavar="WHEN", help="Only runs started at or after WHEN: 30m, 2h, 7d or ISO 8601.")
 @json_option
+@click.option("--reverse", "-r", is_flag=True, help="Newest first.")
 @click.option("--follow", "-f", is_flag=True, help="Then print each run as it starts and finishes.")
 @scope_option
 def history(
-    reference: str | None, limit: int, status: str | None, since: str | None, as_json: bool, follow: bool, scope: str
+    reference: str | None,
+    limit: int,
+    status: str | None,
+    since: str | None,
+    as_json: bool,
+    reverse: bool,
+    follow: bool,
+    scope: str,
 ) -> None:
-    """Show recorded runs: the newest LIMIT, oldest first (--json: newest first)."""
-    runs = api.history(reference, status=status, since=parse_since(since) if since else None, limit=limit, scope=scope)
-    for warning in runs.warnings:
-        click.echo(f"Warning: {warning}", err=True)
+    """Show recorded runs with their ids: the newest LIMIT, newest last (--reverse: first)."""
+    from ..observe.follow import follow_runs, format_run
+    from ..observe.history import parse_since, split_reference
+
+    runs = api.history(
+        reference,
+        status=status,
+        since=parse_since(since) if since else None,
+        limit=limit,
+        reverse=reverse,
+        scope=scope,
+    )
+    for problem in runs.warnings:
+        warning(problem)
     if as_json:
         echo_json([run.to_json() for run in runs])
     elif runs:
-        for run in reversed(runs):
-            click.echo(format_run(run))
+        for run in runs:
+            echo(run_line(run, format_run(run)))
     elif not follow:
-        click.echo("No runs recorded yet.")
+        echo("No runs recorded yet.")
     if follow:
         namespace, task = split_reference(reference)
-        click.echo("Following new runs; press Ctrl-C to stop.")
+        echo("Following new runs; press Ctrl-C to stop.")
         try:
-            follow_runs(
-                api.state_directory(scope), namespace=namespace, task=task, report=click.echo, since=time.time()
-            )
+            follow_runs(api.state_directory(scope), namespace=namespace, task=task, report=echo, since=time.time())
         except KeyboardInterrupt:
             pass
 
 
 @main.command()
-@click.argument("reference", metavar="NAMESPACE/TASK")
-@click.option("--run", "run_id", metavar="ID", help="This run instead of the newest.")
+@click.argument("reference", metavar="NAMESPACE/TASK", shell_complete=complete_task)
+@click.option("--run", "run_id", metavar="ID", help="This run instead of the newest (ids are in `history`).")
 @click.option("--follow", "-f", is_flag=True, help="Keep printing as the run (and later runs) write.")
+@click.option("--json", "as_json", is_flag=True, help="Print the run and its log as JSON (not with --follow).")
 @scope_option
-def logs(reference: str, run_id: str | None, follow: bool, scope: str) -> None:
+def logs(reference: str, run_id: str | None, follow: bool, as_json: bool, scope: str) -> None:
     """Print the output of a task's newest run (or of run ID)."""
+    if as_json:
+        if follow:
+            raise UsageError("--json prints one run's log and ends; it cannot be combined with --follow")
+        run = api.find_run(reference, run_id, scope=scope)
+        text = b"".join(api.logs(reference, run.run_id, scope=scope)).decode("utf-8", errors="replace")
+        echo_json({"run": run.to_json(), "log": text})
+        return
     out = sys.stdout.buffer
     try:
         for chunk in api.logs(reference, run_id, follow=follow, scope=scope):

@@ -5,13 +5,19 @@ format version; every reader goes through them.
 A manifest is written as JSON into the state directory, mode 0600, and named by its content (see
 `installer.manifests`). Parameter values live here, never in a crontab line or a unit file.
 Standard library only: the shim reads one on every run.
+
+The text is one JSON document laid out so that a run reads only its own task: the first line holds
+everything but the tasks, and an index of where each task's object lies after that line; each
+task follows on a line of its own. `read(path, task)` reads the first line and that object, so a
+run costs the same in a namespace of one task or of thousands.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 
 from ..errors import ManifestError
 from ..frozen import Frozen
@@ -20,7 +26,7 @@ from ..rules.policy import Retention, RunPolicy
 
 TYPE_CHECKING = False  # `typing` is not on the shim's path; type checkers set this to True
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, BinaryIO
 
     from ..rules.notify import Reporting
 
@@ -28,6 +34,7 @@ if TYPE_CHECKING:
 # says to reinstall; there is no silent reading of an older or newer layout.
 FORMAT = 2
 REINSTALL = "reinstall it with `orchestration install TASKS_FILE`"
+TASKS_KEY = ', "tasks": {'  # what ends the first line: the tasks follow, one a line
 
 
 class Parameter(Frozen):
@@ -201,6 +208,7 @@ class TaskManifest(Frozen):
     policy: RunPolicy
     retention: Retention
     shape: Shape
+    environment: Parameters = {}  # env=: variable name to a plain or secret value
     reporting: Reporting | None = None  # notifications, ping, verbose, metrics file; None: none
 
     @property
@@ -220,6 +228,7 @@ class TaskManifest(Frozen):
             "policy": _fields(self.policy),
             "retention": _fields(self.retention),
             "shape": {"skips": list(self.shape.skips), "scripts": list(self.shape.scripts)},
+            "environment": {key: value.to_json(masked) for key, value in self.environment.items()},
             **({"reporting": self.reporting.to_json(masked)} if self.reporting is not None else {}),
         }
 
@@ -236,6 +245,9 @@ class TaskManifest(Frozen):
             policy=RunPolicy(**_required(data, "policy", dict)),
             retention=Retention(**_required(data, "retention", dict)),
             shape=Shape(tuple(_required(shape, "skips", list)), tuple(_required(shape, "scripts", list))),
+            environment={
+                key: Parameter.from_json(value) for key, value in (_optional(data, "environment", dict) or {}).items()
+            },
             reporting=_reporting(_optional(data, "reporting", dict)),
         )
 
@@ -280,7 +292,8 @@ class Manifest(Frozen):
 
     def secrets(self) -> dict[str, str]:
         """The values `to_json(masked=True)` hides, by where they are: 'TASK/STEP/RUN/KEY' (a
-        secret text, or a secret template's source); steps and runs count from 0."""
+        secret text, or a secret template's source; steps and runs count from 0) and
+        'TASK/env/NAME' (a secret variable of env=)."""
         found = {}
         for task_id, task in self.tasks.items():
             for step_number, step in enumerate(task.steps):
@@ -289,6 +302,9 @@ class Manifest(Frozen):
                         hidden = value.text if value.text is not None else value.template
                         if value.secret and hidden is not None:
                             found[f"{task_id}/{step_number}/{run_number}/{key}"] = hidden
+            for name, value in task.environment.items():
+                if value.secret and value.text is not None:
+                    found[f"{task_id}/env/{name}"] = value.text
         return found
 
     def unmasked(self, secrets: Mapping[str, str], source: str = "the secrets") -> Manifest:
@@ -310,7 +326,14 @@ class Manifest(Frozen):
                             values[key] = value.replace(**{field: secrets[where]})
                     runs.append(values)
                 steps.append(step.replace(runs=tuple(runs)))
-            tasks[task_id] = task.replace(steps=tuple(steps))
+            variables = dict(task.environment)
+            for name, value in task.environment.items():
+                if value.secret:
+                    where = f"{task_id}/env/{name}"
+                    if where not in secrets:
+                        raise ManifestError(f"{source} has no value for {where}; {REINSTALL}")
+                    variables[name] = value.replace(text=secrets[where])
+            tasks[task_id] = task.replace(steps=tuple(steps), environment=variables)
         return self.replace(tasks=tasks)
 
     def to_json(self, masked: bool = False) -> str:
@@ -330,12 +353,21 @@ class Manifest(Frozen):
             "environment": {"PATH": self.path, "HOME": self.home},
             "machine_zone": self.machine_zone,
             "install_year": self.install_year,
-            "tasks": {task_id: task.to_json(masked) for task_id, task in self.tasks.items()},
         }
         if self.image:
             data["image"] = self.image
-        # One line: json writes with its fast encoder only without indentation.
-        return json.dumps(data, ensure_ascii=False) + "\n"
+        # Each task on a line of its own, and its place (in bytes after the first line) in the
+        # index; json writes with its fast encoder only without indentation.
+        lines, index, position = [], {}, 0
+        for number, (task_id, task) in enumerate(self.tasks.items(), start=1):
+            key = json.dumps(task_id, ensure_ascii=False) + ": "
+            value = json.dumps(task.to_json(masked), ensure_ascii=False)
+            index[task_id] = [position + len(key.encode()), len(value.encode())]
+            line = key + value + ("\n" if number == len(self.tasks) else ",\n")
+            lines.append(line)
+            position += len(line.encode())
+        data["index"] = index
+        return json.dumps(data, ensure_ascii=False)[:-1] + f"{TASKS_KEY}\n" + "".join(lines) + "}}\n"
 
     @classmethod
     def from_json(cls, text: str | bytes, source: str = "the manifest") -> Manifest:
@@ -352,7 +384,14 @@ class Manifest(Frozen):
                 f" {FORMAT}: it was written by {'a newer' if newer else 'an older'} version;"
                 f" {REINSTALL} with the orchestration you mean to run it with"
             )
+        return cls._from_data(data, data.get("tasks"), source)
+
+    @classmethod
+    def _from_data(cls, data: Any, tasks: Any, source: str) -> Manifest:
+        """The manifest of parsed JSON `data` with the tasks in `tasks` (task id -> object)."""
         try:
+            if not isinstance(tasks, dict):
+                raise ValueError("'tasks' is missing or not a dict")
             environment = _required(data, "environment", dict)
             return cls(
                 namespace=_required(data, "namespace", str),
@@ -370,26 +409,37 @@ class Manifest(Frozen):
                 machine_zone=_required(data, "machine_zone", str),
                 install_year=_required(data, "install_year", int),
                 image=_optional(data, "image", str) or "",
-                tasks={
-                    task_id: TaskManifest.from_json(task_id, task)
-                    for task_id, task in _required(data, "tasks", dict).items()
-                },
+                tasks={task_id: TaskManifest.from_json(task_id, task) for task_id, task in tasks.items()},
             )
         except (ValueError, TypeError, AttributeError, IndexError, KeyError) as error:
             raise ManifestError(f"{source} is damaged ({error}); {REINSTALL}") from None
 
 
-def read(path: str | os.PathLike[str]) -> Manifest:
-    """The manifest in the file `path`. It must belong to the user who reads it (or to root) and
-    be writable by nobody else: whoever can change it decides what runs."""
-    return Manifest.from_json(_private_bytes(path, "manifest"), f"manifest {path}")
+def read(path: str | os.PathLike[str], task: str | None = None) -> Manifest:
+    """The manifest in the file `path`; with `task`, holding that task alone (or none, if the
+    manifest has no such task), read without the others (a manifest without an index, or edited
+    by hand since, is read whole). It must belong to the user who reads it (or to root) and be
+    writable by nobody else: whoever can change it decides what runs."""
+    source = f"manifest {path}"
+    with _open_private(path, "manifest") as stream:
+        if task is not None:
+            first = stream.readline()
+            found = _one_task(first, stream, task, source)
+            if found is not None:
+                return found
+            stream.seek(len(first))
+            text = first + stream.read()  # no index, or not one to trust: read it all
+        else:
+            text = stream.read()
+    return Manifest.from_json(text, source)
 
 
 def read_secrets(path: str | os.PathLike[str]) -> dict[str, str]:
     """The secret values kept apart from a masked manifest (`Manifest.secrets()`), from a file
     held as the manifest is; ManifestError when it cannot be used."""
     try:
-        data = json.loads(_private_bytes(path, "secrets file"))
+        with _open_private(path, "secrets file") as stream:
+            data = json.loads(stream.read())
     except FileNotFoundError:
         raise ManifestError(f"the secrets file {path} is missing; {REINSTALL}") from None
     except ValueError as error:
@@ -399,9 +449,10 @@ def read_secrets(path: str | os.PathLike[str]) -> dict[str, str]:
     return data
 
 
-def _private_bytes(path: str | os.PathLike[str], what: str) -> bytes:
-    """The bytes of a file that decides what runs: owned by the user who reads it or by root (a
-    file a container's volume gives), and writable by nobody else."""
+@contextmanager
+def _open_private(path: str | os.PathLike[str], what: str) -> Iterator[BinaryIO]:
+    """A file that decides what runs, open for reading: owned by the user who reads it or by
+    root (a file a container's volume gives), and writable by nobody else."""
     try:
         descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     except FileNotFoundError:
@@ -420,7 +471,50 @@ def _private_bytes(path: str | os.PathLike[str], what: str) -> bytes:
                 f"{what} {path} can be written by group or others (mode {info.st_mode & 0o777:o});"
                 " nothing was run. Remove it and reinstall, or make it private: chmod 600"
             )
-        return stream.read()
+        yield stream
+
+
+def read_head(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The first line of a manifest with an index (everything but the tasks), as JSON; None for
+    one that cannot be read so (the caller then reads it whole, which says what is wrong)."""
+    try:
+        with open(path, "rb") as stream:
+            first = stream.readline()
+        if not first.endswith(TASKS_KEY.encode() + b"\n"):
+            return None
+        data = json.loads(first[: len(first) - len(TASKS_KEY) - 1] + b"}")
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and data.get("format") == FORMAT else None
+
+
+def _one_task(first: bytes, stream: BinaryIO, task: str, source: str) -> Manifest | None:
+    """The manifest with only `task`, from its first line (the index) and that task's object;
+    None for a manifest without an index."""
+    if not first.endswith(TASKS_KEY.encode() + b"\n"):
+        return None
+    cut = len(first) - len(TASKS_KEY) - 1
+    try:
+        data = json.loads(first[:cut] + b"}")
+    except ValueError as error:
+        raise ManifestError(f"{source} is not valid JSON ({error}); {REINSTALL}") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("index"), dict):
+        return None  # from_json says what is wrong with it
+    place = data["index"].get(task)
+    tasks: dict[str, Any] = {}
+    if place is not None:
+        # The task's key comes right before its object: anything else (a file edited by hand)
+        # and the file is read whole instead.
+        key = (json.dumps(task, ensure_ascii=False) + ": ").encode()
+        try:
+            start, length = int(place[0]), int(place[1])
+            stream.seek(len(first) + start - len(key))
+            if start < len(key) or stream.read(len(key)) != key:
+                return None
+            tasks[task] = json.loads(stream.read(length))
+        except (ValueError, TypeError, IndexError):
+            return None
+    return Manifest._from_data(data, tasks, source)
 
 
 def _required(data: Any, key: str, kind: type | tuple[type, ...]) -> Any:
@@ -456,9 +550,7 @@ def _fields_json(fields: Fields) -> dict[str, Any]:
 
 
 def _fields_of(raw: dict[str, Any]) -> Fields:
-    minutes, hours, days, months, weekdays = (
-        frozenset(int(value) for value in _required(raw, name, list)) for name in _SETS
-    )
+    minutes, hours, days, months, weekdays = (frozenset(map(int, _required(raw, name, list))) for name in _SETS)
     return Fields(
         minutes,
         hours,

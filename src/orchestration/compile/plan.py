@@ -110,6 +110,7 @@ def compile_task(
         policy=task.policy,
         retention=retention,
         shape=Shape(skips_shape, scripts_shape),
+        environment=parameters(task.environment),
         reporting=reporting if reporting != Reporting() else None,
     )
 

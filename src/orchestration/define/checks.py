@@ -3,18 +3,20 @@ DefinitionError at the call that is wrong, naming the task, the argument and the
 
 from __future__ import annotations
 
-import difflib
 import math
 import os
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from ..errors import DefinitionError
 from ..rules.policy import OVERLAP_POLICIES, RunPolicy
+from ..rules.values import PARAM_TYPES, SUPPORTED, Secret, argument_text, is_dynamic, text_problem
 from .schedule import Schedule
 
 SCRIPT_TYPES = ("bash", "python")
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def check_name(name: Any, call: str, what: str, task: str | None = None) -> str:
@@ -57,7 +59,14 @@ def positive(value: Any, name: str, what: str, *, integer: bool = False) -> Any:
 
 
 def run_policy(
-    timeout: Any, overlap: Any, retries: Any, retry_delay: Any, label: str, catch_up: Any, schedule: Schedule
+    timeout: Any,
+    overlap: Any,
+    retries: Any,
+    retry_delay: Any,
+    label: str,
+    catch_up: Any,
+    schedule: Schedule,
+    jitter: Any = 0,
 ) -> RunPolicy:
     """The run policy of add_task's arguments."""
     if timeout is not None and not _seconds(timeout, minimum_exclusive=True):
@@ -99,7 +108,77 @@ def run_policy(
             task=label,
             field="catch_up",
         )
-    return RunPolicy(timeout=timeout, overlap=overlap, retries=retries, retry_delay=retry_delay, catch_up=catch_up)
+    return RunPolicy(
+        timeout=timeout,
+        overlap=overlap,
+        retries=retries,
+        retry_delay=retry_delay,
+        catch_up=catch_up,
+        jitter=jitter_seconds(jitter, label),
+    )
+
+
+MAX_JITTER = 86400
+
+
+def jitter_seconds(value: Any, label: str) -> int:
+    """A jitter window: whole seconds from 0 (none) to a day."""
+    whole = isinstance(value, (int, float)) and not isinstance(value, bool) and float(value).is_integer()
+    if not whole or not 0 <= value <= MAX_JITTER:
+        raise DefinitionError(
+            f"add_task: jitter {value!r} must be a whole number of seconds from 0 to {MAX_JITTER}"
+            " (each run starts within that many seconds after its firing time, at a delay of its own)",
+            task=label,
+            field="jitter",
+        )
+    return int(value)
+
+
+def environment(env: Any, label: str) -> dict[str, Any]:
+    """add_task's `env`: variable names to plain values or secret(...) of one."""
+    if env is None:
+        return {}
+    if not isinstance(env, Mapping):
+        raise DefinitionError(
+            f"add_task: env must be a dict of variable name to value, not {type(env).__name__} {env!r}",
+            task=label,
+            field="env",
+        )
+    for key, value in env.items():
+        if not isinstance(key, str) or not ENV_NAME.fullmatch(key):
+            raise DefinitionError(
+                f"add_task: env: {key!r} is not a variable name; use letters, digits and '_', not"
+                " starting with a digit",
+                task=label,
+                field="env",
+            )
+        if key.upper().startswith("ORCHESTRATION_"):
+            raise DefinitionError(
+                f"add_task: env: {key!r} starts with ORCHESTRATION_, which orchestration sets itself;"
+                " choose another name",
+                task=label,
+                field="env",
+            )
+        inner = value.value if isinstance(value, Secret) else value
+        if is_dynamic(inner):
+            raise DefinitionError(
+                f"add_task: env: {key!r} is a template or a function; a variable takes a plain"
+                f" {SUPPORTED}, or secret() of one (values worked out at each run are parameters)",
+                task=label,
+                field="env",
+            )
+        if not isinstance(inner, PARAM_TYPES):
+            raise DefinitionError(
+                f"add_task: env: {key!r} has a value of type {type(inner).__name__}; use a {SUPPORTED},"
+                " or secret() of one",
+                task=label,
+                field="env",
+            )
+        if not isinstance(value, Secret):
+            problem = text_problem(f"env {key!r}", argument_text(value))
+            if problem:
+                raise DefinitionError(f"add_task: {problem}", task=label, field="env")
+    return dict(env)
 
 
 def _seconds(value: Any, *, minimum_exclusive: bool) -> bool:
@@ -112,6 +191,8 @@ def script_type(value: Any, label: str) -> str:
     """'bash' or 'python', in any case."""
     if isinstance(value, str) and value.lower() in SCRIPT_TYPES:
         return value.lower()
+    import difflib  # only to word an error: a run that loads the file does without
+
     close = difflib.get_close_matches(str(value).lower(), SCRIPT_TYPES, n=1, cutoff=0.5)
     raise DefinitionError(
         f"add_task: unknown script_type {value!r}; valid types are {', '.join(repr(t) for t in SCRIPT_TYPES)}",
@@ -148,6 +229,8 @@ def zone(value: Any, call: str, label: str | None = None) -> str:
             return value
         except (ZoneInfoNotFoundError, ValueError):
             pass
+    import difflib  # only to word an error
+
     close = difflib.get_close_matches(str(value), sorted(available_timezones()), n=1, cutoff=0.6)
     raise DefinitionError(
         f"{call}: timezone {value!r} is not a time zone this machine knows; give an IANA name such as"

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
-import traceback
 import types
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,6 +123,8 @@ def _run(source: bytes, tasks_file: Path, module: types.ModuleType) -> None:
 def _location(error: BaseException, tasks_file: Path) -> str:
     """file:line of the deepest frame of the tasks file in the error's traceback."""
     line = None
+    import traceback  # only to word an error: a run that loads the file does without
+
     for frame in traceback.extract_tb(error.__traceback__):
         if Path(frame.filename) == tasks_file:
             line = frame.lineno

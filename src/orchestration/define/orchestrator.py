@@ -10,6 +10,7 @@ is gathered, and `execute_tasks()` returns at once.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from collections.abc import Callable, Iterator, Mapping
@@ -57,6 +58,7 @@ class Task:
     defined_at: str = ""  # "tasks.py:12", where add_task was called
     timezone: str | None = None  # IANA zone of the schedule; None: the machine's
     policy: RunPolicy = field(default_factory=RunPolicy)
+    environment: dict[str, Any] = field(default_factory=dict)  # env=: variables of its scripts
     steps: list[Step] = field(default_factory=list)
     skips: list[SkipCondition] = field(default_factory=list)
     # What the run reports (None: the Orchestrator's; False for ping: none).
@@ -216,6 +218,8 @@ class Orchestrator:
         retries: int = 0,
         retry_delay: float = 0,
         catch_up: bool = False,
+        jitter: float = 0,
+        env: Mapping[str, Any] | None = None,
         timezone: str | None = None,
         notify: Rule | list[Rule] | bool | None = None,
         ping: str | Ping | bool | None = None,
@@ -229,6 +233,9 @@ class Orchestrator:
         `retries`, `retry_delay`: run a failed or timed-out run again, up to `retries` times.
         `catch_up`: run once at start-up when the last firing was missed while the machine (or
         the scheduler) was down, as anacron and systemd's Persistent= do.
+        `jitter`: seconds; each run starts within that window after its firing time, at a delay
+        of the task's own that is the same at every firing (spreads load across tasks).
+        `env`: environment variables of the task's scripts (values may be secret(...)).
         `timezone`: the IANA zone the schedule is read in (default: the Orchestrator's, else the
         machine's), with the same clock-change rule applied there.
         `notify`, `ping`, `verbose`: as the Orchestrator's, which they replace for this task.
@@ -254,7 +261,8 @@ class Orchestrator:
             base_dir=self.base_dir,
             number=number,
             defined_at=self._caller_location(),
-            policy=checks.run_policy(timeout, overlap, retries, retry_delay, label, catch_up, schedule),
+            policy=checks.run_policy(timeout, overlap, retries, retry_delay, label, catch_up, schedule, jitter),
+            environment=checks.environment(env, label),
             timezone=checks.zone(timezone, "add_task", label) if timezone is not None else self.timezone,
             notify=notify_rules.rules_of(notify, "add_task", label),
             ping=notify_rules.ping_of(ping, "add_task", label),
@@ -268,10 +276,16 @@ class Orchestrator:
         """file:line of the tasks file's call that is running now."""
         frame: FrameType | None = sys._getframe(1)
         while frame is not None:
-            if self.tasks_file and Path(os.path.realpath(frame.f_code.co_filename)) == self.tasks_file:
+            if self.tasks_file and _real_path(frame.f_code.co_filename) == self.tasks_file:
                 return f"{self.tasks_file}:{frame.f_lineno}"
             frame = frame.f_back
         return str(self.tasks_file or "")
+
+
+@functools.lru_cache(maxsize=64)
+def _real_path(filename: str) -> Path:
+    """A code object's file as a real path (asked once per file, not once per add_task)."""
+    return Path(os.path.realpath(filename))
 
 
 # --- collecting mode: `orchestration install tasks.py` gathers the Orchestrators it creates ---

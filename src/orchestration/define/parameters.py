@@ -10,7 +10,8 @@ parameter dict at the call that gives it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from ..errors import DefinitionError
@@ -26,6 +27,20 @@ from ..rules.values import (
     text_problem,
 )
 
+_check_templates = True  # False while a run loads the tasks file: the install checked them
+
+
+@contextmanager
+def unchecked_templates() -> Iterator[None]:
+    """While a run imports the tasks file for its functions, template() does not check its source
+    again (that would load jinja2): the install checked it, and the run renders the manifest's."""
+    global _check_templates
+    saved, _check_templates = _check_templates, False
+    try:
+        yield
+    finally:
+        _check_templates = saved
+
 
 def template(source: str) -> Template:
     """A value rendered at each run: jinja2 with the run's times, ids and environment."""
@@ -35,7 +50,8 @@ def template(source: str) -> Template:
             f" {type(source).__name__} {source!r}",
             field="source",
         )
-    templates.check(source)
+    if _check_templates:
+        templates.check(source)
     return Template(source)
 
 

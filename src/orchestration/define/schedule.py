@@ -16,7 +16,6 @@ minute or the hour starts with `*` decides what a clock change does (`rules.inst
 from __future__ import annotations
 
 import calendar
-import difflib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -396,6 +395,8 @@ def _error(expression: str, message: str, task: str | None, hint: str | None = N
 
 
 def _did_you_mean(text: str, choices: Sequence[str]) -> str | None:
+    import difflib  # only to word an error: a run that loads the file does without
+
     close = difflib.get_close_matches(text, choices, n=1, cutoff=0.5)
     return f"Did you mean '{close[0]}'?" if close else None
 

@@ -10,17 +10,20 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from ..compile import manifest as manifest_json
 from ..compile.environment import Environment, capture_environment
 from ..compile.manifest import Manifest
 from ..compile.plan import compile_loaded
 from ..define.loader import load_tasks_file
 from ..errors import UsageError
-from ..rules.instants import next_change_note, zone_of
+from ..rules.instants import next_change_note, transitions, zone_of
 from ..state import lock_path, locked, prepare_state, state_dir
 from ..targets import Rendered, placed, render
-from . import manifests
+from . import manifests, pausing
 from .crashpoints import checkpoint
-from .diff import NamespaceChanges, diff, hand_edit_summary, removal
+from .diff import NamespaceChanges, diff, removal
+from .entries import hand_edit_summary_of, rendered_for
+from .foreground import engine_running
 from .manifests import Installed
 from .schedulers import Scheduler, check_scope, choose_backend, make_scheduler
 
@@ -116,6 +119,8 @@ def _apply_all(staged: list[_Stage], state: Path) -> None:
         raise
     for stage in staged:
         stage.forget_old_manifests(state)
+        if stage.scheduler.name == "systemd" and not stage.in_place:
+            stage.changes.warnings += pausing.hold(state, stage.manifest)  # the timers it started
     manifests.forget_tasks_files(state)
 
 
@@ -129,6 +134,7 @@ class _Stage:
     old: Installed | None
     previous: Scheduler | None  # where the namespace was installed before, if elsewhere
     before: str | None = None  # the new manifest file's text before apply (None: it was new)
+    in_place: bool = False  # manifest and entries are exactly what is installed: nothing to do
 
     @property
     def namespace(self) -> str:
@@ -138,6 +144,9 @@ class _Stage:
         """New manifest file, then the entries, then the old scheduler and old files go. An error
         puts the entries back and the manifest files as they were; a kill at any point leaves the
         entries with the manifest file they name."""
+        if self.in_place:
+            manifests.keep_tasks_file(self.path.parent.parent, self.manifest)  # unless it is there
+            return
         text = self.manifest.to_json()
         before = self.before = self.path.read_text(encoding="utf-8") if self.path.exists() else None
         try:
@@ -146,6 +155,7 @@ class _Stage:
                 manifests.write(self.path, self.manifest)
             checkpoint("manifest-written")
             self.scheduler.apply(self.namespace, self.rendered)
+            manifests.write_entries(self.path, self.rendered)
             checkpoint("entries-applied")
             if self.previous is not None:
                 self.previous.apply(self.namespace, None)
@@ -178,18 +188,16 @@ class _Stage:
                 manifests.write(self.path, Manifest.from_json(self.before))
 
 
-def rendered_for(installed: Installed) -> Rendered:
-    """What the installed manifest's entries should look like, rendered again."""
-    return render(installed.manifest.backend, installed.manifest, str(installed.path))
-
-
 def _stage(manifest: Manifest, requested: str, scope: str, state: Path) -> _Stage:
+    unchanged = _in_place(manifest, requested, scope, state)
+    if unchanged is not None:
+        return unchanged
     old = manifests.current(state, manifest.namespace)
     _check_identity(manifest, old.manifest if old else None)
     warnings = []
     if requested != "auto":
         name = requested
-    elif old is not None:
+    elif old is not None and (old.manifest.backend != "foreground" or engine_running(state)):
         name = old.manifest.backend  # `auto` leaves an installed namespace where it is
     else:
         choice = choose_backend(scope)
@@ -213,15 +221,51 @@ def _stage(manifest: Manifest, requested: str, scope: str, state: Path) -> _Stag
     return _Stage(new, scheduler, path, rendered, changes, old, previous)
 
 
+def _in_place(manifest: Manifest, requested: str, scope: str, state: Path) -> _Stage | None:
+    """A stage with nothing to do when the manifest is exactly the installed one and the entries
+    are what its install put in place, decided from the manifest's first line, its name (a hash
+    of its content), its bytes and the digests of the entries: nothing is parsed or rendered.
+    None when anything may differ (the full install then works out what)."""
+    paths = manifests.candidates(state, manifest.namespace)
+    head = manifest_json.read_head(paths[0]) if len(paths) == 1 else None
+    if head is None or head.get("tasks_file") != manifest.tasks_file or head.get("scope") != scope:
+        return None
+    backend = head.get("backend")
+    if not isinstance(backend, str) or requested not in ("auto", backend) or backend == "kubernetes":
+        return None  # a cluster is applied every time: that also undoes edits made there
+    if backend == "foreground" and requested == "auto" and not engine_running(state):
+        return None
+    new = placed(backend, manifest, scope)
+    path = manifests.versioned_path(state, new)
+    expected = manifests.read_entries(path)
+    if path != paths[0] or expected is None or path.read_text(encoding="utf-8") != new.to_json():
+        return None
+    scheduler = make_scheduler(backend, scope)
+    if manifests.digests(scheduler.installed(manifest.namespace) or {}) != expected:
+        return None
+    changes = NamespaceChanges(manifest.namespace, backend, manifest.tasks_file, unchanged=list(new.tasks))
+    changes.warnings = clock_change_notes(new)
+    changes.descriptions = {
+        task_id: f"{task.timing.expression}  ({task.timing.description})" for task_id, task in new.tasks.items()
+    }
+    return _Stage(new, scheduler, path, {}, changes, None, None, in_place=True)
+
+
 def clock_change_notes(manifest: Manifest, now: float | None = None) -> list[str]:
-    """One line per task whose runs the next clock change of its zone moves, drops or repeats."""
+    """One line per task whose runs the next clock change of its zone moves, drops or repeats.
+    Each zone's clock changes are found once, for all its tasks."""
     notes = []
+    moment = time.time() if now is None else now
+    upcoming: dict[str, list[tuple[float, int, int]]] = {}
     for task_id, task in manifest.tasks.items():
         fields = task.timing.fields
         if fields is None:
             continue
-        zone = zone_of(task.timing.zone or manifest.machine_zone)
-        note = next_change_note(fields, zone, time.time() if now is None else now)
+        name = task.timing.zone or manifest.machine_zone
+        zone = zone_of(name)
+        if name not in upcoming:
+            upcoming[name] = transitions(zone, moment, moment + 366 * 86400)
+        note = next_change_note(fields, zone, moment, upcoming[name])
         if note:
             notes.append(f"task '{task_id}': {note} ({task.timing.zone or manifest.machine_zone})")
     return notes
@@ -229,7 +273,7 @@ def clock_change_notes(manifest: Manifest, now: float | None = None) -> list[str
 
 def hand_edits(scheduler: Scheduler, old: Installed) -> list[str]:
     """What a person changed in our entries since they were installed (they get replaced)."""
-    summary = hand_edit_summary(rendered_for(old), scheduler.installed(old.namespace))
+    summary = hand_edit_summary_of(scheduler, old)
     if summary is None:
         return []
     return [
@@ -259,8 +303,10 @@ def uninstall(
     everything: bool = False,
     scope: str = "user",
     dry_run: bool = False,
+    keep_pauses: bool = False,
 ) -> list[NamespaceChanges]:
-    """Remove our entries and manifests (run records stay) for a file, a namespace, or all."""
+    """Remove our entries and manifests (run records stay) for a file, a namespace, or all;
+    their pauses too, unless `keep_pauses` (a foreground scheduler that stops keeps them)."""
     state = scope_state(scope)
     prepare_state(state)
     with locked(lock_path(state, INSTALL_LOCK)):
@@ -274,6 +320,8 @@ def uninstall(
                 scheduler.apply(installed.namespace, None)
                 for path in manifests.candidates(state, installed.namespace):
                     manifests.remove(path)
+                if not keep_pauses:
+                    pausing.forget(state, installed.namespace)
             removed.append(changes)
         if not dry_run:
             manifests.forget_tasks_files(state)

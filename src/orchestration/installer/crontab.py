@@ -14,11 +14,8 @@ import os
 import re
 import shlex
 import subprocess
-import tempfile
 import time
 from pathlib import Path
-
-import crontab as python_crontab
 
 from ..errors import ApplyError, FenceError, SchedulerFullError, SchedulerUnavailableError
 from ..state import locked, spare_dir
@@ -30,6 +27,7 @@ INSTALL_CRON_HINT = (
     "Install a cron daemon and its crontab command (Debian/Ubuntu: `apt-get install cron`, then"
     " `service cron start`), or use `--backend systemd`."
 )
+CRONTAB_COMMAND = "/usr/bin/crontab"  # as python-crontab runs it
 # How long after the start of a minute cron may still be reading crontabs (it usually takes
 # milliseconds; the margin covers a loaded machine).
 CRON_LOOKS_WITHIN_SECONDS = 5
@@ -42,7 +40,7 @@ class UserCrontab:
     python-crontab would use); its bytes are carried, never parsed."""
 
     def __init__(self, command: str | None = None) -> None:
-        self.command: str = command or python_crontab.CRON_COMMAND
+        self.command: str = command or CRONTAB_COMMAND
 
     def read(self) -> str:
         """The crontab's text ('' when the user has none)."""
@@ -55,6 +53,8 @@ class UserCrontab:
     def write(self, text: str) -> None:
         """Replace the crontab with `text`, through a private temporary file that is removed
         whatever crontab says."""
+        import tempfile  # only commands that write the crontab
+
         descriptor, path = tempfile.mkstemp(prefix="orchestration-crontab-")
         try:
             with os.fdopen(descriptor, "wb") as handle:

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..compile.manifest import Manifest
-from ..targets import Rendered
+
+if TYPE_CHECKING:
+    from ..targets import Rendered
 
 
 @dataclass
@@ -42,6 +44,7 @@ class NamespaceChanges:
             "unchanged": self.unchanged,
             "rewritten": self.rewritten,
             "moved_from": self.moved_from,
+            "descriptions": self.descriptions,
             "warnings": self.warnings,
         }
 
@@ -85,9 +88,15 @@ def hand_edit_summary(expected: Rendered, actual: Rendered | None) -> str | None
         lines = {line for text in actual.values() for line in text.splitlines()}
         deleted = [line for text in expected.values() for line in text.splitlines() if line not in lines]
         edited = []
-    parts = [f"deleted: {', '.join(deleted)}"] if deleted else []
-    parts += [f"edited: {', '.join(edited)}"] if edited else []
+    parts = [f"deleted: {_some(deleted)}"] if deleted else []
+    parts += [f"edited: {_some(edited)}"] if edited else []
     return "; ".join(parts) or "lines added"
+
+
+def _some(items: list[str], shown: int = 3) -> str:
+    """The first few items, and how many more (a namespace may have thousands of lines)."""
+    more = f" and {len(items) - shown} more" if len(items) > shown else ""
+    return ", ".join(items[:shown]) + more
 
 
 def describe_changes(changes: NamespaceChanges, *, dry_run: bool) -> Iterable[str]:

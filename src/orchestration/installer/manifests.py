@@ -10,19 +10,21 @@ entries name is then current.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..compile import manifest as manifest_json
 from ..compile.manifest import Manifest
 from ..errors import ApplyError, NotInstalledError, OrchestrationError, UsageError
+from ..frozen import Frozen
 from ..state import manifests_dir, remove_file, tasks_copy_path, write_private
-from ..targets import Rendered
-from .schedulers import make_scheduler
+
+if TYPE_CHECKING:
+    from ..targets import Rendered
 
 
-@dataclass(frozen=True)
-class Installed:
+class Installed(Frozen):
     """A manifest and the file it was read from."""
 
     path: Path
@@ -47,6 +49,33 @@ def write(path: Path, manifest: Manifest) -> None:
 
 def remove(path: Path) -> None:
     remove_file(path)
+    remove_file(entries_path(path))
+
+
+# --- what was put in place: a digest of each rendered file, beside the manifest ---------------------
+
+
+def entries_path(path: Path) -> Path:
+    """Beside the manifest file: the digests of the files its install put in place."""
+    return path.with_suffix(".entries")
+
+
+def digests(rendered: Rendered) -> dict[str, str]:
+    """file name -> sha256 of its text."""
+    return {name: hashlib.sha256(text.encode()).hexdigest() for name, text in rendered.items()}
+
+
+def write_entries(path: Path, rendered: Rendered) -> None:
+    write_private(entries_path(path), json.dumps(digests(rendered), sort_keys=True) + "\n")
+
+
+def read_entries(path: Path) -> dict[str, str] | None:
+    """The digests of what the install of the manifest `path` put in place (None if unknown)."""
+    try:
+        found = json.loads(entries_path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return found if isinstance(found, dict) else None
 
 
 def keep_tasks_file(state: Path, manifest: Manifest) -> None:
@@ -76,6 +105,10 @@ def forget_tasks_files(state: Path) -> None:
         return
     named = set()
     for path in directory.glob("*.*.json"):
+        head = manifest_json.read_head(path)  # the first line says it, without the tasks
+        if head is not None and isinstance(head.get("tasks_file_sha256"), str):
+            named.add(head["tasks_file_sha256"])
+            continue
         try:
             named.add(manifest_json.read(path).tasks_file_sha256)
         except (OrchestrationError, OSError):  # a damaged manifest: keep every copy, a later install decides
@@ -109,6 +142,8 @@ def current(state: Path, namespace: str) -> Installed | None:
     paths = candidates(state, namespace)
     if len(paths) <= 1:
         return read(paths[0]) if paths else None
+    from .schedulers import make_scheduler  # only after an interrupted install
+
     found = [read(path) for path in paths]
     for candidate in found:
         installed = make_scheduler(candidate.manifest.backend, candidate.manifest.scope).installed(namespace)
@@ -135,8 +170,14 @@ def split_reference(reference: str) -> tuple[str, str]:
 
 
 def find_task(state: Path, reference: str) -> tuple[Installed, str]:
-    """The manifest and task id of 'NAMESPACE/TASK'."""
+    """The manifest and task id of 'NAMESPACE/TASK' (the manifest holding that task alone, when
+    it can be read without the others)."""
     namespace, task = split_reference(reference)
+    paths = candidates(state, namespace)
+    if len(paths) == 1:
+        alone = Installed(paths[0], manifest_json.read(paths[0], task))
+        if task in alone.manifest.tasks:
+            return alone, task
     installed = current(state, namespace)
     if installed is None:
         raise NotInstalledError(f"namespace '{namespace}' is not installed; `orchestration list` shows what is")

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import os
 import shutil
-from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ..errors import SchedulerUnavailableError, UsageError
+from ..frozen import Frozen
 from ..rules.instants import processes
-from ..state import state_dir
-from ..targets import Rendered
 from .systemctl import Systemctl
+
+if TYPE_CHECKING:
+    from ..targets import Rendered
 
 BACKENDS = ("crontab", "systemd", "kubernetes")
 CRON_DAEMONS = ("cron", "crond")
@@ -29,8 +30,7 @@ class Scheduler(Protocol):
     def apply(self, namespace: str, rendered: Rendered | None) -> bool: ...
 
 
-@dataclass(frozen=True)
-class Choice:
+class Choice(Frozen):
     """The backend `auto` picked, and a warning when the choice is doubtful."""
 
     name: str
@@ -63,12 +63,18 @@ def make_scheduler(name: str, scope: str = "user") -> Scheduler:
         from .systemd import SystemdScheduler
 
         return SystemdScheduler(scope)
+    if name == "foreground":  # the cron daemon of `orchestration run-scheduler`
+        from ..state import state_dir
+        from .foreground import ForegroundScheduler
+
+        return ForegroundScheduler(state_dir(system=scope == "system"))
     if name == "kubernetes":
         if scope != "user":
             raise UsageError(
                 "--scope system is for the systemd backend; pods run as the image's user whatever"
                 " the scope: leave --scope out with --backend kubernetes"
             )
+        from ..state import state_dir
         from .kubernetes import KubernetesScheduler
 
         return KubernetesScheduler(state_dir())
@@ -88,7 +94,8 @@ def choose_backend(scope: str = "user") -> Choice:
         return Choice(
             "crontab",
             "no cron daemon seems to run, so nothing will fire these entries until one starts"
-            " (Debian/Ubuntu: `service cron start`)",
+            " (Debian/Ubuntu: `service cron start`); or, in a container, run the tasks in the"
+            " foreground with `orchestration run-scheduler TASKS_FILE`",
         )
     raise SchedulerUnavailableError(
         "no scheduler found: no cron daemon runs, no systemd user manager answers, and there is no crontab command",

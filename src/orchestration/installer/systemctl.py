@@ -7,9 +7,17 @@ import subprocess
 from collections.abc import Iterable
 from datetime import datetime
 
-from ..errors import ApplyError
+from ..errors import ApplyError, SchedulerUnavailableError
 
 SYSTEMCTL = "systemctl"
+SYSTEMD_RUN = "systemd-run"
+NO_BUS = "Failed to connect to bus"
+NO_USER_MANAGER_HINT = (
+    "No systemd user manager answers for this user: it runs while you are logged in. Log in (a"
+    " desktop or `ssh` session, not `su`), or let it run without a session with `loginctl"
+    " enable-linger $USER` (as root: `loginctl enable-linger USER`), or install into your"
+    " crontab instead with `--backend crontab`."
+)
 
 
 class Systemctl:
@@ -27,8 +35,44 @@ class Systemctl:
             raise ApplyError(f"there is no {SYSTEMCTL} command on this machine") from None
         if result.returncode != 0:
             said = (result.stderr or result.stdout).strip()
+            self._refuse_without_manager(said)
             raise ApplyError(f"`{' '.join([*self.argv, *arguments])}` failed: {said}")
         return result.stdout
+
+    def _refuse_without_manager(self, said: str) -> None:
+        """systemctl's "Failed to connect to bus": no manager to talk to, and how to get one."""
+        if NO_BUS in said and self.scope == "user":
+            raise SchedulerUnavailableError(f"`{' '.join(self.argv)}` failed: {said}", hint=NO_USER_MANAGER_HINT)
+
+    def stop_quietly(self, units: Iterable[str]) -> None:
+        """Stop units that may not exist."""
+        units = list(units)
+        if units:
+            subprocess.run([*self.argv, "stop", *units], capture_output=True, text=True)
+
+    def transient_timer(self, unit: str, calendar: str, argv: list[str], environment: dict[str, str]) -> None:
+        """A one-off timer `unit` that runs `argv` at `calendar` (systemd-run), then goes away."""
+        scope = ["--user"] if self.scope == "user" else []
+        command = [
+            SYSTEMD_RUN,
+            *scope,
+            f"--unit={unit}",
+            f"--on-calendar={calendar}",
+            "--timer-property=AccuracySec=1s",
+            "--collect",
+            "--quiet",
+            *(f"--setenv={key}={value}" for key, value in environment.items()),
+            "--",
+            *argv,
+        ]
+        try:
+            result = subprocess.run(command, capture_output=True, text=True)
+        except FileNotFoundError:
+            raise ApplyError(f"there is no {SYSTEMD_RUN} command on this machine") from None
+        if result.returncode != 0:
+            said = (result.stderr or result.stdout).strip()
+            self._refuse_without_manager(said)
+            raise ApplyError(f"`{' '.join(command)}` failed: {said}")
 
     def answers(self) -> bool:
         """Whether the manager is up (running, or degraded by some other unit)."""

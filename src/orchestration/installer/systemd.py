@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from ..errors import ApplyError, FenceError
+from ..errors import ApplyError, FenceError, SchedulerUnavailableError
 from ..state import remove_file, write_private
 from ..targets import Rendered
 from ..targets.systemd import MARKER, NAME, at_boot, unit_dir
@@ -132,7 +132,7 @@ class SystemdScheduler:
             self.systemctl.daemon_reload()
             self.systemctl.enable(timers)
             self.systemctl.start(name for name in timers if not at_boot(previous[name]))
-        except ApplyError:
+        except (ApplyError, SchedulerUnavailableError):
             pass  # the files are back; the manager reads them at its next reload
 
     def next_elapses(self) -> dict[str, datetime]:

@@ -123,25 +123,53 @@ def log_chunks(
 
 
 def _stream_file(state: Path, run: RunRecord, *, follow: bool, poll: float) -> Iterator[bytes]:
-    path = Path(run.log_path) if run.log_path else None
+    if run.log_path and run.log_offset is not None:  # a finished run: its part of its task's log
+        yield from _read_part(run.log_path, run.log_offset, run.log_length or 0)
+        return
+    path = Path(run.log_path) if run.log_path else None  # a running run: its own file
     offset = 0
     while True:
         if path is not None and path.exists():
-            with open(path, "rb") as stream:
-                stream.seek(offset)
-                chunk = stream.read()
+            try:
+                with open(path, "rb") as stream:
+                    stream.seek(offset)
+                    chunk = stream.read()
+            except FileNotFoundError:
+                chunk = b""  # it just ended: its log moved into its task's log
             if chunk:
                 offset += len(chunk)
                 yield chunk
                 continue
-        if not follow or _finished(state, run):
+        ended = _ended(state, run)
+        if not follow or ended is not None or path is None:
+            if ended is not None and ended.log_path and ended.log_offset is not None:
+                # What was not read from the run's own file before it was filed away.
+                yield from _read_part(ended.log_path, ended.log_offset + offset, (ended.log_length or 0) - offset)
             return
         time.sleep(poll)
 
 
-def _finished(state: Path, run: RunRecord) -> bool:
+def _read_part(path: str, offset: int, length: int) -> Iterator[bytes]:
+    """`length` bytes of the file `path` from `offset` (what is there of them)."""
+    if length <= 0:
+        return
+    try:
+        with open(path, "rb") as stream:
+            stream.seek(offset)
+            while length > 0:
+                chunk = stream.read(min(length, 1 << 20))
+                if not chunk:
+                    return
+                length -= len(chunk)
+                yield chunk
+    except FileNotFoundError:
+        return
+
+
+def _ended(state: Path, run: RunRecord) -> RunRecord | None:
+    """The run's record once it has ended, else None."""
     current = history(state, run.reference, limit=50)
-    return any(r.run_id == run.run_id and r.status != "running" for r in current)
+    return next((r for r in current if r.run_id == run.run_id and r.status != "running"), None)
 
 
 def _wait_for_newer_run(state: Path, reference: str, run: RunRecord, poll: float) -> RunRecord:
@@ -150,6 +178,26 @@ def _wait_for_newer_run(state: Path, reference: str, run: RunRecord, poll: float
         if newest and newest[0].run_id != run.run_id and newest[0].started_at >= run.started_at:
             return newest[0]
         time.sleep(poll)
+
+
+def latest_runs(state: Path) -> dict[tuple[str, str], tuple[RunRecord, int]]:
+    """Per (namespace, task): its newest run and its failures since its newest success, from one
+    query of the journal, with the runs kept in the fallback file."""
+    found: dict[tuple[str, str], tuple[RunRecord, int]] = {}
+    journal = Journal(journal_path(state))
+    if journal.exists:
+        try:
+            found = journal.latest_per_task()
+        except (sqlite3.Error, UnicodeDecodeError):
+            found = {}  # `history` says why; the status goes on without runs
+        finally:
+            journal.close()
+    for run in sorted(fallback.read(state), key=lambda run: run.started_at):
+        key = (run.namespace, run.task)
+        last, failures = found.get(key, (None, 0))
+        if last is None or run.started_at >= last.started_at:
+            found[key] = (run, 0 if run.status == "ok" else failures + (run.status in FAILURE_STATUSES))
+    return found
 
 
 def consecutive_failures(runs: list[RunRecord]) -> int:

@@ -1,28 +1,34 @@
 """The state of every installed task: last run, failures in a row, next firing time, and whether
-what was installed still matches the machine (drift, missing files)."""
+what was installed still matches the machine (drift, missing files, entries changed by hand).
+
+It is made to stay quick with thousands of tasks: one query of the journal for every task's
+newest run and failures in a row, next firing times by the daemon's rule read on the wall clock,
+the entries checked against the digests their install kept, and no module of a backend that is
+not in use.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, tzinfo
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..compile.manifest import Manifest, TaskManifest
-from ..installer.manifests import installed_manifests
-from ..installer.systemctl import Systemctl
+from ..errors import OrchestrationError
+from ..frozen import Frozen
+from ..installer.entries import hand_edit_summary_of
+from ..installer.manifests import Installed, installed_manifests
+from ..installer.schedulers import make_scheduler
 from ..runtime.records import RunRecord
-from ..targets.systemd import unit_name
-from .history import consecutive_failures, history
-from .preview import next_firing
+from ..state import Pause, pauses
+from .history import latest_runs
 
-RECENT_RUNS = 50
+if TYPE_CHECKING:
+    from ..compile.manifest import Manifest, TaskManifest
 
 
-@dataclass(frozen=True)
-class TaskStatus:
+class TaskStatus(Frozen):
     namespace: str
     task: str
     schedule: str
@@ -32,8 +38,15 @@ class TaskStatus:
     next_time: datetime | None
     last_run: RunRecord | None
     failures_in_a_row: int
-    namespace_problems: tuple[str, ...] = field(default=())
-    task_problems: tuple[str, ...] = field(default=())
+    namespace_problems: tuple[str, ...] = ()
+    task_problems: tuple[str, ...] = ()
+    paused: Pause | None = None  # the pause in force: the namespace's or the task's own
+    jitter: int = 0
+
+    @property
+    def needs_attention(self) -> bool:
+        """Something to fix: a problem, or failures since the last success."""
+        return bool(self.problems) or self.failures_in_a_row > 0
 
     @property
     def reference(self) -> str:
@@ -58,21 +71,32 @@ class TaskStatus:
             else None,
             "failures_in_a_row": self.failures_in_a_row,
             "problems": list(self.problems),
+            "paused": None
+            if self.paused is None
+            else {"scope": self.paused.reference, "until": _iso(self.paused.until)},
+            "jitter": self.jitter,
         }
 
 
-NextTime = Callable[[Manifest, str, datetime], "datetime | None"]
+def _iso(timestamp: float | None) -> str | None:
+    return None if timestamp is None else datetime.fromtimestamp(timestamp).astimezone().isoformat()
+
+
+NextTime = Callable[["Manifest", str, datetime], "datetime | None"]
 
 
 def installed_status(state: Path, now: datetime, next_time: NextTime | None = None) -> list[TaskStatus]:
     """Every installed task's state, by namespace and task."""
-    next_time = next_time or _next_from_schedule
+    next_time = next_time or NextFromSchedule()
     result = []
+    paused = {reference: pause for reference, pause in pauses(state).items() if pause.active(now.timestamp())}
+    latest = latest_runs(state)
+    present: dict[str, bool] = {}  # programs looked at: bash once, not once per task
     for installed in installed_manifests(state):
         manifest = installed.manifest
-        namespace_problems = namespace_problems_of(manifest)
+        namespace_problems = namespace_problems_of(manifest) + entry_problems(installed)
         for task_id, task in manifest.tasks.items():
-            runs = history(state, f"{manifest.namespace}/{task_id}", limit=RECENT_RUNS)
+            last_run, failures = latest.get((manifest.namespace, task_id), (None, 0))
             result.append(
                 TaskStatus(
                     namespace=manifest.namespace,
@@ -82,17 +106,35 @@ def installed_status(state: Path, now: datetime, next_time: NextTime | None = No
                     backend=manifest.backend,
                     tasks_file=manifest.tasks_file,
                     next_time=next_time(manifest, task_id, now),
-                    last_run=runs[0] if runs else None,
-                    failures_in_a_row=consecutive_failures(runs),
+                    last_run=last_run,
+                    failures_in_a_row=failures,
                     namespace_problems=tuple(namespace_problems),
-                    task_problems=tuple(task_problems_of(manifest, task)),
+                    task_problems=tuple(task_problems_of(manifest, task, present)),
+                    paused=paused.get(manifest.namespace) or paused.get(f"{manifest.namespace}/{task_id}"),
+                    jitter=task.policy.jitter,
                 )
             )
     return result
 
 
-def _next_from_schedule(manifest: Manifest, task_id: str, now: datetime) -> datetime | None:
-    return next_firing(manifest.task(task_id), now)
+class NextFromSchedule:
+    """The next firing time of a task by the daemon's rule (`rules.instants`), in its zone or the
+    machine's; each zone is looked up once per listing."""
+
+    def __init__(self) -> None:
+        self._zones: dict[str | None, tzinfo] = {}
+
+    def __call__(self, manifest: Manifest, task_id: str, now: datetime) -> datetime | None:
+        timing = manifest.task(task_id).timing
+        if timing.fields is None:
+            return None
+        from ..rules.instants import next_instant, zone_of  # zoneinfo: only listings with a schedule
+
+        if timing.zone not in self._zones:
+            self._zones[timing.zone] = zone_of(timing.zone)
+        zone = self._zones[timing.zone]
+        found = next_instant(timing.fields, zone, now.timestamp())
+        return None if found is None else datetime.fromtimestamp(found, zone)
 
 
 def namespace_problems_of(manifest: Manifest) -> list[str]:
@@ -117,16 +159,47 @@ def namespace_problems_of(manifest: Manifest) -> list[str]:
     return problems
 
 
-def task_problems_of(manifest: Manifest, task: TaskManifest) -> list[str]:
-    """Scripts or interpreters of one task that are no longer there."""
+def entry_problems(installed: Installed) -> list[str]:
+    """Entries changed by hand since the install: runs follow what is in place, not the manifest."""
+    manifest = installed.manifest
+    if manifest.backend == "foreground" and not _engine_running(installed.path.parent.parent):
+        return [
+            "the foreground scheduler (`orchestration run-scheduler`) that ran it is not running, so"
+            f" nothing fires it; start it again with `orchestration run-scheduler {manifest.tasks_file}`,"
+            f" or install it elsewhere with `orchestration install {manifest.tasks_file}`"
+        ]
+    try:
+        summary = hand_edit_summary_of(make_scheduler(manifest.backend, manifest.scope), installed)
+    except OrchestrationError as error:
+        return [f"its {manifest.backend} entries cannot be read ({error.message})"]
+    if summary is None:
+        return []
+    return [
+        f"its {manifest.backend} entries were changed by hand ({summary}); what runs is not what"
+        f" {manifest.tasks_file} defines; put them back with `orchestration install {manifest.tasks_file}`"
+    ]
+
+
+def _engine_running(state: Path) -> bool:
+    from ..installer.foreground import engine_running  # only for namespaces it runs
+
+    return engine_running(state)
+
+
+def task_problems_of(manifest: Manifest, task: TaskManifest, present: dict[str, bool] | None = None) -> list[str]:
+    """Scripts or interpreters of one task that are no longer there (`present` remembers what
+    was looked at, across the tasks of a listing)."""
     problems = []
     seen = set()
+    present = {} if present is None else present
     for step in task.steps:
         for program in step.command:
             if program in seen:
                 continue
             seen.add(program)
-            if not os.path.exists(program):
+            if program not in present:
+                present[program] = os.path.exists(program)
+            if not present[program]:
                 problems.append(f"{program} is gone; runs of this task fail until it is back or reinstalled")
     return problems
 
@@ -143,16 +216,21 @@ class NextFiring:
 
     def __init__(self) -> None:
         self._elapses: dict[str, dict[str, datetime]] = {}  # by scope, asked once per listing
+        self._schedule = NextFromSchedule()
 
     def __call__(self, manifest: Manifest, task_id: str, now: datetime) -> datetime | None:
         if manifest.backend == "systemd":
+            from ..targets.systemd import unit_name
+
             timer = f"{unit_name(manifest.namespace, task_id)}.timer"
             elapse = self._timers(manifest.scope).get(timer)
             if elapse is not None:
                 return elapse
-        return next_firing(manifest.task(task_id), now)
+        return self._schedule(manifest, task_id, now)
 
     def _timers(self, scope: str) -> dict[str, datetime]:
         if scope not in self._elapses:
+            from ..installer.systemctl import Systemctl  # only for systemd timers
+
             self._elapses[scope] = Systemctl(scope).next_elapses()
         return self._elapses[scope]

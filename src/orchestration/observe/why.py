@@ -22,7 +22,7 @@ from ..installer.manifests import find_task
 from ..rules.context import RunContext
 from ..rules.instants import machine_zone
 from ..runtime import conditions, gate
-from ..runtime.environment import run_environment
+from ..runtime.environment import run_environment, task_variables
 from ..runtime.inputs import TaskFunctions
 from ..runtime.journal import Journal
 from ..runtime.records import local_datetime
@@ -248,7 +248,7 @@ class _Moment:
                 scheduled_time=self.at,
                 now=self.now,
                 trigger="systemd" if self.manifest.backend == "systemd" else "cron",
-                environ=run_environment(self.manifest, os.environ),
+                environ=run_environment(self.manifest, os.environ, task_variables(self.manifest.task(self.task_id))),
                 history=self._earlier_runs,
             )
         return self._context

@@ -122,6 +122,39 @@ def next_instants(fields: Fields, zone: tzinfo, after: float, count: int) -> lis
     return found[:count]
 
 
+def next_instant(fields: Fields, zone: tzinfo, after: float) -> float | None:
+    """The first instant strictly after `after`, as `next_instants(fields, zone, after, 1)` gives
+    it, found quickly: on the wall clock, a day and then an hour and a minute at a time, which is
+    exact when the zone's offset does not change from two days before until it (two days cover
+    every clock change the rule turns into extra or displaced runs); else by `next_instants`."""
+    start = after - after % 60 + 60
+    local = datetime.fromtimestamp(start, zone)
+    day, hour, minute = local.date(), local.hour, local.minute
+    hours, minutes = sorted(fields.hours), sorted(fields.minutes)
+    found = None
+    for _ in range(SEARCH_DAYS):
+        if day.month in fields.months and day_matches(fields, day):
+            found = _first_on(day, hours, minutes, hour, minute, zone)
+            if found is not None:
+                break
+        day, hour, minute = day + timedelta(days=1), 0, 0
+    if found is not None and found >= start and not transitions(zone, start - 2 * 86400, found + 60):
+        return found
+    more = next_instants(fields, zone, after, 1)
+    return more[0] if more else None
+
+
+def _first_on(day: date, hours: list[int], minutes: list[int], hour: int, minute: int, zone: tzinfo) -> float | None:
+    """The instant of the first of the day's times at or after hour:minute, read on the wall clock."""
+    for at_hour in hours:
+        if at_hour < hour:
+            continue
+        for at_minute in minutes:
+            if at_hour > hour or at_minute >= minute:
+                return datetime(day.year, day.month, day.day, at_hour, at_minute, tzinfo=zone).timestamp()
+    return None
+
+
 def previous_instant(fields: Fields, zone: tzinfo, before: float) -> float | None:
     """The newest instant strictly before `before`."""
     end = before
@@ -206,11 +239,14 @@ def _offset(zone: tzinfo, moment: float) -> int:
     return int(delta.total_seconds()) if delta is not None else 0
 
 
-def next_change_note(fields: Fields, zone: tzinfo, now: float) -> str | None:
+def next_change_note(
+    fields: Fields, zone: tzinfo, now: float, upcoming: list[tuple[float, int, int]] | None = None
+) -> str | None:
     """What the zone's next clock change (within a year) does to the schedule, in words: 'on
     2026-03-29 the clock skips 02:00-02:59: the 02:30 run happens at 03:00'; None when it
-    changes nothing."""
-    upcoming = transitions(zone, now, now + 366 * 86400)
+    changes nothing. `upcoming`: the zone's `transitions` within that year, when known."""
+    if upcoming is None:
+        upcoming = transitions(zone, now, now + 366 * 86400)
     if not upcoming:
         return None
     instant, before, after = upcoming[0]

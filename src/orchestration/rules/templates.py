@@ -8,13 +8,24 @@ from __future__ import annotations
 
 import difflib
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..errors import DefinitionError
 from .context import RunContext
+from .quick_templates import variables
 
 if TYPE_CHECKING:
     import jinja2
+
+__all__ = [
+    "TEMPLATE_FILTERS",
+    "TEMPLATE_FUNCTIONS",
+    "TEMPLATE_VARIABLES",
+    "check",
+    "environment",
+    "render",
+    "variables",
+]
 
 # What a template can use, besides jinja2's own names: documented in docs/parameters.md.
 TEMPLATE_VARIABLES = (
@@ -96,23 +107,6 @@ def check(source: str) -> None:
             if "filter" in message
             else None,
         ) from None
-
-
-def variables(context: RunContext) -> dict[str, Any]:
-    """What a template sees at a run."""
-    day = context.scheduled_time.date()
-    return {
-        "scheduled_time": context.scheduled_time,
-        "now": context.now,
-        "today": day,
-        "yesterday": day - timedelta(days=1),
-        "tomorrow": day + timedelta(days=1),
-        "task": context.task,
-        "namespace": context.namespace,
-        "run_id": context.run_id,
-        "trigger": context.trigger,
-        "env": dict(context.environ),
-    }
 
 
 def render(source: str, context: RunContext) -> str:

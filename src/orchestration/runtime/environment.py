@@ -4,16 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ..compile.manifest import Manifest
+from ..compile.manifest import Manifest, TaskManifest
 from .records import RunRecord, iso_minute, scheduled_datetime
 
 
-def run_environment(manifest: Manifest, environ: Mapping[str, str]) -> dict[str, str]:
+def task_variables(task: TaskManifest | None) -> dict[str, str]:
+    """The task's own variables (add_task's env), secrets as they are."""
+    return {key: value.text or "" for key, value in task.environment.items()} if task else {}
+
+
+def run_environment(
+    manifest: Manifest, environ: Mapping[str, str], variables: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """`environ` with the PATH of the install (cron's own PATH is /usr/bin:/bin) and a HOME,
-    without stale parameter variables."""
+    without stale parameter variables, then the task's own `variables` (which may set PATH)."""
     environment = {key: value for key, value in environ.items() if not key.startswith("ORCHESTRATION_PARAM_")}
     environment["PATH"] = manifest.path
     environment.setdefault("HOME", manifest.home)
+    environment.update(variables or {})
     return environment
 
 
@@ -23,11 +31,16 @@ def scheduled_text(timestamp: float, zone: str | None) -> str:
 
 
 def script_environment(
-    manifest: Manifest, environ: Mapping[str, str], record: RunRecord, values: Mapping[str, str], zone: str | None
+    manifest: Manifest,
+    environ: Mapping[str, str],
+    record: RunRecord,
+    values: Mapping[str, str],
+    zone: str | None,
+    variables: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """What a script starts with: the run's environment, who and when the run is, and each
-    parameter as ORCHESTRATION_PARAM_<KEY>."""
-    environment = run_environment(manifest, environ)
+    """What a script starts with: the run's environment and the task's variables, who and when
+    the run is, and each parameter as ORCHESTRATION_PARAM_<KEY>."""
+    environment = run_environment(manifest, environ, variables)
     environment.update(
         ORCHESTRATION_NAMESPACE=record.namespace,
         ORCHESTRATION_TASK=record.task,

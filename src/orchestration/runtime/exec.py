@@ -16,7 +16,10 @@ import sys
 
 from .gate import GATED_TRIGGERS, wakes_for_nothing
 
-USAGE = "usage: orchestration-exec MANIFEST TASK [--trigger cron|systemd|kubernetes|manual] [--catch-up] [--gate]"
+USAGE = (
+    "usage: orchestration-exec MANIFEST TASK [--trigger cron|systemd|kubernetes|manual] [--catch-up] [--gate]"
+    " [--ignore-skips]"
+)
 TRIGGERS = ("cron", "systemd", "kubernetes", "manual", "catch-up")
 EXIT_USAGE = 2
 
@@ -57,6 +60,7 @@ def run_firing(argv: list[str]) -> int:
     """One firing: the task's run, then any firing systemd queued while it ran; the exit code."""
     try:
         manifest_path, task_id, trigger, gated = arguments(argv)
+        ignore_skips = "--ignore-skips" in argv
     except ValueError as error:
         print(f"orchestration-exec: {error}\n{USAGE}", file=sys.stderr)
         return EXIT_USAGE
@@ -66,14 +70,16 @@ def run_firing(argv: list[str]) -> int:
             os.environ.get("ORCHESTRATION_JOB", ""), os.environ.get("ORCHESTRATION_CRONJOB", "")
         )
         trigger = "kubernetes" if scheduled is not None else "manual"  # a Job made by hand from the CronJob
-    if gated and trigger in GATED_TRIGGERS and wakes_for_nothing(manifest_path, task_id, scheduled):
+    if gated and trigger in GATED_TRIGGERS and wakes_for_nothing(manifest_path, task_id, scheduled, trigger):
         return 0  # between the schedule's instants: no run, nothing recorded, nothing more loaded
     from .run import Run  # the run itself: the journal, the supervision of scripts
     from .supervise import Guard
 
     guard = Guard()
     guard.install()
-    run = Run(os.path.abspath(manifest_path), task_id, trigger, guard, scheduled, gated=gated)
+    run = Run(
+        os.path.abspath(manifest_path), task_id, trigger, guard, scheduled, gated=gated, ignore_skips=ignore_skips
+    )
     code = run.run()
     queued = list(run.queued)
     while queued and guard.received is None:  # systemd dropped these firings while we ran
@@ -112,6 +118,8 @@ def arguments(argv: list[str]) -> tuple[str, str, str, bool]:
             trigger = "catch-up"
         elif word == "--gate":
             gated = True
+        elif word == "--ignore-skips":  # `orchestration run --ignore-skips`
+            continue
         else:
             positional.append(word)
     if len(positional) != 2:

@@ -33,20 +33,38 @@ def firings_after(timing: Timing, covered: float, now: float, machine_zone: str)
     return instants(timing.fields, zone_of(timing.zone or machine_zone), first, now + 1)
 
 
+def late_firing(timing: Timing, moment: float, machine_zone: str, late_by: int) -> float | None:
+    """The instant of the rule that a start at `moment` belongs to when the scheduler starts runs
+    up to `late_by` seconds after their time (systemd's randomized delay of a jittered timer): the
+    newest one before the end of `moment`'s minute, if it is no older than that (and a minute)."""
+    if timing.fields is None:
+        return None
+    from ..rules.instants import previous_instant, zone_of  # zoneinfo: jittered systemd runs only
+
+    due = previous_instant(timing.fields, zone_of(timing.zone or machine_zone), moment - moment % 60 + 60)
+    return due if due is not None and moment - due < late_by + 60 else None
+
+
 GATED_TRIGGERS = ("cron", "systemd", "kubernetes")  # a scheduler's wake-up, not a run by hand
 
 
-def wakes_for_nothing(manifest_path: str, task_id: str, scheduled: float | None = None) -> bool:
+def wakes_for_nothing(
+    manifest_path: str, task_id: str, scheduled: float | None = None, trigger: str = "cron", now: float | None = None
+) -> bool:
     """Whether a gated wake-up (now, or at the `scheduled` time its scheduler gave) is not an
-    instant of the task, decided before anything else of the run is loaded. Where the manifest
-    cannot tell (missing, damaged, no such task), the run goes on and records why."""
+    instant of the task, decided before anything else of the run is loaded. systemd starts a
+    jittered task's firing up to its jitter late: then any instant within that window admits it.
+    Where the manifest cannot tell (missing, damaged, no such task), the run goes on and records
+    why."""
     from ..compile.manifest import read
     from ..errors import ManifestError
 
     try:
-        manifest = read(manifest_path)
+        manifest = read(manifest_path, task_id)  # its task alone
         task = manifest.task(task_id)
     except (OSError, KeyError, ManifestError):
         return False
-    moment = time.time() if scheduled is None else scheduled
+    moment = (time.time() if now is None else now) if scheduled is None else scheduled
+    if trigger == "systemd" and scheduled is None and task.policy.jitter:
+        return late_firing(task.timing, moment, manifest.machine_zone, task.policy.jitter) is None
     return not admits(task.timing, moment - moment % 60, manifest.machine_zone)

@@ -17,7 +17,7 @@ import time
 from types import TracebackType
 
 from ..state import private_dir
-from .records import RUN_FIELDS, STEP_FIELDS, RunRecord, StepRecord
+from .records import FAILURE_STATUSES, RUN_FIELDS, STEP_FIELDS, RunRecord, StepRecord
 
 TYPE_CHECKING = False  # `typing` is not on the shim's path; type checkers set this to True
 if TYPE_CHECKING:
@@ -78,10 +78,45 @@ MIGRATIONS = (
     INSERT INTO totals SELECT namespace, task, status, COUNT(*), MAX(started_at), MAX(finished_at)
         FROM runs WHERE status != 'running' GROUP BY namespace, task, status
     """,
+    # 4: a run number per task, so that retention deletes a range of an index whatever keep_runs
+    # is; where a finished run's log lies in its task's log; an index for the newest success and
+    # the failures after it; the bytes of each task's log that no run refers to any more.
+    """
+    ALTER TABLE runs ADD COLUMN seq INTEGER;
+    ALTER TABLE runs ADD COLUMN log_offset INTEGER;
+    ALTER TABLE runs ADD COLUMN log_length INTEGER;
+    UPDATE runs SET seq = (SELECT COUNT(*) FROM runs AS earlier WHERE earlier.namespace = runs.namespace
+        AND earlier.task = runs.task AND (earlier.started_at < runs.started_at
+        OR (earlier.started_at = runs.started_at AND earlier.run_id <= runs.run_id)));
+    CREATE INDEX runs_by_seq ON runs (namespace, task, seq);
+    CREATE INDEX runs_by_status ON runs (namespace, task, status, started_at);
+    CREATE TABLE task_logs (
+        path TEXT PRIMARY KEY,
+        dead_bytes INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE tasks (
+        namespace TEXT NOT NULL,
+        task TEXT NOT NULL,
+        newest TEXT,
+        failures INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (namespace, task)
+    );
+    INSERT INTO tasks (namespace, task) SELECT DISTINCT namespace, task FROM runs;
+    UPDATE tasks SET newest = (SELECT run_id FROM runs WHERE runs.namespace = tasks.namespace
+        AND runs.task = tasks.task ORDER BY started_at DESC, run_id DESC LIMIT 1),
+        failures = (SELECT COUNT(*) FROM runs WHERE runs.namespace = tasks.namespace AND runs.task = tasks.task
+        AND status IN ('failed', 'error', 'timeout', 'killed') AND started_at > IFNULL((SELECT MAX(started_at)
+        FROM runs AS ok WHERE ok.namespace = tasks.namespace AND ok.task = tasks.task AND ok.status = 'ok'), -1))
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _JSON_FIELDS = ("parameters", "warnings", "deliveries")
+# What `status` and `list` show of a task's newest run.
+_LATEST = (
+    *("run_id", "namespace", "task", "trigger", "scheduled_time", "started_at", "finished_at", "status"),
+    *("exit_code", "reason", "attempt"),
+)
 
 
 class JournalUnavailable(Exception):
@@ -135,12 +170,14 @@ class Journal:
                 if row:
                     return str(row[0])
             _insert_run(connection, run)
+            _summarize(connection, run.namespace, run.task)
         return None
 
     def record_finish(
         self, run: RunRecord, keep_runs: int | None = None, keep_days: float | None = None, sole: bool = False
-    ) -> list[str]:
-        """One transaction: the run's outcome, its steps, and pruning; the logs to delete.
+    ) -> Pruned:
+        """One transaction: the run's outcome, its steps, and pruning; the logs to delete, and
+        how many bytes of the run's task log no run refers to any more.
         `sole`: this run held the task's lock, so no other run of the task can be running, and
         rows that still say so belong to runs killed outright (SIGKILL, out of memory, a reboot)."""
         with _Transaction(self.connect()) as connection:
@@ -170,15 +207,17 @@ class Journal:
                 )
                 for _, started in gone:
                     _count(connection, run.namespace, run.task, "killed", started, None)
-            if keep_runs is None:
-                return []
-            return _prune(connection, run, keep_runs, keep_days)
+            pruned = Pruned([], 0) if keep_runs is None else _prune(connection, run, keep_runs, keep_days)
+            _summarize(connection, run.namespace, run.task)
+            return pruned
 
     def fold(self, runs: list[RunRecord]) -> None:
         """Write records kept aside in the fallback file, in one transaction."""
         with _Transaction(self.connect()) as connection:
             for run in runs:
                 _replace_run(connection, run)
+            for namespace, task in {(run.namespace, run.task) for run in runs}:
+                _summarize(connection, namespace, task)
 
     def record_deliveries(self, run: RunRecord) -> bool:
         """One transaction: what the run's notifications did; False if the run is not here (it
@@ -279,6 +318,38 @@ class Journal:
         )
         return float(row[0]) if row and row[0] is not None else None
 
+    def latest_per_task(self) -> dict[tuple[str, str], tuple[RunRecord, int]]:
+        """Per (namespace, task): its newest run (its id, trigger, times, status, exit code and
+        reason), and its failures since its newest success (skipped and running runs do not
+        count), as each write of the task's runs left them: one query, a row per task."""
+        query = (
+            f"SELECT {', '.join(f'r.{name}' for name in _LATEST)}, t.failures FROM tasks AS t"
+            " JOIN runs AS r ON r.run_id = t.newest"
+        )
+        found = {}
+        for *values, count in self.connect().execute(query):
+            record = RunRecord(**dict(zip(_LATEST, values)))
+            found[record.namespace, record.task] = (record, int(count))
+        return found
+
+    def live_logs(self, path: str) -> list[tuple[str, int, int]]:
+        """(run id, offset, length) of every run whose log is in the task log `path`, in order."""
+        rows = self.connect().execute(
+            "SELECT run_id, log_offset, log_length FROM runs WHERE log_path = ? AND log_offset IS NOT NULL"
+            " ORDER BY log_offset",
+            (path,),
+        )
+        return [(run_id, int(offset), int(length)) for run_id, offset, length in rows]
+
+    def move_logs(self, old: str, new: str, moved: list[tuple[str, int]]) -> None:
+        """One transaction: the runs' logs are now in the task log `new`, each at its offset."""
+        with _Transaction(self.connect()) as connection:
+            connection.executemany(
+                "UPDATE runs SET log_path = ?, log_offset = ? WHERE run_id = ?",
+                [(new, offset, run_id) for run_id, offset in moved],
+            )
+            connection.execute("DELETE FROM task_logs WHERE path = ?", (old,))
+
     def data_version(self) -> int:
         """Changes when another connection commits: a cheap test before re-reading."""
         return int(self.connect().execute("PRAGMA data_version").fetchone()[0])
@@ -317,6 +388,16 @@ def _migrate(connection: sqlite3.Connection) -> None:
         connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
+class Pruned:
+    """What pruning a task's runs freed: the runs' own log files to delete, and the bytes of the
+    run's task log that no run refers to any more."""
+
+    __slots__ = ("dead_bytes", "files")
+
+    def __init__(self, files: list[str], dead_bytes: int) -> None:
+        self.files, self.dead_bytes = files, dead_bytes
+
+
 def _replace_run(connection: sqlite3.Connection, run: RunRecord) -> None:
     """Write a run's row and steps; count it once, when it first ends."""
     before = connection.execute("SELECT status FROM runs WHERE run_id = ?", (run.run_id,)).fetchone()
@@ -339,6 +420,11 @@ def _count(
 
 
 def _insert_run(connection: sqlite3.Connection, run: RunRecord) -> None:
+    if run.seq is None:  # the task's next run number, from the end of its index
+        row = connection.execute(
+            "SELECT MAX(seq) FROM runs WHERE namespace = ? AND task = ?", (run.namespace, run.task)
+        ).fetchone()
+        run.seq = (row[0] or 0) + 1
     values = [getattr(run, name) for name in RUN_FIELDS]
     for name in _JSON_FIELDS:
         values[RUN_FIELDS.index(name)] = json.dumps(getattr(run, name), ensure_ascii=False)
@@ -353,17 +439,57 @@ def _insert_steps(connection: sqlite3.Connection, run: RunRecord) -> None:
     )
 
 
-def _prune(connection: sqlite3.Connection, run: RunRecord, keep_runs: int, keep_days: float | None) -> list[str]:
-    """Delete the task's runs beyond the newest `keep_runs` or older than `keep_days`."""
+def _summarize(connection: sqlite3.Connection, namespace: str, task: str) -> None:
+    """The task's row of `tasks`: its newest run and its failures since its newest success, from
+    the indexes (a few rows each), after a write of its runs."""
+    newest = connection.execute(
+        "SELECT run_id FROM runs WHERE namespace = ? AND task = ? ORDER BY started_at DESC, run_id DESC LIMIT 1",
+        (namespace, task),
+    ).fetchone()
+    success = connection.execute(
+        "SELECT MAX(started_at) FROM runs WHERE namespace = ? AND task = ? AND status = 'ok'", (namespace, task)
+    ).fetchone()[0]
+    marks = ", ".join("?" * len(FAILURE_STATUSES))
+    failures = connection.execute(
+        f"SELECT COUNT(*) FROM runs WHERE namespace = ? AND task = ? AND status IN ({marks}) AND started_at > ?",
+        (namespace, task, *FAILURE_STATUSES, -1 if success is None else success),
+    ).fetchone()[0]
+    connection.execute(
+        "INSERT INTO tasks (namespace, task, newest, failures) VALUES (?, ?, ?, ?) ON CONFLICT (namespace, task)"
+        " DO UPDATE SET newest = excluded.newest, failures = excluded.failures",
+        (namespace, task, newest[0] if newest else None, failures),
+    )
+
+
+def _prune(connection: sqlite3.Connection, run: RunRecord, keep_runs: int, keep_days: float | None) -> Pruned:
+    """Delete the task's runs beyond the newest `keep_runs` or older than `keep_days`: two ranges
+    of the task's indexes (run numbers, start times), however many runs are kept."""
     oldest = time.time() - keep_days * 86400 if keep_days else 0
-    rows = connection.execute(
-        "SELECT run_id, log_path FROM runs WHERE namespace = ? AND task = ? AND run_id != ? AND"
-        " status != 'running' AND (started_at < ? OR run_id NOT IN (SELECT run_id FROM runs WHERE namespace = ? AND"
-        " task = ? ORDER BY started_at DESC LIMIT ?))",
-        (run.namespace, run.task, run.run_id, oldest, run.namespace, run.task, keep_runs),
-    ).fetchall()
-    connection.executemany("DELETE FROM runs WHERE run_id = ?", [(run_id,) for run_id, _ in rows])
-    return [log for _, log in rows if log]
+    newest = connection.execute(
+        "SELECT MAX(seq) FROM runs WHERE namespace = ? AND task = ?", (run.namespace, run.task)
+    ).fetchone()[0]
+    found: dict[str, tuple[str | None, int | None, int | None]] = {}
+    for condition, bound in (("seq <= ?", (newest or 0) - keep_runs), ("started_at < ?", oldest)):
+        rows = connection.execute(
+            "SELECT run_id, log_path, log_offset, log_length FROM runs WHERE namespace = ? AND task = ?"
+            f" AND {condition} AND run_id != ? AND status != 'running'",
+            (run.namespace, run.task, bound, run.run_id),
+        )
+        found.update((run_id, (path, offset, length)) for run_id, path, offset, length in rows)
+    connection.executemany("DELETE FROM runs WHERE run_id = ?", [(run_id,) for run_id in found])
+    files = [path for path, offset, _ in found.values() if path and offset is None]
+    freed: dict[str, int] = {}
+    for path, offset, length in found.values():
+        if path and offset is not None:
+            freed[path] = freed.get(path, 0) + (length or 0)
+    for path, size in freed.items():
+        connection.execute("INSERT OR IGNORE INTO task_logs (path) VALUES (?)", (path,))
+        connection.execute("UPDATE task_logs SET dead_bytes = dead_bytes + ? WHERE path = ?", (size, path))
+    dead = 0
+    if run.log_path and run.log_offset is not None:
+        row = connection.execute("SELECT dead_bytes FROM task_logs WHERE path = ?", (run.log_path,)).fetchone()
+        dead = row[0] if row else 0
+    return Pruned(files, dead)
 
 
 def _run_from_row(row: tuple[Any, ...]) -> RunRecord:

@@ -147,6 +147,12 @@ class Reporter:
             if key != "log_tail":
                 environment[f"ORCHESTRATION_{key.upper()}"] = "" if value is None else str(value)
         environment["ORCHESTRATION_LOG_PATH"] = record.log_path or ""
+        # A finished run's log is its part of its task's log: its length from its offset.
+        offset, length = record.log_offset, record.log_length
+        if offset is None:  # still its own file (it could not be filed)
+            offset, length = 0, _size(record.log_path)
+        environment["ORCHESTRATION_LOG_OFFSET"] = str(offset)
+        environment["ORCHESTRATION_LOG_LENGTH"] = str(length or 0)
         return environment
 
     def _save(self, record: RunRecord) -> None:
@@ -257,15 +263,28 @@ def slack_text(fields: dict[str, Any]) -> str:
     return f"{text}\n`{fields['logs']}`"
 
 
+def _size(path: str | None) -> int:
+    try:
+        return os.path.getsize(path) if path else 0
+    except OSError:
+        return 0
+
+
 def log_tail(record: RunRecord, size: int) -> bytes:
-    """The last `size` bytes of the run's log (nothing when there is none)."""
+    """The last `size` bytes of the run's log (nothing when there is none): of its part of its
+    task's log once filed there, else of its own file."""
     if not record.log_path:
         return b""
     try:
         with open(record.log_path, "rb") as stream:
-            stream.seek(0, os.SEEK_END)
-            stream.seek(max(0, stream.tell() - size))
-            return stream.read(size)
+            if record.log_offset is not None:
+                end = record.log_offset + (record.log_length or 0)
+                start = max(record.log_offset, end - size)
+            else:
+                end = stream.seek(0, os.SEEK_END)
+                start = max(0, end - size)
+            stream.seek(start)
+            return stream.read(end - start)
     except OSError:
         return b""
 

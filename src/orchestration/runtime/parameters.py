@@ -100,12 +100,16 @@ def _resolve(
     if parameter.text is not None:
         return parameter.text, hidden, argument
     if parameter.template is not None:
-        from ..rules import templates  # imports jinja2: only runs with templates pay for it
-
         # A secret template is not shown, nor what it raised (the text could hold the secret).
         shown = "(secret)" if hidden else repr(parameter.template)
+        from ..rules import quick_templates  # only runs with templates
+
         try:
-            text = templates.render(parameter.template, inputs.context())
+            text = quick_templates.render(parameter.template, inputs.context())
+            if text is None:  # not a simple template: jinja2 renders it (or says what is wrong)
+                from ..rules import templates  # imports jinja2: only runs with such templates pay for it
+
+                text = templates.render(parameter.template, inputs.context())
         except Exception as error:  # undefined names, wrong filters, ...
             detail = "" if hidden else f": {error}"
             raise RunError(f"{where}: template {shown} raised {type(error).__name__}{detail}") from None

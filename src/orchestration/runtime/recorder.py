@@ -75,21 +75,23 @@ class Recorder:
             self.warn(f"the run journal cannot be written ({error}); this run is kept in a fallback file")
             return None
 
-    def finish(self, record: RunRecord, retention: Retention | None, sole: bool) -> None:
-        """The run's outcome, and the task's runs beyond its retention pruned with their logs.
+    def finish(self, record: RunRecord, retention: Retention | None, sole: bool) -> int:
+        """The run's outcome, and the task's runs beyond its retention pruned with their logs;
+        the bytes of the run's task log that no run refers to any more (0 if unknown).
         `sole`: the run held the task's lock, so rows of the task still 'running' are stale."""
         keep_runs = retention.keep_runs if retention else None
         keep_days = retention.keep_days if retention else None
         try:
-            old_logs = self.call(lambda: self.journal.record_finish(record, keep_runs, keep_days, sole=sole))
+            pruned = self.call(lambda: self.journal.record_finish(record, keep_runs, keep_days, sole=sole))
         except JournalUnavailable as error:
             self._keep_aside(record, error)
-            return
-        for path in old_logs:
+            return 0
+        for path in pruned.files:
             try:
                 os.unlink(path)
             except OSError:
                 pass
+        return pruned.dead_bytes
 
     def _keep_aside(self, record: RunRecord, error: JournalUnavailable) -> None:
         try:

@@ -29,6 +29,9 @@ RUN_FIELDS = (
     "warnings",
     "pid",
     "attempt",
+    "seq",
+    "log_offset",
+    "log_length",
     "deliveries",
 )
 STEP_FIELDS = ("position", "script", "started_at", "finished_at", "status", "exit_code")
@@ -77,6 +80,9 @@ class RunRecord:
         warnings: list[str] | None = None,
         pid: int | None = None,
         attempt: int = 1,
+        seq: int | None = None,
+        log_offset: int | None = None,
+        log_length: int | None = None,
         steps: list[StepRecord] | None = None,
         deliveries: list[dict[str, Any]] | None = None,
     ) -> None:
@@ -84,6 +90,10 @@ class RunRecord:
         self.started_at, self.status, self.scheduled_time = started_at, status, scheduled_time
         self.finished_at, self.exit_code, self.reason = finished_at, exit_code, reason
         self.log_path, self.pid, self.attempt = log_path, pid, attempt
+        self.seq = seq  # the task's run number, in the order runs were recorded (for retention)
+        # Where its log is within `log_path` (a task's log holds the logs of its finished runs,
+        # one after another); None: `log_path` is the run's own file (while it runs).
+        self.log_offset, self.log_length = log_offset, log_length
         self.parameters: list[dict[str, Any]] = parameters if parameters is not None else []
         self.warnings: list[str] = warnings if warnings is not None else []
         self.steps: list[StepRecord] = steps if steps is not None else []

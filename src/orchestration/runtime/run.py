@@ -20,11 +20,11 @@ from ..compile import manifest as manifests
 from ..compile.manifest import Manifest, TaskManifest
 from ..errors import ManifestError, RunError, UnsafeStateError
 from ..rules.context import RunContext
-from ..rules.policy import Retention
-from ..state import METRICS_DIR_VARIABLE, check_own_file, check_state, journal_path, tasks_copy_path
+from ..rules.policy import Retention, jitter_delay
+from ..state import METRICS_DIR_VARIABLE, check_own_file, check_state, journal_path, pause_of, tasks_copy_path
 from . import conditions, fallback, gate
 from .catchup import MISSED, RAN, missed_firing
-from .environment import run_environment, script_environment
+from .environment import run_environment, script_environment, task_variables
 from .journal import JournalUnavailable
 from .overlap import TaskLock, overlap_reason
 from .parameters import Invocation, invocations, shown_parameters
@@ -35,6 +35,8 @@ from .transcript import Transcript
 
 TYPE_CHECKING = False  # `typing` is not on the shim's path; type checkers set this to True
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from .notify import Reporter
     from .userprocess import UserProcess
 
@@ -55,9 +57,12 @@ class Run:
         covered: float | None = None,
         *,
         gated: bool = False,
+        ignore_skips: bool = False,
     ) -> None:
         self.manifest_path = manifest_path
         self.guard = guard
+        self.ignore_skips = ignore_skips  # `orchestration run --ignore-skips`: no pause, no conditions
+        self.scheduled_given = scheduled is not None
         # A manifest sits in STATE/manifests/, so the journal and logs of its runs sit in STATE.
         self.state = os.path.dirname(os.path.dirname(manifest_path))
         started = time.time()
@@ -81,6 +86,7 @@ class Run:
         self.lock: TaskLock | None = None
         self.began = started  # the first attempt's start: earlier runs are those before it
         self.reporter: Reporter | None = None
+        self.missing_module: str | None = None  # why the last python script failed, if an import did
 
     # --- the run ---------------------------------------------------------------------------
 
@@ -112,10 +118,14 @@ class Run:
             return self._refuse(error)
         try:
             manifest, task = self._read_manifest()
+            self._place_late_start(task)
             if self.gated and not gate.admits(task.timing, self.record.scheduled_time or 0, manifest.machine_zone):
                 return 0  # a wake-up between the schedule's instants: no run, nothing recorded
             if not self._is_due(task):
                 return 0  # a catch-up with nothing missed: no run, nothing recorded
+            paused = None if self.ignore_skips else self._paused()
+            if paused is None:
+                self._wait_for_jitter(task)
             earlier = self._begin_attempt(first=True)
             if earlier is not None:
                 self._say(
@@ -131,6 +141,10 @@ class Run:
                     " missed while the machine or its scheduler was down"
                 )
             self._check_drift(manifest)
+            if paused is not None:
+                return self._finish("skipped", 0, paused)
+            if self.ignore_skips:
+                self._say("skip conditions and pauses are ignored for this run (--ignore-skips)")
             lock, holder = self._take_turn(task)
             self.lock = lock
             if holder is not None:
@@ -138,7 +152,7 @@ class Run:
             if task.reporting is not None and task.reporting.ping is not None:
                 self._reporter(task).started(self.record)  # the heartbeat's start, sent alongside
             self._start_clock(task)
-            reason = self._skip_reason(task)
+            reason = None if self.ignore_skips else self._skip_reason(task)
             if reason is not None:
                 return self._finish("skipped", 0, f"skipped by {reason}")
             code = self._attempts(manifest, task)
@@ -180,7 +194,7 @@ class Run:
 
     def _read_manifest(self) -> tuple[Manifest, TaskManifest]:
         try:
-            manifest = manifests.read(self.manifest_path)
+            manifest = manifests.read(self.manifest_path, self.record.task)  # its task alone
         except FileNotFoundError:
             raise RunError(
                 f"manifest {self.manifest_path} is missing; reinstall with"
@@ -238,6 +252,32 @@ class Run:
                 " came before the install: nothing to catch up, no run"
             )
         return False
+
+    def _place_late_start(self, task: TaskManifest) -> None:
+        """systemd starts a jittered task's firing up to `jitter` seconds after its time (its
+        randomized delay): the run belongs to that firing, not to the minute it started in."""
+        record = self.record
+        if not (self.by_systemd and task.policy.jitter and not self.scheduled_given and record.trigger == "systemd"):
+            return
+        due = gate.late_firing(task.timing, record.started_at, self._machine_zone(), task.policy.jitter)
+        if due is not None:
+            record.scheduled_time = self.covered = due
+
+    def _paused(self) -> str | None:
+        """The reason a paused task's firing is skipped, or None."""
+        pause = pause_of(self.state, self.record.namespace, self.record.task, time.time())
+        return None if pause is None else pause.reason()
+
+    def _wait_for_jitter(self, task: TaskManifest) -> None:
+        """On cron and Kubernetes, a jittered task waits its own delay (systemd waits it before
+        it starts us); the run starts, and is recorded, after the wait."""
+        record = self.record
+        if record.trigger not in ("cron", "kubernetes") or not task.policy.jitter:
+            return
+        self.guard.sleep(jitter_delay(record.namespace, record.task, task.policy.jitter))
+        scheduled = record.scheduled_time or record.started_at
+        self.record = new_record(record.namespace, record.task, record.trigger, time.time(), scheduled)
+        self.began = self.record.started_at
 
     def _zone(self) -> str | None:
         """The task's own zone (None: the machine's, the one the shim runs in)."""
@@ -371,7 +411,7 @@ class Run:
                 scheduled_time=scheduled_datetime(record.scheduled_time or record.started_at, self._zone()),
                 now=datetime.now().astimezone(),
                 trigger=record.trigger,
-                environ=run_environment(self.manifest, os.environ),
+                environ=run_environment(self.manifest, os.environ, task_variables(self.task)),
                 history=self._earlier_runs,
             )
         return self._context
@@ -430,7 +470,8 @@ class Run:
             if outcome.timed_out:
                 return self._finish_timed_out(f"; {script} was stopped")
             if outcome.code != 0:
-                return self._finish("failed", outcome.code, f"{script} exited {outcome.code}")
+                missing = f": {self.missing_module}" if self.missing_module else ""
+                return self._finish("failed", outcome.code, f"{script} exited {outcome.code}{missing}")
         return self._finish("ok", 0, None)
 
     def _run_script(
@@ -445,13 +486,16 @@ class Run:
         record = StepRecord(position=position, script=step.script, started_at=time.time())
         self.record.steps.append(record)
         self.record.parameters.append({"script": step.script, "parameters": invocation.shown})
-        environment = script_environment(manifest, os.environ, self.record, invocation.values, self._zone())
+        environment = script_environment(
+            manifest, os.environ, self.record, invocation.values, self._zone(), task_variables(self.task)
+        )
+        watch = MissingModule(step.command[0]) if self.task and self.task.script_type == "python" else None
         try:
             outcome = run_script(
                 argv,
                 cwd=manifest.working_directory,
                 env=environment,
-                write=self.transcript.copy,
+                write=watch.copying(self.transcript.copy) if watch else self.transcript.copy,
                 deadline=deadline,
                 guard=self.guard,
                 # A shim killed outright must leave someone to hold the task's lock while the
@@ -467,6 +511,9 @@ class Run:
             record.status, f"failed with exit code {outcome.code}"
         )
         self._say(f"{name} {outcome_text} ({record.finished_at - record.started_at:.2f}s)")
+        if watch is not None and record.status == "failed" and watch.module():
+            self.missing_module = f"module '{watch.module()}' is not installed for {watch.interpreter}"
+            self._say(watch.hint())
         return outcome
 
     def _check_programs(self, manifest: Manifest, command: tuple[str, ...], script: str) -> None:
@@ -488,7 +535,9 @@ class Run:
             if status not in ("ok", "failed"):
                 self._say(f"{status}: {reason}" if status != "skipped" else str(reason))
             retention: Retention | None = self.task.retention if self.task else None
-            self.recorder.finish(record, retention, self.sole)
+            with self.transcript.filing() as filing:  # the log goes into its task's log
+                dead_bytes = self.recorder.finish(record, retention, self.sole)
+                filing.compact(dead_bytes, self.recorder)
         finally:
             self.transcript.end(status)
             self.recorder.close()
@@ -511,6 +560,41 @@ def _reports(task: TaskManifest) -> bool:
     if reporting is not None and (reporting.notifies or reporting.metrics_dir):
         return True
     return bool(os.environ.get(METRICS_DIR_VARIABLE))
+
+
+class MissingModule:
+    """Watches a python script's output for the error of an import that fails: the package is
+    not installed for the interpreter the script runs with (ours, unless Orchestrator(python=...)
+    names another)."""
+
+    __slots__ = ("interpreter", "tail")
+    KEEP = 8192
+
+    def __init__(self, interpreter: str) -> None:
+        self.interpreter = interpreter
+        self.tail = b""
+
+    def copying(self, write: Callable[[bytes], None]) -> Callable[[bytes], None]:
+        def both(chunk: bytes) -> None:
+            write(chunk)
+            self.tail = (self.tail + chunk)[-self.KEEP :]
+
+        return both
+
+    def module(self) -> str | None:
+        import re  # only after a python script failed
+
+        found = re.findall(rb"ModuleNotFoundError: No module named '([^']+)'", self.tail)
+        return found[-1].decode("utf-8", "replace") if found else None
+
+    def hint(self) -> str:
+        package = (self.module() or "").split(".")[0]
+        return (
+            f"hint: '{self.module()}' is not installed for {self.interpreter}, the interpreter python"
+            f" scripts of this task run with. Install it there ({self.interpreter} -m pip install"
+            f" {package}), or name the interpreter that has it in the tasks file:"
+            " Orchestrator(python='/path/to/python'), then reinstall"
+        )
 
 
 def _stopped_by(signum: int) -> str:

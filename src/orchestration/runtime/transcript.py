@@ -2,6 +2,12 @@
 systemd's journal keeps it) and to the run's log, capped at `max_log_bytes`. Neither a closed
 stdout nor a full disk stops the run: what cannot be written is noted in the run's warnings.
 
+While a run runs, its log is a file of its own (`logs/NS/TASK/RUN_ID.log`), which `orchestration
+logs --follow` reads as it grows. When it ends, the log is appended to its task's log
+(`logs/NS/TASK/runs.N.log`) and the run's record says where (offset and length): a small run
+costs bytes, not a file-system block. When most of a task's log belongs to runs that retention
+deleted, the next run copies what is left into `runs.N+1.log` and drops the old one.
+
 A quiet transcript (the default; `verbose=True` turns it off) holds the shim's own lines back from
 stdout until there is something to read: a script's output, or an end that is not ok or skipped.
 So a run that prints nothing and ends well prints nothing, and cron mails only when it should. The
@@ -9,6 +15,7 @@ log always gets every line."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import sys
 
@@ -17,7 +24,14 @@ from .records import RunRecord
 
 TYPE_CHECKING = False  # `typing` is not on the shim's path; type checkers set this to True
 if TYPE_CHECKING:
+    from types import TracebackType
     from typing import BinaryIO
+
+    from .recorder import Recorder
+
+# A task's log is compacted when it is at least this big and more than half of it is dead.
+COMPACT_BYTES = int(os.environ.get("ORCHESTRATION_LOG_COMPACT_BYTES", str(1 << 20)))
+CHUNK = 1 << 20
 
 
 # How an attempt may end and still print nothing (an overlap is a firing the running run covers).
@@ -54,6 +68,11 @@ class Transcript:
         if self.log is not None:
             self.log.close()
             self.log = None
+
+    def filing(self) -> Filing:
+        """A block in which the run's log is in its task's log, under the task's log lock: the
+        run's record is written inside it, so that a compaction never misses it."""
+        return Filing(self)
 
     def discard(self) -> None:
         """Close and delete the log: the run it was for does not take place."""
@@ -124,3 +143,125 @@ class Transcript:
         except OSError as error:  # a full disk: the run goes on, with stdout only
             self.room = 0
             self.record.warnings.append(f"the log could not be written ({error}); it ends here")
+
+
+class Filing:
+    """Transcript.filing(): append the run's own log to its task's log on entry (the record then
+    says where), remove the run's own file on exit; compact the task's log when worth it."""
+
+    def __init__(self, transcript: Transcript) -> None:
+        self.transcript = transcript
+        self.lock: int | None = None
+        self.own: str | None = None  # the run's own log file, to remove once filed
+
+    def __enter__(self) -> Filing:
+        transcript = self.transcript
+        transcript.close()
+        record = transcript.record
+        own = record.log_path
+        if own is None or record.log_offset is not None:
+            return self
+        directory = os.path.dirname(own)
+        try:
+            self.lock = os.open(os.path.join(directory, "lock"), os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(self.lock, fcntl.LOCK_EX)
+            task_log = os.path.join(directory, f"runs.{_generation(directory)}.log")
+            offset, length = _append(own, task_log)
+        except OSError as error:
+            transcript.warn(f"the run's log stays in {own}: it could not be added to its task's log ({error})")
+            return self
+        record.log_path, record.log_offset, record.log_length = task_log, offset, length
+        self.own = own
+        return self
+
+    def compact(self, dead_bytes: int, recorder: Recorder) -> None:
+        """Copy the live part of the task's log into the next generation when more than half of
+        it is dead (`dead_bytes`, as the journal counts them)."""
+        record = self.transcript.record
+        path = record.log_path
+        if self.own is None or path is None:
+            return
+        try:
+            size = os.path.getsize(path)
+        except OSError:
+            return
+        if size < COMPACT_BYTES or dead_bytes * 2 < size:
+            return
+        directory = os.path.dirname(path)
+        newer = os.path.join(directory, f"runs.{_generation(directory) + 1}.log")
+        try:
+            live = recorder.call(lambda: recorder.journal.live_logs(path))
+            moved = _copy_live(path, newer, live)
+            recorder.call(lambda: recorder.journal.move_logs(path, newer, moved))
+        except Exception:  # compaction is an economy: a failure leaves the old log in place
+            try:
+                os.unlink(newer)
+            except OSError:
+                pass
+            return
+        for run_id, offset in moved:
+            if run_id == record.run_id:
+                record.log_path, record.log_offset = newer, offset
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+
+    def __exit__(
+        self, error_type: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        try:
+            if self.own is not None:
+                os.unlink(self.own)
+        except OSError:
+            pass
+        finally:
+            if self.lock is not None:
+                os.close(self.lock)  # releases the lock
+
+
+def _generation(directory: str) -> int:
+    """The number of the task's current log (`runs.N.log`; 1 when there is none yet)."""
+    numbers = [int(name[5:-4]) for name in os.listdir(directory) if name.startswith("runs.") and name[5:-4].isdigit()]
+    return max(numbers, default=1)
+
+
+def _append(source: str, target: str) -> tuple[int, int]:
+    """Append the file `source` to `target`; (offset, length) of what was appended. A partial
+    write is cut off again, so the task's log never holds half a run."""
+    written = 0
+    out = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        offset = os.fstat(out).st_size
+        try:
+            with open(source, "rb") as stream:
+                while True:
+                    chunk = stream.read(CHUNK)
+                    if not chunk:
+                        break
+                    while chunk:
+                        count = os.write(out, chunk)
+                        written += count
+                        chunk = chunk[count:]
+        except OSError:
+            os.ftruncate(out, offset)
+            raise
+    finally:
+        os.close(out)
+    return offset, written
+
+
+def _copy_live(path: str, newer: str, live: list[tuple[str, int, int]]) -> list[tuple[str, int]]:
+    """Copy the runs' logs (run id, offset, length) from `path` into the new file `newer`, synced;
+    each run id with its offset there."""
+    moved = []
+    position = 0
+    with open(path, "rb") as source, open(os.open(newer, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
+        for run_id, offset, length in live:
+            source.seek(offset)
+            out.write(source.read(length))
+            moved.append((run_id, position))
+            position += length
+        out.flush()
+        os.fsync(out.fileno())
+    return moved

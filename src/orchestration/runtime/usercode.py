@@ -24,6 +24,7 @@ from ..compile.manifest import Manifest, Shape, Skip
 from ..define.identity import namespace_of, task_ids, task_shape
 from ..define.loader import load_tasks_file
 from ..define.orchestrator import Task
+from ..define.parameters import unchecked_templates
 from ..errors import OrchestrationError, RunError
 from ..rules.context import RunContext
 from ..rules.values import Secret
@@ -36,10 +37,11 @@ def find_installed_task(manifest: Manifest, task_id: str, copy: str | None = Non
     (from `copy`, the copy kept at install, when it exists), else as the tasks file does now."""
     fix = REINSTALL.format(tasks_file=manifest.tasks_file)
     try:
-        if copy is not None and os.path.exists(copy):
-            loaded = load_tasks_file(manifest.tasks_file, expected_sha256=manifest.tasks_file_sha256, copy=copy)
-        else:
-            loaded = load_tasks_file(manifest.tasks_file)
+        with unchecked_templates():
+            if copy is not None and os.path.exists(copy):
+                loaded = load_tasks_file(manifest.tasks_file, expected_sha256=manifest.tasks_file_sha256, copy=copy)
+            else:
+                loaded = load_tasks_file(manifest.tasks_file)
     except OrchestrationError as error:
         raise RunError(f"the tasks file cannot be loaded: {error.message}; fix it, then {fix}") from None
     for orchestrator in loaded.orchestrators:

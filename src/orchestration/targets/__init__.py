@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..compile.manifest import Manifest
-from . import crontab, kubernetes, systemd
+from . import crontab, foreground, kubernetes, systemd
 
 Rendered = dict[str, str]  # file name -> text
 Render = Callable[[Manifest, str], Rendered]
@@ -19,6 +19,7 @@ Render = Callable[[Manifest, str], Rendered]
 TARGETS: dict[str, Render] = {
     crontab.NAME: crontab.render,
     systemd.NAME: systemd.render,
+    foreground.NAME: foreground.render,
     kubernetes.NAME: kubernetes.render,
 }
 
@@ -43,6 +44,6 @@ def placed(target: str, manifest: Manifest, scope: str, old: Manifest | None = N
 def as_text(target: str, files: Rendered) -> str:
     """Rendered files as one text, as `orchestration compile` prints them: crontab blocks as they
     are, every other file after a `# --- NAME ---` line."""
-    if target == crontab.NAME:
+    if target in (crontab.NAME, foreground.NAME):
         return "".join(files.values())
     return "".join(f"# --- {name} ---\n{text}" for name, text in files.items())

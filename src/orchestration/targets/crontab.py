@@ -50,9 +50,10 @@ def render(manifest: Manifest, manifest_path: str) -> dict[str, str]:
     return {file_name(manifest.namespace): render_block(manifest, manifest_path)}
 
 
-def render_block(manifest: Manifest, manifest_path: str) -> str:
+def render_block(manifest: Manifest, manifest_path: str, output: str | None = None) -> str:
     """The namespace's block: a header, then per task a comment in words and the entry (pure:
-    everything comes from the manifest, so the block installed before can be rendered again)."""
+    everything comes from the manifest, so the block installed before can be rendered again).
+    `output`: a file every entry appends its output to, instead of cron's mail."""
     namespace, tasks_file = manifest.namespace, manifest.tasks_file
     cli = shlex.quote(manifest.cli_program)
     lines = [
@@ -63,18 +64,21 @@ def render_block(manifest: Manifest, manifest_path: str) -> str:
     ]
     for task_id, task in manifest.tasks.items():
         lines.append(f"# Task {task_id}: {task.timing.description} ({task.timing.expression.strip()})")
-        lines.append(render_entry(manifest, manifest_path, task_id))
+        lines.append(render_entry(manifest, manifest_path, task_id, output=output))
         if task.policy.catch_up:
             lines.append(f"# Task {task_id} catches up at start-up on a firing missed while the machine was down")
-            lines.append(render_entry(manifest, manifest_path, task_id, catch_up=True))
+            lines.append(render_entry(manifest, manifest_path, task_id, catch_up=True, output=output))
     lines.append(end_line(namespace))
     return "\n".join(lines) + "\n"
 
 
-def render_entry(manifest: Manifest, manifest_path: str, task_id: str, *, catch_up: bool = False) -> str:
+def render_entry(
+    manifest: Manifest, manifest_path: str, task_id: str, *, catch_up: bool = False, output: str | None = None
+) -> str:
     """The crontab line of one task; with `catch_up`, its @reboot line that runs a firing missed
-    while the machine was down. A task in a zone of its own, or with L, W or # in its days, fires
-    at a superset in the machine's zone and the shim's gate (`--gate`) runs only its instants."""
+    while the machine was down; with `output`, appending what it prints to that file. A task in
+    a zone of its own, or with L, W or # in its days, fires at a superset in the machine's zone
+    and the shim's gate (`--gate`) runs only its instants."""
     timing = manifest.task(task_id).timing
     gated = not catch_up and timing.fields is not None and (timing.zone is not None or timing.fields.extended)
     if catch_up:
@@ -86,6 +90,8 @@ def render_entry(manifest: Manifest, manifest_path: str, task_id: str, *, catch_
     extra = ["--catch-up"] if catch_up else ["--gate"] if gated else []
     words = (manifest.exec_program, manifest_path, task_id, *extra)
     command = " ".join(shlex.quote(word) for word in words)
+    if output is not None:
+        command += f" >>{shlex.quote(output)} 2>&1"
     return f"{when} {escape_percent(command)} # {marker(manifest.namespace, task_id)}"
 
 

@@ -272,7 +272,9 @@ def _file_name(document: dict[str, Any]) -> str:
 
 
 def _config_map(pod: Manifest) -> dict[str, Any]:
-    text = readable_json(json.loads(pod.to_json(masked=True))) + "\n"
+    data = json.loads(pod.to_json(masked=True))
+    del data["index"]  # where each task lies in the manifest file's own layout, not in this one
+    text = readable_json(data) + "\n"
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",

@@ -92,6 +92,7 @@ def render(manifest: Manifest, manifest_path: str) -> dict[str, str]:
             through=manifest.install_year + YEARS_AHEAD - 1,
             on_boot=timing.reboot,
             persistent=task.policy.catch_up,
+            jitter=task.policy.jitter,
             service=f"{name}.service",
         )
     return units
