@@ -439,7 +439,7 @@ def upcoming(target: str, *, count: int = 5, after: datetime | None = None, scop
     """Per task of a tasks file, or for an installed task: its next firing times and its jitter
     window (each run starts within `jitter` seconds after a firing time)."""
     from .observe.preview import local_timezone
-    from .observe.preview import next_times as timing_next_times
+    from .observe.preview import next_times as task_next_times
 
     after = after or datetime.now(local_timezone())
     warnings: tuple[str, ...] = ()
@@ -456,7 +456,7 @@ def upcoming(target: str, *, count: int = 5, after: datetime | None = None, scop
         tasks = [(target, found.manifest.task(task_id))]
         warnings = tuple(f"{found.namespace}: {problem}" for problem in entry_problems(found))
     return [
-        Upcoming(reference, timing_next_times(task.timing, after, count), task.policy.jitter, warnings)
+        Upcoming(reference, task_next_times(task, after, count), task.policy.jitter, warnings)
         for reference, task in tasks
     ]
 

@@ -200,7 +200,7 @@ class Shape(Frozen):
 
 class TaskManifest(Frozen):
     id: str
-    timing: Timing
+    timings: tuple[Timing, ...]  # the task's schedules: it runs at the instants of any of them
     script_type: str
     interval: float
     steps: tuple[Step, ...]
@@ -212,6 +212,31 @@ class TaskManifest(Frozen):
     reporting: Reporting | None = None  # notifications, ping, verbose, metrics file; None: none
 
     @property
+    def zone(self) -> str | None:
+        """The zone its schedules are read in (None: the machine's); one per task."""
+        return self.timings[0].zone
+
+    @property
+    def reboot(self) -> bool:
+        """Whether it runs at boot (an @reboot task has that one schedule)."""
+        return self.timings[0].reboot
+
+    @property
+    def all_fields(self) -> tuple[Fields, ...]:
+        """The expanded fields of its schedules (none for @reboot)."""
+        return tuple(timing.fields for timing in self.timings if timing.fields is not None)
+
+    @property
+    def expression(self) -> str:
+        """Its schedules as the user wrote them, ' | ' between them."""
+        return " | ".join(timing.expression.strip() for timing in self.timings)
+
+    @property
+    def description(self) -> str:
+        """Its schedules in words, '; ' between them."""
+        return "; ".join(timing.description for timing in self.timings)
+
+    @property
     def needs_tasks_file(self) -> bool:
         """Whether a run must import the tasks file (for its functions)."""
         return any(skip.kind == FUNCTION for skip in self.skips) or any(
@@ -220,7 +245,12 @@ class TaskManifest(Frozen):
 
     def to_json(self, masked: bool = False) -> dict[str, Any]:
         return {
-            "timing": self.timing.to_json(),
+            # One schedule keeps the key of a single timing, so such manifests read as before.
+            **(
+                {"timing": self.timings[0].to_json()}
+                if len(self.timings) == 1
+                else {"timings": [timing.to_json() for timing in self.timings]}
+            ),
             "script_type": self.script_type,
             "interval": self.interval,
             "steps": [step.to_json(masked) for step in self.steps],
@@ -237,7 +267,7 @@ class TaskManifest(Frozen):
         shape = _required(data, "shape", dict)
         return cls(
             id=task_id,
-            timing=Timing.from_json(_required(data, "timing", dict)),
+            timings=_timings(data),
             script_type=_required(data, "script_type", str),
             interval=_required(data, "interval", (int, float)),
             steps=tuple(Step.from_json(step) for step in _required(data, "steps", list)),
@@ -515,6 +545,16 @@ def _one_task(first: bytes, stream: BinaryIO, task: str, source: str) -> Manifes
         except (ValueError, TypeError, IndexError):
             return None
     return Manifest._from_data(data, tasks, source)
+
+
+def _timings(data: Any) -> tuple[Timing, ...]:
+    """A task's schedules: `timings` (a list), or `timing` for a task of one."""
+    if isinstance(data, dict) and "timings" in data:
+        timings = tuple(Timing.from_json(timing) for timing in _required(data, "timings", list))
+        if not timings:
+            raise ValueError("'timings' is empty")
+        return timings
+    return (Timing.from_json(_required(data, "timing", dict)),)
 
 
 def _required(data: Any, key: str, kind: type | tuple[type, ...]) -> Any:

@@ -92,16 +92,18 @@ def compile_task(
         )
         for step in task.steps
     )
-    schedule = task.schedule
     skips_shape, scripts_shape = task_shape(task)
     return TaskManifest(
         id=task_id,
-        timing=Timing(
-            expression=schedule.expression,
-            cron=schedule.cron,
-            description=describe(schedule) + (f" in {task.timezone}" if task.timezone else ""),
-            fields=None if schedule.reboot else schedule.fields,
-            zone=task.timezone,
+        timings=tuple(
+            Timing(
+                expression=schedule.expression,
+                cron=schedule.cron,
+                description=describe(schedule) + (f" in {task.timezone}" if task.timezone else ""),
+                fields=None if schedule.reboot else schedule.fields,
+                zone=task.timezone,
+            )
+            for schedule in task.schedules
         ),
         script_type=task.script_type,
         interval=task.interval,

@@ -65,7 +65,7 @@ def run_policy(
     retry_delay: Any,
     label: str,
     catch_up: Any,
-    schedule: Schedule,
+    schedules: tuple[Schedule, ...],
     jitter: Any = 0,
 ) -> RunPolicy:
     """The run policy of add_task's arguments."""
@@ -101,7 +101,7 @@ def run_policy(
             task=label,
             field="catch_up",
         )
-    if catch_up and schedule.reboot:
+    if catch_up and any(schedule.reboot for schedule in schedules):
         raise DefinitionError(
             "add_task: catch_up=True has nothing to catch up on an @reboot task, which runs at every"
             " start; remove catch_up",

@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +27,7 @@ from ..rules.values import Template, is_dynamic
 from . import checks
 from . import notify as notify_rules
 from .parameters import checked_parameters
-from .schedule import Schedule, parse_schedule
+from .schedule import Schedule, parse_schedules
 from .skips import Condition
 
 SkipCondition = bool | Condition | Callable[..., Any]
@@ -44,15 +44,23 @@ class Step:
     parameter_function: Callable[..., Any] | None = None
 
 
+def unnamed_label(number: int, expression: object) -> str:
+    """How messages name a task without a name: its position and its schedule."""
+    if isinstance(expression, tuple):
+        return f"task #{number} ({', '.join(repr(part) for part in expression)})"
+    return f"task #{number} ('{expression}')"
+
+
 @dataclass
 class Task:
-    """A cron schedule and the scripts it runs in order, `interval` seconds apart."""
+    """A cron schedule (or several, whose union is when it runs) and the scripts it runs in
+    order, `interval` seconds apart."""
 
-    cron_expression: str
+    cron_expression: str | Sequence[str]  # as written: one expression, or several
     script_type: str
     interval: float
     name: str | None
-    schedule: Schedule
+    schedules: tuple[Schedule, ...]
     base_dir: Path
     number: int  # 1-based position in its Orchestrator, for messages about unnamed tasks
     defined_at: str = ""  # "tasks.py:12", where add_task was called
@@ -73,7 +81,7 @@ class Task:
             return f"task '{self.name}'"
         if self.steps:
             return f"task '{self.steps[0].path.stem}'"
-        return f"task #{self.number} ('{self.cron_expression}')"
+        return unnamed_label(self.number, self.cron_expression)
 
     def add_script(
         self, script_path: str | os.PathLike[str], script_parameters: Mapping[str, Any] | None = None
@@ -208,7 +216,7 @@ class Orchestrator:
 
     def add_task(
         self,
-        cron_expression: str,
+        cron_expression: str | Sequence[str],
         script_type: str,
         interval: float = 1,
         *,
@@ -227,6 +235,9 @@ class Orchestrator:
     ) -> Task:
         """A task that runs on `cron_expression` with scripts of `script_type` ('bash' or 'python').
 
+        `cron_expression`: one expression, or a list of them: the task runs at every instant of
+        any of them, once when several share an instant, as one task with one history.
+
         `timeout`: seconds a run may take before its scripts are stopped (None: no limit).
         `overlap`: what a firing does while the previous run still runs: 'skip' it (recorded as
         'overlap'), 'queue' it until the previous run ends, or 'allow' both to run.
@@ -241,7 +252,10 @@ class Orchestrator:
         `notify`, `ping`, `verbose`: as the Orchestrator's, which they replace for this task.
         """
         number = len(self.tasks) + 1
-        label = f"task '{name}'" if isinstance(name, str) else f"task #{number} ('{cron_expression}')"
+        expression = (
+            tuple(cron_expression) if isinstance(cron_expression, list) else cron_expression
+        )  # hashable, as labels show it
+        label = f"task '{name}'" if isinstance(name, str) else unnamed_label(number, expression)
         if name is not None:
             checks.check_name(name, "add_task(name=...)", "task name", label)
             if name in self._names:
@@ -251,17 +265,17 @@ class Orchestrator:
                     task=label,
                     field="name",
                 )
-        schedule = parse_schedule(cron_expression, label)
+        schedules = parse_schedules(expression, label)
         task = Task(
-            cron_expression=cron_expression,
+            cron_expression=expression,
             script_type=checks.script_type(script_type, label),
             interval=checks.interval(interval, label),
             name=name,
-            schedule=schedule,
+            schedules=schedules,
             base_dir=self.base_dir,
             number=number,
             defined_at=self._caller_location(),
-            policy=checks.run_policy(timeout, overlap, retries, retry_delay, label, catch_up, schedule, jitter),
+            policy=checks.run_policy(timeout, overlap, retries, retry_delay, label, catch_up, schedules, jitter),
             environment=checks.environment(env, label),
             timezone=checks.zone(timezone, "add_task", label) if timezone is not None else self.timezone,
             notify=notify_rules.rules_of(notify, "add_task", label),

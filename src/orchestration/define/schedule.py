@@ -190,6 +190,40 @@ def parse_schedule(expression: object, task: str | None = None) -> Schedule:
     return schedule
 
 
+def parse_schedules(expressions: object, task: str | None = None) -> tuple[Schedule, ...]:
+    """One cron expression, or a list of them whose union is the task's schedule; raise
+    ScheduleError naming the expression and the fix."""
+    if isinstance(expressions, str):
+        return (parse_schedule(expressions, task),)
+    if not isinstance(expressions, (list, tuple)):
+        return (parse_schedule(expressions, task),)  # refused there, with the type named
+    if not expressions:
+        raise ScheduleError(
+            "cron_expression is an empty list; give one expression such as '0 * * * *', or several",
+            task=task,
+            field="cron_expression",
+        )
+    schedules = tuple(parse_schedule(expression, task) for expression in expressions)
+    if len(schedules) > 1 and any(schedule.reboot for schedule in schedules):
+        raise ScheduleError(
+            "cron_expression: @reboot cannot be one of several schedules of a task; make the"
+            " @reboot part a task of its own",
+            task=task,
+            field="cron_expression",
+        )
+    seen: dict[str, str] = {}
+    for schedule in schedules:
+        if schedule.cron in seen:
+            raise ScheduleError(
+                f"cron_expression lists '{seen[schedule.cron]}' and '{schedule.expression}', which are the"
+                " same schedule; list it once",
+                task=task,
+                field="cron_expression",
+            )
+        seen[schedule.cron] = schedule.expression
+    return schedules
+
+
 def _parse_special(expression: str, text: str, task: str | None) -> Schedule:
     if text == REBOOT:
         return Schedule(expression=expression, cron=REBOOT, reboot=True)

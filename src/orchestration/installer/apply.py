@@ -245,9 +245,7 @@ def _in_place(manifest: Manifest, requested: str, scope: str, state: Path) -> _S
         return None
     changes = NamespaceChanges(manifest.namespace, backend, manifest.tasks_file, unchanged=list(new.tasks))
     changes.warnings = clock_change_notes(new)
-    changes.descriptions = {
-        task_id: f"{task.timing.expression}  ({task.timing.description})" for task_id, task in new.tasks.items()
-    }
+    changes.descriptions = {task_id: f"{task.expression}  ({task.description})" for task_id, task in new.tasks.items()}
     return _Stage(new, scheduler, path, {}, changes, None, None, in_place=True)
 
 
@@ -258,16 +256,16 @@ def clock_change_notes(manifest: Manifest, now: float | None = None) -> list[str
     moment = time.time() if now is None else now
     upcoming: dict[str, list[tuple[float, int, int]]] = {}
     for task_id, task in manifest.tasks.items():
-        fields = task.timing.fields
-        if fields is None:
+        if task.reboot:
             continue
-        name = task.timing.zone or manifest.machine_zone
+        name = task.zone or manifest.machine_zone
         zone = zone_of(name)
         if name not in upcoming:
             upcoming[name] = transitions(zone, moment, moment + 366 * 86400)
-        note = next_change_note(fields, zone, moment, upcoming[name])
-        if note:
-            notes.append(f"task '{task_id}': {note} ({task.timing.zone or manifest.machine_zone})")
+        for fields in task.all_fields:
+            note = next_change_note(fields, zone, moment, upcoming[name])
+            if note:
+                notes.append(f"task '{task_id}': {note} ({name})")
     return notes
 
 

@@ -54,7 +54,7 @@ def diff(old: Manifest | None, new: Manifest) -> NamespaceChanges:
     old_tasks = old.tasks if old else {}
     changes = NamespaceChanges(namespace=new.namespace, backend=new.backend, tasks_file=new.tasks_file)
     for task_id, task in new.tasks.items():
-        changes.descriptions[task_id] = f"{task.timing.expression}  ({task.timing.description})"
+        changes.descriptions[task_id] = f"{task.expression}  ({task.description})"
         if task_id not in old_tasks:
             changes.added.append(task_id)
         elif old_tasks[task_id] != task:

@@ -69,7 +69,7 @@ def _target(state: Path, namespace: str, task: str | None) -> _Target:
     if task is not None:
         found, _ = find_task(state, f"{namespace}/{task}")
         manifest = found.manifest
-        at_boot = {task} if manifest.task(task).timing.reboot else set()
+        at_boot = {task} if manifest.task(task).reboot else set()
         return _Target(manifest.backend, manifest.scope, manifest.cli_program, [task], at_boot)
     paths = candidates(state, namespace)
     head = read_head(paths[0]) if len(paths) == 1 else None
@@ -81,7 +81,7 @@ def _target(state: Path, namespace: str, task: str | None) -> _Target:
     if installed is None:
         raise NotInstalledError(f"namespace '{namespace}' is not installed; `orchestration list` shows what is")
     manifest = installed.manifest
-    at_boot = {task_id for task_id, task in manifest.tasks.items() if task.timing.reboot}
+    at_boot = {task_id for task_id, task in manifest.tasks.items() if task.reboot}
     return _Target(manifest.backend, manifest.scope, manifest.cli_program, list(manifest.tasks), at_boot)
 
 

@@ -5,38 +5,38 @@ from __future__ import annotations
 
 from datetime import datetime, tzinfo
 
-from ..compile.manifest import TaskManifest, Timing
-from ..rules.instants import next_instants, previous_instant, zone_of
+from ..compile.manifest import TaskManifest
+from ..rules.instants import union_next_instants, union_previous_instant, zone_of
 
 
-def zone(timing: Timing) -> tzinfo:
+def zone(task: TaskManifest) -> tzinfo:
     """The zone the schedule is read in: its own, else the machine's (the daemon's)."""
-    return zone_of(timing.zone)
+    return zone_of(task.zone)
 
 
-def next_times(timing: Timing, after: datetime, count: int) -> list[datetime]:
-    """The next `count` firing times strictly after the instant `after`."""
-    if timing.fields is None or count <= 0:
+def next_times(task: TaskManifest, after: datetime, count: int) -> list[datetime]:
+    """The next `count` firing times strictly after the instant `after` (of any of its schedules)."""
+    if task.reboot or count <= 0:
         return []
-    where = zone(timing)
+    where = zone(task)
     return [
         datetime.fromtimestamp(moment, where)
-        for moment in next_instants(timing.fields, where, after.timestamp(), count)
+        for moment in union_next_instants(task.all_fields, where, after.timestamp(), count)
     ]
 
 
-def previous_time(timing: Timing, before: datetime) -> datetime | None:
+def previous_time(task: TaskManifest, before: datetime) -> datetime | None:
     """The last firing time strictly before the instant `before`."""
-    if timing.fields is None:
+    if task.reboot:
         return None
-    where = zone(timing)
-    moment = previous_instant(timing.fields, where, before.timestamp())
+    where = zone(task)
+    moment = union_previous_instant(task.all_fields, where, before.timestamp())
     return None if moment is None else datetime.fromtimestamp(moment, where)
 
 
 def next_firing(task: TaskManifest, now: datetime) -> datetime | None:
     """The task's next firing time after `now`; None for @reboot."""
-    times = next_times(task.timing, now, 1)
+    times = next_times(task, now, 1)
     return times[0] if times else None
 
 

@@ -101,8 +101,8 @@ def installed_status(state: Path, now: datetime, next_time: NextTime | None = No
                 TaskStatus(
                     namespace=manifest.namespace,
                     task=task_id,
-                    schedule=task.timing.expression,
-                    description=task.timing.description,
+                    schedule=task.expression,
+                    description=task.description,
                     backend=manifest.backend,
                     tasks_file=manifest.tasks_file,
                     next_time=next_time(manifest, task_id, now),
@@ -125,15 +125,15 @@ class NextFromSchedule:
         self._zones: dict[str | None, tzinfo] = {}
 
     def __call__(self, manifest: Manifest, task_id: str, now: datetime) -> datetime | None:
-        timing = manifest.task(task_id).timing
-        if timing.fields is None:
+        task = manifest.task(task_id)
+        if task.reboot:
             return None
-        from ..rules.instants import next_instant, zone_of  # zoneinfo: only listings with a schedule
+        from ..rules.instants import union_next_instant, zone_of  # zoneinfo: only listings with a schedule
 
-        if timing.zone not in self._zones:
-            self._zones[timing.zone] = zone_of(timing.zone)
-        zone = self._zones[timing.zone]
-        found = next_instant(timing.fields, zone, now.timestamp())
+        if task.zone not in self._zones:
+            self._zones[task.zone] = zone_of(task.zone)
+        zone = self._zones[task.zone]
+        found = union_next_instant(task.all_fields, zone, now.timestamp())
         return None if found is None else datetime.fromtimestamp(found, zone)
 
 

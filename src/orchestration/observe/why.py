@@ -179,23 +179,22 @@ def explain(state: Path, reference: str, at: datetime | None = None, now: dateti
     installed, task_id = find_task(state, reference)
     manifest = installed.manifest
     task = manifest.task(task_id)
-    timing = task.timing
-    where = zone(timing)
+    where = zone(task)
     now = (now or datetime.now(where)).astimezone(where)
     if at is None:
-        upcoming = next_times(timing, now, 1)
+        upcoming = next_times(task, now, 1)
         at = upcoming[0] if upcoming else now
     at = at.astimezone(where).replace(second=0, microsecond=0)
     moment = _Moment(state, manifest, task_id, at, now)
     return Explanation(
         reference=f"{manifest.namespace}/{task_id}",
         at=at,
-        schedule=timing.expression,
-        description=timing.description,
-        reboot=timing.reboot,
-        fires=timing.fields is not None and gate.admits(timing, at.timestamp(), machine_zone()),
-        previous_time=previous_time(timing, at),
-        next_time=next(iter(next_times(timing, at, 1)), None),
+        schedule=task.expression,
+        description=task.description,
+        reboot=task.reboot,
+        fires=not task.reboot and gate.admits(task, at.timestamp(), machine_zone()),
+        previous_time=previous_time(task, at),
+        next_time=next(iter(next_times(task, at, 1)), None),
         verdicts=_verdicts(task.skips, moment),
         notifications=tuple(task.reporting.lines) if task.reporting else (),
         **_latest_deliveries(state, manifest.namespace, task_id),

@@ -20,6 +20,7 @@ is loaded for a zone by name.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta, timezone, tzinfo
 
 from .firing import Fields, day_matches
@@ -172,6 +173,36 @@ def is_instant(fields: Fields, zone: tzinfo, moment: float) -> bool:
     """Whether the rule fires in the minute that starts at (or holds) `moment`."""
     minute = moment - moment % 60
     return bool(instants(fields, zone, minute, minute + 60))
+
+
+# A task of several schedules runs at the union of their instants, once at an instant they share.
+
+
+def union_instants(schedules: Sequence[Fields], zone: tzinfo, start: float, end: float) -> list[float]:
+    """The distinct instants in [start, end) at which any of the schedules fires, in order."""
+    return sorted({moment for fields in schedules for moment in instants(fields, zone, start, end)})
+
+
+def union_next_instants(schedules: Sequence[Fields], zone: tzinfo, after: float, count: int) -> list[float]:
+    """The first `count` instants of any of the schedules strictly after `after`."""
+    return sorted({moment for fields in schedules for moment in next_instants(fields, zone, after, count)})[:count]
+
+
+def union_next_instant(schedules: Sequence[Fields], zone: tzinfo, after: float) -> float | None:
+    """The first instant of any of the schedules strictly after `after`."""
+    found = [moment for fields in schedules if (moment := next_instant(fields, zone, after)) is not None]
+    return min(found, default=None)
+
+
+def union_previous_instant(schedules: Sequence[Fields], zone: tzinfo, before: float) -> float | None:
+    """The newest instant of any of the schedules strictly before `before`."""
+    found = [moment for fields in schedules if (moment := previous_instant(fields, zone, before)) is not None]
+    return max(found, default=None)
+
+
+def union_is_instant(schedules: Sequence[Fields], zone: tzinfo, moment: float) -> bool:
+    """Whether any of the schedules fires in the minute that starts at (or holds) `moment`."""
+    return any(is_instant(fields, zone, moment) for fields in schedules)
 
 
 def _day_instants(fields: Fields, zone: tzinfo, day: date) -> list[float]:

@@ -9,39 +9,39 @@ from __future__ import annotations
 
 import time
 
-from ..compile.manifest import Timing
+from ..compile.manifest import TaskManifest
 
 
-def admits(timing: Timing, moment: float, machine_zone: str) -> bool:
+def admits(task: TaskManifest, moment: float, machine_zone: str) -> bool:
     """Whether the minute of `moment` is an instant of the task's rule (@reboot: always), in
     its zone or else `machine_zone` (the one its entries were written for)."""
-    if timing.fields is None:
+    if task.reboot:
         return True
-    from ..rules.instants import is_instant, zone_of  # zoneinfo: gated and catching-up runs only
+    from ..rules.instants import union_is_instant, zone_of  # zoneinfo: gated and catching-up runs only
 
-    return is_instant(timing.fields, zone_of(timing.zone or machine_zone), moment)
+    return union_is_instant(task.all_fields, zone_of(task.zone or machine_zone), moment)
 
 
-def firings_after(timing: Timing, covered: float, now: float, machine_zone: str) -> list[float]:
+def firings_after(task: TaskManifest, covered: float, now: float, machine_zone: str) -> list[float]:
     """The instants after the minute `covered`, up to `now` (a run that outlived them on
     systemd, which drops an elapse while the service still runs)."""
     first = covered - covered % 60 + 60
-    if timing.fields is None or now < first:
+    if task.reboot or now < first:
         return []  # nothing can have been missed within the run's own minute
-    from ..rules.instants import instants, zone_of
+    from ..rules.instants import union_instants, zone_of
 
-    return instants(timing.fields, zone_of(timing.zone or machine_zone), first, now + 1)
+    return union_instants(task.all_fields, zone_of(task.zone or machine_zone), first, now + 1)
 
 
-def late_firing(timing: Timing, moment: float, machine_zone: str, late_by: int) -> float | None:
+def late_firing(task: TaskManifest, moment: float, machine_zone: str, late_by: int) -> float | None:
     """The instant of the rule that a start at `moment` belongs to when the scheduler starts runs
     up to `late_by` seconds after their time (systemd's randomized delay of a jittered timer): the
     newest one before the end of `moment`'s minute, if it is no older than that (and a minute)."""
-    if timing.fields is None:
+    if task.reboot:
         return None
-    from ..rules.instants import previous_instant, zone_of  # zoneinfo: jittered systemd runs only
+    from ..rules.instants import union_previous_instant, zone_of  # zoneinfo: jittered systemd runs only
 
-    due = previous_instant(timing.fields, zone_of(timing.zone or machine_zone), moment - moment % 60 + 60)
+    due = union_previous_instant(task.all_fields, zone_of(task.zone or machine_zone), moment - moment % 60 + 60)
     return due if due is not None and moment - due < late_by + 60 else None
 
 
@@ -66,5 +66,5 @@ def wakes_for_nothing(
         return False
     moment = (time.time() if now is None else now) if scheduled is None else scheduled
     if trigger == "systemd" and scheduled is None and task.policy.jitter:
-        return late_firing(task.timing, moment, manifest.machine_zone, task.policy.jitter) is None
-    return not admits(task.timing, moment - moment % 60, manifest.machine_zone)
+        return late_firing(task, moment, manifest.machine_zone, task.policy.jitter) is None
+    return not admits(task, moment - moment % 60, manifest.machine_zone)

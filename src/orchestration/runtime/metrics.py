@@ -184,12 +184,10 @@ def _next_from_fields(manifest: Manifest, task_id: str) -> float | None:
     """The task's next instant by the schedule's rule, in its zone (else the machine's)."""
     import time
 
-    from ..rules.instants import next_instants, zone_of
+    from ..rules.instants import union_next_instants, zone_of
 
-    timing = manifest.task(task_id).timing
-    if timing.fields is None:
-        return None
-    found = next_instants(timing.fields, zone_of(timing.zone or manifest.machine_zone), time.time(), 1)
+    task = manifest.task(task_id)
+    found = union_next_instants(task.all_fields, zone_of(task.zone or manifest.machine_zone), time.time(), 1)
     return found[0] if found else None
 
 

@@ -57,17 +57,19 @@ class Recorder:
         """The run exists, status 'running' (records left in the fallback file go in first)."""
         self.claim(record, once=False)
 
-    def claim(self, record: RunRecord, once: bool = True) -> str | None:
+    def claim(self, record: RunRecord, once: bool = True, several_entries: bool = False) -> str | None:
         """Record the start of the run as the firing of its scheduled time, unless systemd
         started it and that firing already has a run (a timer elapsed again for a time it had
         elapsed for: restarted, or the clock set back): then nothing is recorded and the
-        earlier run's id is returned. cron fires a minute once, and `orchestration run` is a
-        run of its own. When the journal cannot be read the run goes on."""
+        earlier run's id is returned. cron fires an entry's minute once, but a task of
+        `several_entries` (several schedules) has an entry per schedule, which may share a
+        minute: the same holds for it. `orchestration run` is a run of its own. When the
+        journal cannot be read the run goes on."""
 
         def fold_then_start() -> str | None:
             fallback.fold(self.journal, self.state)
-            systemd = record.trigger in ("systemd", "catch-up")
-            return self.journal.record_start(record, once_per_firing=once and systemd)
+            scheduler = record.trigger in ("systemd", "catch-up") or (several_entries and record.trigger == "cron")
+            return self.journal.record_start(record, once_per_firing=once and scheduler)
 
         try:
             return self.call(fold_then_start)

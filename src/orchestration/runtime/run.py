@@ -119,7 +119,7 @@ class Run:
         try:
             manifest, task = self._read_manifest()
             self._place_late_start(task)
-            if self.gated and not gate.admits(task.timing, self.record.scheduled_time or 0, manifest.machine_zone):
+            if self.gated and not gate.admits(task, self.record.scheduled_time or 0, manifest.machine_zone):
                 return 0  # a wake-up between the schedule's instants: no run, nothing recorded
             if not self._is_due(task):
                 return 0  # a catch-up with nothing missed: no run, nothing recorded
@@ -128,10 +128,11 @@ class Run:
                 self._wait_for_jitter(task)
             earlier = self._begin_attempt(first=True)
             if earlier is not None:
-                self._say(
-                    f"the firing of {iso_minute(self.record.scheduled_time or 0)} already ran as run"
-                    f" {earlier}; it is not run again"
-                )
+                if self.record.trigger != "cron":  # cron: another schedule's entry of the same minute, no news
+                    self._say(
+                        f"the firing of {iso_minute(self.record.scheduled_time or 0)} already ran as run"
+                        f" {earlier}; it is not run again"
+                    )
                 self.transcript.discard()
                 self.recorder.close()
                 return 0
@@ -219,13 +220,13 @@ class Run:
         after missing an elapse: a systemd start outside the schedule is such a catch-up, or,
         when that firing has its run, a start by hand that runs as any other. (A firing from
         before the install is never run: systemd may remember an older timer of the same name.)"""
-        record, fields = self.record, task.timing.fields
-        if fields is None:
+        record = self.record
+        if task.reboot:
             return True
         if (
             self.by_systemd
             and task.policy.catch_up
-            and not gate.admits(task.timing, record.scheduled_time or 0, self._machine_zone())
+            and not gate.admits(task, record.scheduled_time or 0, self._machine_zone())
         ):
             record.trigger = "catch-up"
         if record.trigger != "catch-up":
@@ -239,7 +240,7 @@ class Run:
             )
             return False
         installed_at = os.stat(self.manifest_path).st_mtime
-        verdict, due = missed_firing(task.timing, self._machine_zone(), record.started_at, installed_at, latest)
+        verdict, due = missed_firing(task, self._machine_zone(), record.started_at, installed_at, latest)
         if verdict == MISSED and due is not None:
             record.scheduled_time = self.covered = due
             return True
@@ -259,7 +260,7 @@ class Run:
         record = self.record
         if not (self.by_systemd and task.policy.jitter and not self.scheduled_given and record.trigger == "systemd"):
             return
-        due = gate.late_firing(task.timing, record.started_at, self._machine_zone(), task.policy.jitter)
+        due = gate.late_firing(task, record.started_at, self._machine_zone(), task.policy.jitter)
         if due is not None:
             record.scheduled_time = self.covered = due
 
@@ -281,7 +282,7 @@ class Run:
 
     def _zone(self) -> str | None:
         """The task's own zone (None: the machine's, the one the shim runs in)."""
-        return self.task.timing.zone if self.task else None
+        return self.task.zone if self.task else None
 
     def _machine_zone(self) -> str:
         return self.manifest.machine_zone if self.manifest else "UTC"
@@ -301,11 +302,11 @@ class Run:
     def _after_run(self, task: TaskManifest) -> None:
         """On systemd, firings this run outlived were dropped: record them, or queue them. The
         run itself is saved by now: a problem here is a warning, never a new outcome."""
-        overlap, fields = task.policy.overlap, task.timing.fields
-        if not self.by_systemd or overlap == "allow" or self.guard.received is not None or fields is None:
+        overlap = task.policy.overlap
+        if not self.by_systemd or overlap == "allow" or self.guard.received is not None or task.reboot:
             return
         try:
-            missed = gate.firings_after(task.timing, self.covered, time.time(), self._machine_zone())
+            missed = gate.firings_after(task, self.covered, time.time(), self._machine_zone())
             if overlap == "queue":
                 self.queued = missed
             elif missed:
@@ -359,7 +360,9 @@ class Run:
         self.transcript = Transcript(self.state, self.record, retention.max_log_bytes if retention else 0, quiet)
         self.transcript.open()
         if first:
-            return self.recorder.claim(self.record)
+            return self.recorder.claim(
+                self.record, several_entries=self.task is not None and len(self.task.timings) > 1
+            )
         self.recorder.start(self.record)
         return None
 

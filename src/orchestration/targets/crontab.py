@@ -16,7 +16,7 @@ import re
 import shlex
 from dataclasses import dataclass
 
-from ..compile.manifest import Manifest
+from ..compile.manifest import Manifest, Timing
 from ..errors import FenceError
 from ..rules.firing import Fields
 from .clock import superset
@@ -63,23 +63,29 @@ def render_block(manifest: Manifest, manifest_path: str, output: str | None = No
         f"# Remove: {cli} uninstall --name {namespace}",
     ]
     for task_id, task in manifest.tasks.items():
-        lines.append(f"# Task {task_id}: {task.timing.description} ({task.timing.expression.strip()})")
-        lines.append(render_entry(manifest, manifest_path, task_id, output=output))
+        for timing in task.timings:  # a line per schedule; the shim runs a minute they share once
+            lines.append(f"# Task {task_id}: {timing.description} ({timing.expression.strip()})")
+            lines.append(render_entry(manifest, manifest_path, task_id, timing, output=output))
         if task.policy.catch_up:
             lines.append(f"# Task {task_id} catches up at start-up on a firing missed while the machine was down")
-            lines.append(render_entry(manifest, manifest_path, task_id, catch_up=True, output=output))
+            lines.append(render_entry(manifest, manifest_path, task_id, task.timings[0], catch_up=True, output=output))
     lines.append(end_line(namespace))
     return "\n".join(lines) + "\n"
 
 
 def render_entry(
-    manifest: Manifest, manifest_path: str, task_id: str, *, catch_up: bool = False, output: str | None = None
+    manifest: Manifest,
+    manifest_path: str,
+    task_id: str,
+    timing: Timing,
+    *,
+    catch_up: bool = False,
+    output: str | None = None,
 ) -> str:
-    """The crontab line of one task; with `catch_up`, its @reboot line that runs a firing missed
-    while the machine was down; with `output`, appending what it prints to that file. A task in
-    a zone of its own, or with L, W or # in its days, fires at a superset in the machine's zone
-    and the shim's gate (`--gate`) runs only its instants."""
-    timing = manifest.task(task_id).timing
+    """The crontab line of one schedule of a task; with `catch_up`, its @reboot line that runs a
+    firing missed while the machine was down; with `output`, appending what it prints to that
+    file. A task in a zone of its own, or with L, W or # in its days, fires at a superset in the
+    machine's zone and the shim's gate (`--gate`) runs only its instants."""
     gated = not catch_up and timing.fields is not None and (timing.zone is not None or timing.fields.extended)
     if catch_up:
         when = REBOOT

@@ -82,7 +82,7 @@ def placed(manifest: Manifest) -> Manifest:
     """The manifest as a cluster runs it: a cluster has no machine zone, so schedules without a
     zone of their own read UTC, written into them (previews, the gate and the pods agree)."""
     tasks = {
-        task_id: task if task.timing.zone else task.replace(timing=task.timing.replace(zone=CLUSTER_ZONE))
+        task_id: task if task.zone else task.replace(timings=tuple(t.replace(zone=CLUSTER_ZONE) for t in task.timings))
         for task_id, task in manifest.tasks.items()
     }
     return manifest.replace(machine_zone=CLUSTER_ZONE, tasks=tasks)
@@ -91,7 +91,14 @@ def placed(manifest: Manifest) -> Manifest:
 def refuse_inexact(task: TaskManifest, task_id: str) -> None:
     """What a CronJob cannot do with our meaning: a DefinitionError saying why, and the fix."""
     label = f"task '{task_id}'"
-    if task.timing.reboot:
+    if len(task.timings) > 1:
+        raise DefinitionError(
+            f"a CronJob has one schedule, and this task has {len(task.timings)} ({task.expression});"
+            " on Kubernetes define a task per schedule",
+            task=label,
+            field="cron_expression",
+        )
+    if task.reboot:
         raise DefinitionError(
             "@reboot has no meaning on Kubernetes: a cluster does not boot, and a CronJob fires"
             " only on a calendar; give it a calendar schedule, or keep it on a host's crontab",
@@ -307,7 +314,7 @@ def _secret(pod: Manifest, secrets: dict[str, str]) -> dict[str, Any]:
 
 def _cron_job(pod: Manifest, task_id: str, with_secrets: bool) -> dict[str, Any]:
     task = pod.task(task_id)
-    timing, policy, retention = task.timing, task.policy, task.retention
+    [timing], policy, retention = task.timings, task.policy, task.retention  # refuse_inexact: one
     assert timing.fields is not None  # refuse_inexact refused @reboot
     zone = timing.zone or CLUSTER_ZONE
     schedule, gated = schedule_for(timing.fields, zone)

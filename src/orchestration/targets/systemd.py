@@ -65,11 +65,8 @@ def render(manifest: Manifest, manifest_path: str) -> dict[str, str]:
     for task_id, task in manifest.tasks.items():
         name = unit_name(namespace, task_id)
         header = _header(manifest, task_id, scope)
-        description = _specifiers(
-            f"orchestration {namespace}/{task_id}: {task.timing.description} ({task.timing.expression.strip()})"
-        )
-        timing = task.timing
-        gated = timing.fields is not None and timing.fields.extended
+        description = _specifiers(f"orchestration {namespace}/{task_id}: {task.description} ({task.expression})")
+        gated = any(fields.extended for fields in task.all_fields)
         command = [manifest.exec_program, manifest_path, task_id, *(["--gate"] if gated else [])]
         # With a time limit, the manager ends a firing that outlives every attempt of it (a hung
         # shim), and with it every process left in its cgroup. Queued firings run in the same
@@ -87,10 +84,11 @@ def render(manifest: Manifest, manifest_path: str) -> dict[str, str]:
         units[f"{name}.timer"] = _template("timer.j2").render(
             header=header,
             description=description,
-            calendars=_calendars(manifest, timing),
-            extras=_extras(manifest, timing),
+            # Several schedules: every one's values; the timer elapses once at an instant they share.
+            calendars=tuple(dict.fromkeys(spec for timing in task.timings for spec in _calendars(timing))),
+            extras=_extras(manifest, task.timings),
             through=manifest.install_year + YEARS_AHEAD - 1,
-            on_boot=timing.reboot,
+            on_boot=task.reboot,
             persistent=task.policy.catch_up,
             jitter=task.policy.jitter,
             service=f"{name}.service",
@@ -98,7 +96,7 @@ def render(manifest: Manifest, manifest_path: str) -> dict[str, str]:
     return units
 
 
-def _calendars(manifest: Manifest, timing: Timing) -> tuple[str, ...]:
+def _calendars(timing: Timing) -> tuple[str, ...]:
     """The OnCalendar= values of the schedule, in its zone when it has one. Days read with L, W
     or # are every day here: the shim's gate runs only theirs."""
     if timing.fields is None:
@@ -110,12 +108,15 @@ def _calendars(manifest: Manifest, timing: Timing) -> tuple[str, ...]:
     return tuple(spec + suffix for spec in calendar_specs(fields))
 
 
-def _extras(manifest: Manifest, timing: Timing) -> tuple[str, ...]:
+def _extras(manifest: Manifest, timings: tuple[Timing, ...]) -> tuple[str, ...]:
     """OnCalendar= values, in UTC, for the instants of the rule that systemd would not fire
     itself around clock changes: a fixed time the clock skips, a wildcard time it repeats."""
-    if timing.fields is None or timing.fields.extended:
-        return ()
-    moments = systemd_extras(timing.fields, timing.zone, manifest.machine_zone, manifest.install_year)
+    moments = {
+        moment
+        for timing in timings
+        if timing.fields is not None and not timing.fields.extended
+        for moment in systemd_extras(timing.fields, timing.zone, manifest.machine_zone, manifest.install_year)
+    }
     by_hour: dict[str, set[int]] = {}
     for moment in moments:
         when = datetime.fromtimestamp(moment, timezone.utc)
