@@ -26,9 +26,22 @@ from ..rules.policy import Retention, RunPolicy
 
 TYPE_CHECKING = False  # `typing` is not on the shim's path; type checkers set this to True
 if TYPE_CHECKING:
-    from typing import Any, BinaryIO
+    from typing import Any, BinaryIO, Protocol
 
     from ..rules.notify import Reporting
+
+    class Schedules(Protocol):
+        """When something fires: one schedule (`Timing`) or the union of a task's (`TaskManifest`)."""
+
+        @property
+        def zone(self) -> str | None: ...
+
+        @property
+        def reboot(self) -> bool: ...
+
+        @property
+        def all_fields(self) -> tuple[Fields, ...]: ...
+
 
 # Version 2: the typed manifest. A manifest of another version is refused with a message that
 # says to reinstall; there is no silent reading of an older or newer layout.
@@ -168,6 +181,11 @@ class Timing(Frozen):
     @property
     def reboot(self) -> bool:
         return self.fields is None
+
+    @property
+    def all_fields(self) -> tuple[Fields, ...]:
+        """Its expanded fields, as `TaskManifest.all_fields` gives a task's (none for @reboot)."""
+        return () if self.fields is None else (self.fields,)
 
     def to_json(self) -> dict[str, Any]:
         return {

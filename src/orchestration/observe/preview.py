@@ -8,29 +8,33 @@ from datetime import datetime, tzinfo
 from ..compile.manifest import TaskManifest
 from ..rules.instants import union_next_instants, union_previous_instant, zone_of
 
+TYPE_CHECKING = False  # Schedules exists for type checkers only: the manifest keeps `typing` off the shim's path
+if TYPE_CHECKING:
+    from ..compile.manifest import Schedules
 
-def zone(task: TaskManifest) -> tzinfo:
+
+def zone(when: Schedules) -> tzinfo:
     """The zone the schedule is read in: its own, else the machine's (the daemon's)."""
-    return zone_of(task.zone)
+    return zone_of(when.zone)
 
 
-def next_times(task: TaskManifest, after: datetime, count: int) -> list[datetime]:
+def next_times(when: Schedules, after: datetime, count: int) -> list[datetime]:
     """The next `count` firing times strictly after the instant `after` (of any of its schedules)."""
-    if task.reboot or count <= 0:
+    if when.reboot or count <= 0:
         return []
-    where = zone(task)
+    where = zone(when)
     return [
         datetime.fromtimestamp(moment, where)
-        for moment in union_next_instants(task.all_fields, where, after.timestamp(), count)
+        for moment in union_next_instants(when.all_fields, where, after.timestamp(), count)
     ]
 
 
-def previous_time(task: TaskManifest, before: datetime) -> datetime | None:
+def previous_time(when: Schedules, before: datetime) -> datetime | None:
     """The last firing time strictly before the instant `before`."""
-    if task.reboot:
+    if when.reboot:
         return None
-    where = zone(task)
-    moment = union_previous_instant(task.all_fields, where, before.timestamp())
+    where = zone(when)
+    moment = union_previous_instant(when.all_fields, where, before.timestamp())
     return None if moment is None else datetime.fromtimestamp(moment, where)
 
 

@@ -10,7 +10,9 @@ missed job once, not once per missed day).
 
 from __future__ import annotations
 
-from ..compile.manifest import TaskManifest
+TYPE_CHECKING = False  # `typing` is not on the shim's path
+if TYPE_CHECKING:
+    from ..compile.manifest import Schedules
 
 MISSED = "missed"  # the newest firing has no run: catch it up
 RAN = "ran"  # it has a run (or a later firing has): nothing to catch up
@@ -18,12 +20,12 @@ NOT_DUE = "not due"  # it came before the install, or there is none
 
 
 def missed_firing(
-    task: TaskManifest, machine_zone: str, now: float, installed_at: float, latest_recorded: float | None
+    when: Schedules, machine_zone: str, now: float, installed_at: float, latest_recorded: float | None
 ) -> tuple[str, float | None]:
     """(verdict, firing) for the newest firing before `now`: MISSED, RAN or NOT_DUE."""
     from ..rules.instants import union_previous_instant, zone_of  # zoneinfo: catch-ups only
 
-    due = union_previous_instant(task.all_fields, zone_of(task.zone or machine_zone), now)
+    due = union_previous_instant(when.all_fields, zone_of(when.zone or machine_zone), now)
     if due is None or due < installed_at:
         return NOT_DUE, due
     if latest_recorded is not None and latest_recorded >= due:

@@ -9,39 +9,41 @@ from __future__ import annotations
 
 import time
 
-from ..compile.manifest import TaskManifest
+TYPE_CHECKING = False  # `typing` is not on the shim's path
+if TYPE_CHECKING:
+    from ..compile.manifest import Schedules
 
 
-def admits(task: TaskManifest, moment: float, machine_zone: str) -> bool:
+def admits(when: Schedules, moment: float, machine_zone: str) -> bool:
     """Whether the minute of `moment` is an instant of the task's rule (@reboot: always), in
     its zone or else `machine_zone` (the one its entries were written for)."""
-    if task.reboot:
+    if when.reboot:
         return True
     from ..rules.instants import union_is_instant, zone_of  # zoneinfo: gated and catching-up runs only
 
-    return union_is_instant(task.all_fields, zone_of(task.zone or machine_zone), moment)
+    return union_is_instant(when.all_fields, zone_of(when.zone or machine_zone), moment)
 
 
-def firings_after(task: TaskManifest, covered: float, now: float, machine_zone: str) -> list[float]:
+def firings_after(when: Schedules, covered: float, now: float, machine_zone: str) -> list[float]:
     """The instants after the minute `covered`, up to `now` (a run that outlived them on
     systemd, which drops an elapse while the service still runs)."""
     first = covered - covered % 60 + 60
-    if task.reboot or now < first:
+    if when.reboot or now < first:
         return []  # nothing can have been missed within the run's own minute
     from ..rules.instants import union_instants, zone_of
 
-    return union_instants(task.all_fields, zone_of(task.zone or machine_zone), first, now + 1)
+    return union_instants(when.all_fields, zone_of(when.zone or machine_zone), first, now + 1)
 
 
-def late_firing(task: TaskManifest, moment: float, machine_zone: str, late_by: int) -> float | None:
+def late_firing(when: Schedules, moment: float, machine_zone: str, late_by: int) -> float | None:
     """The instant of the rule that a start at `moment` belongs to when the scheduler starts runs
     up to `late_by` seconds after their time (systemd's randomized delay of a jittered timer): the
     newest one before the end of `moment`'s minute, if it is no older than that (and a minute)."""
-    if task.reboot:
+    if when.reboot:
         return None
     from ..rules.instants import union_previous_instant, zone_of  # zoneinfo: jittered systemd runs only
 
-    due = union_previous_instant(task.all_fields, zone_of(task.zone or machine_zone), moment - moment % 60 + 60)
+    due = union_previous_instant(when.all_fields, zone_of(when.zone or machine_zone), moment - moment % 60 + 60)
     return due if due is not None and moment - due < late_by + 60 else None
 
 
