@@ -116,8 +116,9 @@ def _runs(state: Path, task: str = "t") -> list:
         journal.close()
 
 
-def _minutes_run_once(state: Path, project: Project, trigger: str) -> bool:
-    """Whether runs cover an even and an odd minute (both schedules', and one's alone), each once."""
+def _ran_even_and_odd_minutes(state: Path, trigger: str) -> bool:
+    """Whether ended runs, all started by `trigger`, cover an even minute (both schedules') and an
+    odd one (the first schedule's alone)."""
     done = [run for run in _runs(state) if run.status == "ok"]
     minutes = [int(run.scheduled_time // 60) for run in done]
     return {minute % 2 for minute in minutes} == {0, 1} and all(run.trigger == trigger for run in done)
@@ -146,7 +147,7 @@ def test_cron_runs_each_instant_of_the_union_once(cron_crontab: str, project: Pr
     entries = [line for line in read_crontab().splitlines() if line.endswith("# orchestration:two:t")]
     assert [line.split(" /", 1)[0] for line in entries] == ["* * * * *", "*/2 * * * *"]
     try:
-        assert wait_for(lambda: _minutes_run_once(state_home, project, "cron"), timeout=150), [
+        assert wait_for(lambda: _ran_even_and_odd_minutes(state_home, "cron"), timeout=150), [
             vars(run) for run in _runs(state_home)
         ]
         _check_once_per_minute(state_home, project)
@@ -165,7 +166,7 @@ def test_the_user_manager_runs_each_instant_of_the_union_once(
     timer = (systemd_user / "orchestration-two-t.timer").read_text()
     assert "OnCalendar=*-*-* *:*:00\nOnCalendar=*-*-* *:00..58/2:00\n" in timer
     try:
-        assert wait_for(lambda: _minutes_run_once(state_home, project, "systemd"), timeout=150), [
+        assert wait_for(lambda: _ran_even_and_odd_minutes(state_home, "systemd"), timeout=150), [
             vars(run) for run in _runs(state_home)
         ]
         _check_once_per_minute(state_home, project)

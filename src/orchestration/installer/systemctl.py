@@ -29,14 +29,19 @@ class Systemctl:
 
     def run(self, *arguments: str) -> str:
         """Run systemctl; its stdout, or ApplyError with what it said."""
+        return self._call([*self.argv, *arguments])
+
+    def _call(self, command: list[str]) -> str:
+        """Run a command that talks to the manager; its stdout, or ApplyError with what it said
+        (SchedulerUnavailableError with the way to get a manager when there is none)."""
         try:
-            result = subprocess.run([*self.argv, *arguments], capture_output=True, text=True)
+            result = subprocess.run(command, capture_output=True, text=True)
         except FileNotFoundError:
-            raise ApplyError(f"there is no {SYSTEMCTL} command on this machine") from None
+            raise ApplyError(f"there is no {command[0]} command on this machine") from None
         if result.returncode != 0:
             said = (result.stderr or result.stdout).strip()
             self._refuse_without_manager(said)
-            raise ApplyError(f"`{' '.join([*self.argv, *arguments])}` failed: {said}")
+            raise ApplyError(f"`{' '.join(command)}` failed: {said}")
         return result.stdout
 
     def _refuse_without_manager(self, said: str) -> None:
@@ -65,14 +70,7 @@ class Systemctl:
             "--",
             *argv,
         ]
-        try:
-            result = subprocess.run(command, capture_output=True, text=True)
-        except FileNotFoundError:
-            raise ApplyError(f"there is no {SYSTEMD_RUN} command on this machine") from None
-        if result.returncode != 0:
-            said = (result.stderr or result.stdout).strip()
-            self._refuse_without_manager(said)
-            raise ApplyError(f"`{' '.join(command)}` failed: {said}")
+        self._call(command)
 
     def answers(self) -> bool:
         """Whether the manager is up (running, or degraded by some other unit)."""
