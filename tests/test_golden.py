@@ -6,6 +6,7 @@ the diff before committing)."""
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 from pathlib import Path
@@ -15,7 +16,7 @@ import pytest
 from orchestration.api import render as render_files
 from orchestration.compile.environment import Environment
 from orchestration.errors import OrchestrationError
-from orchestration.targets import as_text
+from orchestration.targets import TARGETS, as_text
 
 CASES_DIR = Path(__file__).parent / "golden" / "cases"
 # Fixed programs and a state folder with a space and a '%', which cron and systemd would
@@ -52,3 +53,11 @@ def test_rendering_matches_golden_file(tasks_file: Path, target: str) -> None:
     if os.environ.get("UPDATE_GOLDEN") == "1":
         expected_file.write_text(rendered)
     assert rendered == expected_file.read_text()
+
+
+def test_each_registered_target_is_its_own_module() -> None:
+    """Targets are imported when used, by name: each name leads to the module that renders it."""
+    for name, module in TARGETS.items():
+        loaded = importlib.import_module(module, "orchestration.targets")
+        assert name == loaded.NAME, module
+        assert callable(loaded.render), module

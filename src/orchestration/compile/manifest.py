@@ -384,6 +384,12 @@ class Manifest(Frozen):
             tasks[task_id] = task.replace(steps=tuple(steps), environment=variables)
         return self.replace(tasks=tasks)
 
+    def texts(self) -> tuple[str, str]:
+        """`to_json()` and `to_json(masked=True)`, made once when nothing is secret (they are then
+        the same text): a thousand tasks take a while to write out."""
+        text = self.to_json()
+        return text, (self.to_json(masked=True) if self.secrets() else text)
+
     def to_json(self, masked: bool = False) -> str:
         """Stable text: same manifest, same bytes. `masked` replaces secret values with ***."""
         data = {
@@ -608,7 +614,7 @@ def _fields_json(fields: Fields) -> dict[str, Any]:
 
 
 def _fields_of(raw: dict[str, Any]) -> Fields:
-    minutes, hours, days, months, weekdays = (frozenset(map(int, _required(raw, name, list))) for name in _SETS)
+    minutes, hours, days, months, weekdays = (_values(_required(raw, name, list)) for name in _SETS)
     return Fields(
         minutes,
         hours,
@@ -619,10 +625,24 @@ def _fields_of(raw: dict[str, Any]) -> Fields:
         wildcard=bool(raw.get("wildcard", False)),
         last_day=bool(raw.get("last_day", False)),
         last_weekday=bool(raw.get("last_weekday", False)),
-        nearest=frozenset(int(value) for value in raw.get("nearest", [])),
+        nearest=_values(raw.get("nearest", [])),
         nth=frozenset((int(weekday), int(count)) for weekday, count in raw.get("nth", [])),
-        last_weekdays=frozenset(int(value) for value in raw.get("last_weekdays", [])),
+        last_weekdays=_values(raw.get("last_weekdays", [])),
     )
+
+
+_SEEN_VALUES: dict[tuple[Any, ...], frozenset[int]] = {}
+
+
+def _values(raw: list[Any]) -> frozenset[int]:
+    """A field's values; the same set once for every task that has it (most tasks share their day
+    and month fields), so a listing of thousands of tasks builds a few hundred sets, not tens of
+    thousands."""
+    key = tuple(raw)
+    found = _SEEN_VALUES.get(key)
+    if found is None:
+        found = _SEEN_VALUES[key] = frozenset(map(int, raw))
+    return found
 
 
 def _reporting(raw: dict[str, Any] | None) -> Reporting | None:

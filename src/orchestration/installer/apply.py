@@ -236,9 +236,10 @@ def _in_place(manifest: Manifest, requested: str, scope: str, state: Path) -> _S
     if backend == "foreground" and requested == "auto" and not engine_running(state):
         return None
     new = placed(backend, manifest, scope)
-    path = manifests.versioned_path(state, new)
+    text, masked = new.texts()
+    path = manifests.versioned_path(state, new, masked)
     expected = manifests.read_entries(path)
-    if path != paths[0] or expected is None or path.read_text(encoding="utf-8") != new.to_json():
+    if path != paths[0] or expected is None or path.read_text(encoding="utf-8") != text:
         return None
     scheduler = make_scheduler(backend, scope)
     if manifests.digests(scheduler.installed(manifest.namespace) or {}) != expected:

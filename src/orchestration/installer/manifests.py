@@ -35,11 +35,12 @@ class Installed(Frozen):
         return self.manifest.namespace
 
 
-def versioned_path(state: Path, manifest: Manifest) -> Path:
+def versioned_path(state: Path, manifest: Manifest, masked: str | None = None) -> Path:
     """Where this manifest lives: named by the namespace and a hash of its content. Secret values
     are left out of the hash, since the name is seen in `ps` and unit files; a change of a secret
-    alone rewrites the file in place."""
-    digest = hashlib.sha256(manifest.to_json(masked=True).encode()).hexdigest()[:12]
+    alone rewrites the file in place. `masked`: its `to_json(masked=True)`, when already made."""
+    text = manifest.to_json(masked=True) if masked is None else masked
+    digest = hashlib.sha256(text.encode()).hexdigest()[:12]
     return manifests_dir(state) / f"{manifest.namespace}.{digest}.json"
 
 

@@ -162,10 +162,12 @@ class Journal:
         then nothing is written, and that run's id is returned."""
         with _Transaction(self.connect()) as connection:
             if once_per_firing and run.scheduled_time is not None:
+                # A firing's runs start at or after its time: the bound keeps the look-up on
+                # the task's newest rows of the index, however many runs are kept.
                 row = connection.execute(
-                    "SELECT run_id FROM runs WHERE namespace = ? AND task = ? AND scheduled_time = ?"
-                    " AND trigger != 'manual' LIMIT 1",
-                    (run.namespace, run.task, run.scheduled_time),
+                    "SELECT run_id FROM runs WHERE namespace = ? AND task = ? AND started_at >= ?"
+                    " AND scheduled_time = ? AND trigger != 'manual' LIMIT 1",
+                    (run.namespace, run.task, run.scheduled_time - 60, run.scheduled_time),
                 ).fetchone()
                 if row:
                     return str(row[0])

@@ -8,25 +8,28 @@ installing into it is the installer's (see docs/development.md).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from importlib import import_module
+from typing import TYPE_CHECKING
 
-from ..compile.manifest import Manifest
-from . import crontab, foreground, kubernetes, systemd
+if TYPE_CHECKING:
+    from ..compile.manifest import Manifest
 
 Rendered = dict[str, str]  # file name -> text
-Render = Callable[[Manifest, str], Rendered]
 
-TARGETS: dict[str, Render] = {
-    crontab.NAME: crontab.render,
-    systemd.NAME: systemd.render,
-    foreground.NAME: foreground.render,
-    kubernetes.NAME: kubernetes.render,
+# Target name -> its module, imported when used: reading commands load none of them, and an
+# install only its own.
+TARGETS: dict[str, str] = {
+    "crontab": ".crontab",
+    "systemd": ".systemd",
+    "foreground": ".foreground",
+    "kubernetes": ".kubernetes",
 }
 
 
 def render(target: str, manifest: Manifest, manifest_path: str) -> Rendered:
     """What `manifest`, stored at `manifest_path`, becomes for `target`."""
-    return TARGETS[target](manifest, manifest_path)
+    rendered: Rendered = import_module(TARGETS[target], __name__).render(manifest, manifest_path)
+    return rendered
 
 
 def placed(target: str, manifest: Manifest, scope: str, old: Manifest | None = None) -> Manifest:
@@ -34,16 +37,18 @@ def placed(target: str, manifest: Manifest, scope: str, old: Manifest | None = N
     schedules without a zone read UTC) and keeps the image of the install before (`old`) unless
     given another; other targets have no image."""
     placed = manifest.placed(target, scope)
-    if target != kubernetes.NAME:
+    if target != "kubernetes":
         return placed.replace(image="")
     if not placed.image and old is not None:
         placed = placed.replace(image=old.image)
-    return kubernetes.placed(placed)
+    from .kubernetes import placed as placed_in_cluster
+
+    return placed_in_cluster(placed)
 
 
 def as_text(target: str, files: Rendered) -> str:
     """Rendered files as one text, as `orchestration compile` prints them: crontab blocks as they
     are, every other file after a `# --- NAME ---` line."""
-    if target in (crontab.NAME, foreground.NAME):
+    if target in ("crontab", "foreground"):
         return "".join(files.values())
     return "".join(f"# --- {name} ---\n{text}" for name, text in files.items())
