@@ -72,7 +72,7 @@ def main() -> None:
         if not only or "namespace" in only:
             results["namespace"] = run_cost_by_namespace_size(root, options.runs, options.scale)
         if not only or "dynamic" in only:
-            results["dynamic"] = dynamic_tasks(root, options.runs, results["shim"])
+            results["dynamic"] = dynamic_tasks(root, options.runs)
         if not only or "retention" in only:
             results["retention"] = retention_cost(root)
         if not only or "logs" in only:
@@ -145,15 +145,25 @@ def _static_task(root: Path) -> Path:
 
 def _timed(argv: list[str], runs: int) -> list[float]:
     """Wall seconds of each of `runs` runs (after two warm-ups)."""
-    times = []
+    return _interleaved({"only": argv}, runs)["only"]
+
+
+def _interleaved(
+    commands: dict[str, list[str]], runs: int, codes: tuple[int, ...] = (0,), env: dict | None = None
+) -> dict[str, list[float]]:
+    """Wall seconds of each of `runs` rounds in which every command runs once, in turn (after two
+    warm-up rounds): a shared machine's speed drifts, and taking the commands in turn keeps
+    their ratios from following the drift."""
+    times: dict[str, list[float]] = {name: [] for name in commands}
     for index in range(runs + 2):
-        began = time.perf_counter()
-        code = subprocess.call(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        elapsed = time.perf_counter() - began
-        if code != 0:
-            raise SystemExit(f"{argv} exited {code}")
-        if index >= 2:
-            times.append(elapsed)
+        for name, argv in commands.items():
+            began = time.perf_counter()
+            code = subprocess.call(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+            elapsed = time.perf_counter() - began
+            if code not in codes:
+                raise SystemExit(f"{argv} exited {code}")
+            if index >= 2:
+                times[name].append(elapsed)
     return times
 
 
@@ -188,19 +198,30 @@ def _summary(times: list[float]) -> dict[str, float]:
     }
 
 
+def _noop_script(root: Path) -> list[str]:
+    """The no-op script run directly, with the parameters the shim passes it."""
+    return ["/bin/bash", str(root / "project" / "noop.sh"), "fast", "3"]
+
+
 def shim_overhead(manifest: Path, root: Path, runs: int) -> dict:
-    python = _timed([sys.executable, "-c", "pass"], runs)
-    direct = _timed(["/bin/bash", str(root / "project" / "noop.sh"), "fast", "3"], runs)
-    shim = _timed([EXEC, str(manifest), "noop"], runs)
-    direct_cpu = _cpu_ms(["/bin/bash", str(root / "project" / "noop.sh"), "fast", "3"], runs)
-    shim_cpu = _cpu_ms([EXEC, str(manifest), "noop"], runs)
-    gated = _timed([EXEC, str(manifest), "gated", "--gate"], runs)
+    noop = _noop_script(root)
     # What a gated wake-up cannot do without: the `re` that every console script's wrapper
     # imports, and the JSON of the manifest and the time zone its instants are read in.
-    floors = {
-        name: statistics.median(_timed([sys.executable, "-c", code], runs)) * 1000 - statistics.median(python) * 1000
-        for name, code in (("import re", "import re"), ("import json, zoneinfo", "import json, zoneinfo"))
-    }
+    floors = ("import re", "import json, zoneinfo")
+    times = _interleaved(
+        {
+            "python": [sys.executable, "-c", "pass"],
+            "direct": noop,
+            "shim": [EXEC, str(manifest), "noop"],
+            "gated": [EXEC, str(manifest), "gated", "--gate"],
+            **{code: [sys.executable, "-c", code] for code in floors},
+        },
+        runs,
+    )
+    python, direct, shim, gated = times["python"], times["direct"], times["shim"], times["gated"]
+    direct_cpu = _cpu_ms(noop, runs)
+    shim_cpu = _cpu_ms([EXEC, str(manifest), "noop"], runs)
+    floor_ms = {code: (statistics.median(times[code]) - statistics.median(python)) * 1000 for code in floors}
     python_ms = statistics.median(python) * 1000
     direct_ms = statistics.median(direct) * 1000
     shim_stats = _summary(shim)
@@ -220,7 +241,7 @@ def shim_overhead(manifest: Path, root: Path, runs: int) -> dict:
         "gated_wakeup": _summary(gated),
         "gated_overhead_ms": gated_overhead,
         "gated_overhead_vs_python_c_pass": gated_overhead / python_ms,
-        "gated_floor_ms": floors,
+        "gated_floor_ms": floor_ms,
         "shim_peak_rss_mib": max(_peak_rss_mib([EXEC, str(manifest), "noop"]) or 0 for _ in range(5)),
         "python_c_pass_peak_rss_mib": _peak_rss_mib([sys.executable, "-c", "pass"]),
     }
@@ -464,20 +485,6 @@ def _scale_tasks(root: Path, name: str, size: int, keep_runs: int = 100) -> Path
     return path
 
 
-def _median_ms(argv: list[str], runs: int, codes: tuple[int, ...] = (0,), env: dict | None = None) -> float:
-    """Median wall milliseconds of `argv` over `runs` runs (after two warm-ups)."""
-    times = []
-    for index in range(runs + 2):
-        began = time.perf_counter()
-        code = subprocess.call(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-        elapsed = time.perf_counter() - began
-        if code not in codes:
-            raise SystemExit(f"{argv} exited {code}")
-        if index >= 2:
-            times.append(elapsed)
-    return statistics.median(times) * 1000
-
-
 def commands_at_scale(root: Path, runs: int, size: int, history: int) -> dict:
     """Each command, `size` installed tasks with `history` recorded runs each."""
     from orchestration.runtime.journal import Journal
@@ -518,10 +525,14 @@ def commands_at_scale(root: Path, runs: int, size: int, history: int) -> dict:
         ["resume", "scale"],
         ["completion", "bash"],
     ]
-    figures = {"python_c_pass_ms": _median_ms([sys.executable, "-c", "pass"], runs), "tasks": size, "runs": history}
-    figures["commands"] = {
-        " ".join(argv): _median_ms([program, *argv], runs, codes=(0, 1), env=env) for argv in commands
-    }
+    times = _interleaved(
+        {"": [sys.executable, "-c", "pass"], **{" ".join(argv): [program, *argv] for argv in commands}},
+        runs,
+        codes=(0, 1),
+        env=env,
+    )
+    medians = {name: statistics.median(taken) * 1000 for name, taken in times.items()}
+    figures = {"python_c_pass_ms": medians.pop(""), "tasks": size, "runs": history, "commands": medians}
     subprocess.run([program, "uninstall", "--name", "scale"], capture_output=True, env=env)
     return figures
 
@@ -544,10 +555,11 @@ def _installed_manifest(root: Path, tasks: Path) -> Path:
 def run_cost_by_namespace_size(root: Path, runs: int, size: int) -> dict:
     small = _installed_manifest(root, _scale_tasks(root, "alone", 1, keep_runs=100000))
     large = _installed_manifest(root, _scale_tasks(root, "crowd", size, keep_runs=100000))
+    times = _interleaved({"one": [EXEC, str(small), "t0"], "many": [EXEC, str(large), "t0"]}, runs)
     return {
         "tasks": size,
-        "one_task_ms": _summary(_timed([EXEC, str(small), "t0"], runs))["median_ms"],
-        "many_tasks_ms": _summary(_timed([EXEC, str(large), "t0"], runs))["median_ms"],
+        "one_task_ms": statistics.median(times["one"]) * 1000,
+        "many_tasks_ms": statistics.median(times["many"]) * 1000,
         "manifest_bytes": {"one_task": small.stat().st_size, "many_tasks": large.stat().st_size},
     }
 
@@ -555,7 +567,7 @@ def run_cost_by_namespace_size(root: Path, runs: int, size: int) -> dict:
 # --- 9. templates and functions ----------------------------------------------------------------------------
 
 
-def dynamic_tasks(root: Path, runs: int, single: dict) -> dict:
+def dynamic_tasks(root: Path, runs: int) -> dict:
     tasks = root / "project" / "dynamic.py"
     tasks.write_text(
         textwrap.dedent("""\
@@ -568,11 +580,20 @@ def dynamic_tasks(root: Path, runs: int, single: dict) -> dict:
     """)
     )
     manifest = _installed_manifest(root, tasks)
-    python_ms = single["python_c_pass"]["median_ms"]
+    tasks_run = ("templated", "function")
+    times = _interleaved(
+        {
+            "python": [sys.executable, "-c", "pass"],
+            "direct": _noop_script(root),
+            **{task: [EXEC, str(manifest), task] for task in tasks_run},
+        },
+        runs,
+    )
+    python_ms, direct_ms = statistics.median(times["python"]) * 1000, statistics.median(times["direct"]) * 1000
     figures = {}
-    for task in ("templated", "function"):
-        median = _summary(_timed([EXEC, str(manifest), task], runs))["median_ms"]
-        overhead = median - single["direct_median_ms"]
+    for task in tasks_run:
+        median = statistics.median(times[task]) * 1000
+        overhead = median - direct_ms
         figures[task] = {
             "median_ms": median,
             "overhead_ms": overhead,
@@ -707,7 +728,8 @@ def notification_cost(root: Path, runs: int) -> dict:
     path = versioned_path(environment.state_dir, manifest)
     write(path, manifest)
     try:
-        times = {task: _summary(_timed([EXEC, str(path), task], runs)) for task in ("plain", "webhook", "both")}
+        rounds = _interleaved({task: [EXEC, str(path), task] for task in ("plain", "webhook", "both")}, runs)
+        times = {task: _summary(taken) for task, taken in rounds.items()}
     finally:
         server.shutdown()
     plain = times["plain"]["median_ms"]
