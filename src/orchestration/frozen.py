@@ -73,6 +73,15 @@ class Frozen:
             raise TypeError(f"{type(self).__name__}: missing field {sorted(missing)[0]!r}")
         object.__setattr__(self, "__dict__", named)
 
+    @classmethod
+    def of(cls: type[R], named: dict[str, Any]) -> R:
+        """The record of `named`, taken as it is: for readers that name each field themselves
+        (every field without a default, no other), so a listing of thousands of tasks does not
+        check every name of every record again."""
+        record = object.__new__(cls)
+        object.__setattr__(record, "__dict__", named)
+        return record
+
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"{type(self).__name__} is frozen; cannot set {name!r}")
 

@@ -28,6 +28,7 @@ TYPE_CHECKING = False  # `typing` is not on the shim's path; type checkers set t
 if TYPE_CHECKING:
     from typing import Any, BinaryIO, Protocol
 
+    from ..frozen import R
     from ..rules.notify import Reporting
 
     class Schedules(Protocol):
@@ -86,13 +87,15 @@ class Parameter(Frozen):
     @classmethod
     def from_json(cls, data: Any) -> Parameter:
         if isinstance(data, str):
-            return cls(text=data)
-        return cls(
-            text=_optional(data, "value", str),
-            template=_optional(data, "template", str),
-            function=_optional(data, "callable", str),
-            secret=bool(data.get("secret", False)),
-            argument=bool(data.get("argument", True)),
+            return cls.of({"text": data})
+        return cls.of(
+            {
+                "text": _optional(data, "value", str),
+                "template": _optional(data, "template", str),
+                "function": _optional(data, "callable", str),
+                "secret": bool(data.get("secret", False)),
+                "argument": bool(data.get("argument", True)),
+            }
         )
 
 
@@ -122,14 +125,17 @@ class Step(Frozen):
 
     @classmethod
     def from_json(cls, data: Any) -> Step:
-        return cls(
-            script=_required(data, "script", str),
-            command=tuple(_required(data, "command", list)),
-            repeat=_required(data, "repeat", bool),
-            runs=tuple(
-                {key: Parameter.from_json(value) for key, value in run.items()} for run in _required(data, "runs", list)
-            ),
-            runs_from=_optional(data, "runs_from", str),
+        return cls.of(
+            {
+                "script": _required(data, "script", str),
+                "command": tuple(_required(data, "command", list)),
+                "repeat": _required(data, "repeat", bool),
+                "runs": tuple(
+                    {key: Parameter.from_json(value) for key, value in run.items()}
+                    for run in _required(data, "runs", list)
+                ),
+                "runs_from": _optional(data, "runs_from", str),
+            }
         )
 
 
@@ -159,12 +165,14 @@ class Skip(Frozen):
         kind = _required(data, "kind", str)
         if kind not in (STATIC, BUILTIN, FUNCTION):
             raise ValueError(f"unknown kind of skip condition {kind!r}")
-        return cls(
-            kind=kind,
-            description=_required(data, "description", str),
-            value=bool(data.get("value", False)),
-            condition=_optional(data, "condition", dict),
-            index=int(data.get("index", 0)),
+        return cls.of(
+            {
+                "kind": kind,
+                "description": _required(data, "description", str),
+                "value": bool(data.get("value", False)),
+                "condition": _optional(data, "condition", dict),
+                "index": int(data.get("index", 0)),
+            }
         )
 
 
@@ -199,12 +207,14 @@ class Timing(Frozen):
     @classmethod
     def from_json(cls, data: Any) -> Timing:
         raw = _optional(data, "fields", dict)
-        return cls(
-            expression=_required(data, "expression", str),
-            cron=_required(data, "cron", str),
-            description=_required(data, "description", str),
-            fields=None if raw is None else _fields_of(raw),
-            zone=_optional(data, "zone", str),
+        return cls.of(
+            {
+                "expression": _required(data, "expression", str),
+                "cron": _required(data, "cron", str),
+                "description": _required(data, "description", str),
+                "fields": None if raw is None else _fields_of(raw),
+                "zone": _optional(data, "zone", str),
+            }
         )
 
 
@@ -283,20 +293,29 @@ class TaskManifest(Frozen):
     @classmethod
     def from_json(cls, task_id: str, data: Any) -> TaskManifest:
         shape = _required(data, "shape", dict)
-        return cls(
-            id=task_id,
-            timings=_timings(data),
-            script_type=_required(data, "script_type", str),
-            interval=_required(data, "interval", (int, float)),
-            steps=tuple(Step.from_json(step) for step in _required(data, "steps", list)),
-            skips=tuple(Skip.from_json(skip) for skip in _required(data, "skips", list)),
-            policy=RunPolicy(**_required(data, "policy", dict)),
-            retention=Retention(**_required(data, "retention", dict)),
-            shape=Shape(tuple(_required(shape, "skips", list)), tuple(_required(shape, "scripts", list))),
-            environment={
-                key: Parameter.from_json(value) for key, value in (_optional(data, "environment", dict) or {}).items()
-            },
-            reporting=_reporting(_optional(data, "reporting", dict)),
+        return cls.of(
+            {
+                "id": task_id,
+                "timings": _timings(data),
+                "script_type": _required(data, "script_type", str),
+                "interval": _required(data, "interval", (int, float)),
+                "steps": tuple(Step.from_json(step) for step in _required(data, "steps", list)),
+                "skips": tuple(Skip.from_json(skip) for skip in _required(data, "skips", list)),
+                "policy": _shared(RunPolicy, _required(data, "policy", dict)),
+                "retention": _shared(Retention, _required(data, "retention", dict)),
+                "shape": _shared(
+                    Shape,
+                    {
+                        "skips": tuple(_required(shape, "skips", list)),
+                        "scripts": tuple(_required(shape, "scripts", list)),
+                    },
+                ),
+                "environment": {
+                    key: Parameter.from_json(value)
+                    for key, value in (_optional(data, "environment", dict) or {}).items()
+                },
+                "reporting": _reporting(_optional(data, "reporting", dict)),
+            }
         )
 
 
@@ -614,24 +633,33 @@ def _fields_json(fields: Fields) -> dict[str, Any]:
 
 
 def _fields_of(raw: dict[str, Any]) -> Fields:
-    minutes, hours, days, months, weekdays = (_values(_required(raw, name, list)) for name in _SETS)
-    return Fields(
-        minutes,
-        hours,
-        days,
-        months,
-        weekdays,
-        bool(raw.get("days_or", False)),
-        wildcard=bool(raw.get("wildcard", False)),
-        last_day=bool(raw.get("last_day", False)),
-        last_weekday=bool(raw.get("last_weekday", False)),
-        nearest=_values(raw.get("nearest", [])),
-        nth=frozenset((int(weekday), int(count)) for weekday, count in raw.get("nth", [])),
-        last_weekdays=_values(raw.get("last_weekdays", [])),
-    )
+    named: dict[str, Any] = {name: _values(_required(raw, name, list)) for name in _SETS}
+    named["days_or"] = bool(raw.get("days_or", False))
+    named["wildcard"] = bool(raw.get("wildcard", False))
+    if any(name in raw for name in _EXTENDED):  # L, W and # are rare: the defaults are none
+        named.update(
+            last_day=bool(raw.get("last_day", False)),
+            last_weekday=bool(raw.get("last_weekday", False)),
+            nearest=_values(raw.get("nearest", [])),
+            nth=frozenset((int(weekday), int(count)) for weekday, count in raw.get("nth", [])),
+            last_weekdays=_values(raw.get("last_weekdays", [])),
+        )
+    return Fields.of(named)
 
 
+_EXTENDED = ("last_day", "nearest", "last_weekday", "nth", "last_weekdays")
 _SEEN_VALUES: dict[tuple[Any, ...], frozenset[int]] = {}
+_SEEN_RECORDS: dict[tuple[Any, ...], Frozen] = {}
+
+
+def _shared(kind: type[R], raw: dict[str, Any]) -> R:
+    """The record of `raw`, checked by its class, and the same one for every task that has the
+    same values (most tasks share their policy, retention and shape)."""
+    key = (kind, *raw.items())
+    found = _SEEN_RECORDS.get(key)
+    if found is None:
+        found = _SEEN_RECORDS[key] = kind(**raw)
+    return found  # type: ignore[return-value]  # stored under its class
 
 
 def _values(raw: list[Any]) -> frozenset[int]:
