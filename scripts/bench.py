@@ -297,6 +297,9 @@ def install_costs(root: Path, sizes: list[int]) -> list[dict]:
         began = time.perf_counter()
         plans = compile_loaded(load_tasks_file(tasks), environment)
         compiled = time.perf_counter() - began
+        began = time.perf_counter()
+        load_tasks_file(tasks)  # what every install does first, changed or not
+        loaded = time.perf_counter() - began
         crontab_reinstall = None
         try:
             crontab_fresh = compile_and_install("crontab")
@@ -316,6 +319,7 @@ def install_costs(root: Path, sizes: list[int]) -> list[dict]:
             {
                 "tasks": size,
                 "compile_s": compiled,
+                "load_s": loaded,
                 "crontab_install_s": crontab_seconds,
                 "systemd_install_s": systemd_fresh - compiled,
                 "crontab_refused": refused,
@@ -581,10 +585,14 @@ def dynamic_tasks(root: Path, runs: int) -> dict:
     )
     manifest = _installed_manifest(root, tasks)
     tasks_run = ("templated", "function")
+    # What a run that calls a function of the tasks file cannot avoid: importing that file, whose
+    # first line imports the definitions API.
+    floor = "from orchestration import Orchestrator"
     times = _interleaved(
         {
             "python": [sys.executable, "-c", "pass"],
             "direct": _noop_script(root),
+            floor: [sys.executable, "-c", floor],
             **{task: [EXEC, str(manifest), task] for task in tasks_run},
         },
         runs,
@@ -599,6 +607,8 @@ def dynamic_tasks(root: Path, runs: int) -> dict:
             "overhead_ms": overhead,
             "overhead_vs_python_c_pass": overhead / python_ms,
         }
+    figures["floor"] = {"code": floor, "beyond_python_ms": statistics.median(times[floor]) * 1000 - python_ms}
+    figures["floor"]["vs_python_c_pass"] = figures["floor"]["beyond_python_ms"] / python_ms
     return figures
 
 
@@ -770,6 +780,7 @@ def _print_scale(results: dict) -> None:
         )
         for command, median in row["commands"].items():
             print(f"   orchestration {command:30} {median:7.1f} ms")
+        print("   (--help is what every command pays before its own work: the interpreter, click, the command group)")
     if "namespace" in results:
         row = results["namespace"]
         print(
@@ -779,10 +790,18 @@ def _print_scale(results: dict) -> None:
         )
     if "dynamic" in results:
         print("\n9. Tasks with a template or a function (median; overhead = shim - script alone)")
+        floor = results["dynamic"].get("floor")
         for task, row in results["dynamic"].items():
+            if task == "floor":
+                continue
             print(
                 f"   {task:10} {row['median_ms']:6.1f} ms, overhead {row['overhead_ms']:.1f} ms ="
                 f" {row['overhead_vs_python_c_pass']:.2f} x python -c pass   (budget: <= 3)"
+            )
+        if floor:
+            print(
+                f"   of which python -c '{floor['code']}' alone: {floor['beyond_python_ms']:.1f} ms ="
+                f" {floor['vs_python_c_pass']:.2f} x (a function's run imports its tasks file, which starts so)"
             )
     if "retention" in results:
         shown = ", ".join(f"{int(kept):,} kept: {ms:.2f} ms" for kept, ms in results["retention"].items())
@@ -859,6 +878,12 @@ def _print_base(results: dict) -> None:
                 f" {row['systemd_reinstall_s'] / row['systemd_fresh_s']:6.2f}"
             )
         print("   (whole installs: load, compile, install; a reinstall with nothing changed.   budget: ratio < 0.2)")
+        for row in results["install"]:
+            if row.get("crontab_fresh_s") and "load_s" in row:
+                print(
+                    f"   {row['tasks']:>7} tasks: loading the tasks file alone {row['load_s']:.3f} s ="
+                    f" {row['load_s'] / row['crontab_fresh_s']:.2f} of a fresh crontab install"
+                )
     if "idle" in results:
         idle = results["idle"]
         print(f"\n4. Idle for {idle['seconds']:.0f} s between firings")
