@@ -1,5 +1,6 @@
 """The real schedulers fire tasks with skip conditions and dynamic parameters: the cron daemon and
-a systemd user manager. Templates see the scheduled minute, functions run, a secret reaches the
+a systemd user manager. Templates see the scheduled minute, functions run (in the tasks file's
+folder), a secret reaches the
 script but not the crontab, the units or the journal, and a built-in condition skips its task."""
 
 from __future__ import annotations
@@ -18,11 +19,13 @@ from orchestration.runtime.journal import Journal
 pytestmark = pytest.mark.usefixtures("sandbox")
 
 TASKS = """
+import os
 from orchestration import skips, template, secret
 o = Orchestrator(name='dynamic')
 o.add_task('* * * * *', 'bash', name='params').add_script('record.sh', {{
     'minute': template("{{{{ scheduled_time | strftime('%H:%M') }}}}"),
     'trigger': lambda context: context.trigger,
+    'folder': lambda: os.getcwd(),
     'key': secret({secret!r}),
 }}).add_skip(skips.file_exists('stop')).add_skip(skips.previous_failed())
 o.add_task('* * * * *', 'bash', name='stopped').add_script('record.sh').add_skip(skips.file_missing('go'))
@@ -41,8 +44,15 @@ def install_and_wait(project: Project, state_home: Path, backend: str, timeout: 
     trigger = "cron" if backend == "crontab" else "systemd"
     assert (params.trigger, params.status) == (trigger, "ok")
     scheduled = time.strftime("%H:%M", time.localtime(params.scheduled_time))
-    assert project.records()[0]["argv"] == [scheduled, trigger, f"{backend}-secret"]
-    assert params.parameters[0]["parameters"] == {"minute": scheduled, "trigger": trigger, "key": "***"}
+    # Functions run where the scripts run, the tasks file's folder, not where the daemon starts us.
+    folder = str(project.root)
+    assert project.records()[0]["argv"] == [scheduled, trigger, folder, f"{backend}-secret"]
+    assert params.parameters[0]["parameters"] == {
+        "minute": scheduled,
+        "trigger": trigger,
+        "folder": folder,
+        "key": "***",
+    }
     assert (stopped.status, stopped.reason) == ("skipped", f"skipped by file {project.root}/go is missing")
     return tasks
 

@@ -4,6 +4,7 @@ as JSON, with exact text; and what it says after real runs."""
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -227,12 +228,51 @@ def test_why_refuses_what_it_cannot_judge(installed: Path) -> None:
     )
 
 
-def test_why_after_the_tasks_file_changed(installed: Path, project: Project) -> None:
-    project.write(TASKS.replace("t.add_skip(is_closed)", "t.add_skip(is_closed)\nt.add_skip(lambda: False)"))
-    lines = cli("why", "ns/nightly", "--at", "2026-12-23T02:30").output.splitlines()
-    assert lines[4] == (
-        f"  3. skip if is_closed(): error: task 'nightly' in {installed} no longer matches what was installed:"
-        " its skip conditions were [built-in, built-in, function] and are now [built-in, built-in, function,"
-        f" function]; run `orchestration install {installed}` again"
+def test_why_judges_the_tasks_file_as_installed(installed: Path, project: Project) -> None:
+    """Runs call the functions of the tasks file as it was installed (its private copy), so why
+    does too: an edit counts once it is installed."""
+    edited = TASKS.replace("return context.scheduled_time.day == 24", "return True")
+    project.write(edited)
+    assert cli("why", "ns/nightly", "--at", "2026-12-23T02:30").output.splitlines()[4:6] == [
+        "  3. skip if is_closed(): no",
+        "Would run.",
+    ]
+    install(project, edited)
+    assert cli("why", "ns/nightly", "--at", "2026-12-23T02:30").output.splitlines()[4:6] == [
+        "  3. skip if is_closed(): yes, skip",
+        "Would be skipped by is_closed().",
+    ]
+
+
+def test_why_calls_functions_as_a_run_does(real_crontab, project: Project, utc, tmp_path: Path) -> None:
+    """In a process of their own, in the tasks file's folder: a function that ends its process
+    is an error of that condition, not the end of `why`, and a relative path means the folder
+    of the tasks file wherever `why` is started."""
+    (project.root / "closed").write_text("")
+    install(
+        project,
+        """
+import os
+o = Orchestrator(name='ns')
+def closed_here():
+    return os.path.exists('closed')
+def leaves():
+    os._exit(7)
+o.add_task('0 1 * * *', 'bash', name='t').add_script('record.sh').add_skip(leaves).add_skip(closed_here)
+""",
     )
-    assert lines[5].startswith("Would end in error: task 'nightly' in ")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    started_in = os.getcwd()
+    os.chdir(elsewhere)
+    try:
+        lines = cli("why", "ns/t", "--at", "2026-12-23T01:00").output.splitlines()
+    finally:
+        os.chdir(started_in)
+    assert lines[2:] == [
+        "  1. skip if leaves(): error: skip condition leaves() ended the process that runs the tasks"
+        " file's code (exit status 7) without an answer",
+        "  2. skip if closed_here(): yes, skip (not checked at run time: condition 1 decides first)",
+        "Would end in error: skip condition leaves() ended the process that runs the tasks file's code"
+        " (exit status 7) without an answer",
+    ]

@@ -2,8 +2,8 @@
 
 It judges the schedule (does it fire at that minute; the firing times around it) and every skip
 condition as if a run were scheduled then, the way orchestration-exec would decide it: constants
-and built-in conditions from the manifest, functions from the tasks file (imported as the shim
-imports it), earlier runs from the journal. Command conditions run their commands; environment
+and built-in conditions from the manifest, functions from the tasks file as installed (in a child
+process in the tasks file's folder, as a run calls them), earlier runs from the journal. Command conditions run their commands; environment
 conditions read the environment `why` runs in, with the PATH scripts get. Nothing is written.
 """
 
@@ -14,7 +14,7 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..compile.manifest import Manifest, Skip
 from ..errors import RunError
@@ -26,8 +26,15 @@ from ..runtime.environment import run_environment, task_variables
 from ..runtime.inputs import TaskFunctions
 from ..runtime.journal import Journal
 from ..runtime.records import local_datetime
-from ..state import journal_path
+from ..state import journal_path, tasks_copy_path
 from .preview import next_times, previous_time, zone
+
+if TYPE_CHECKING:
+    from ..runtime.userprocess import UserProcess
+
+
+def _nothing() -> None:
+    """What `why` closes before it starts the tasks file's process: nothing is open."""
 
 
 @dataclass(frozen=True)
@@ -186,6 +193,10 @@ def explain(state: Path, reference: str, at: datetime | None = None, now: dateti
         at = upcoming[0] if upcoming else now
     at = at.astimezone(where).replace(second=0, microsecond=0)
     moment = _Moment(state, manifest, task_id, at, now)
+    try:
+        verdicts = _verdicts(task.skips, moment)
+    finally:
+        moment.close()
     return Explanation(
         reference=f"{manifest.namespace}/{task_id}",
         at=at,
@@ -195,7 +206,7 @@ def explain(state: Path, reference: str, at: datetime | None = None, now: dateti
         fires=not task.reboot and gate.admits(task, at.timestamp(), machine_zone()),
         previous_time=previous_time(task, at),
         next_time=next(iter(next_times(task, at, 1)), None),
-        verdicts=_verdicts(task.skips, moment),
+        verdicts=verdicts,
         notifications=tuple(task.reporting.lines) if task.reporting else (),
         **_latest_deliveries(state, manifest.namespace, task_id),
     )
@@ -236,7 +247,7 @@ class _Moment:
     def __init__(self, state: Path, manifest: Manifest, task_id: str, at: datetime, now: datetime) -> None:
         self.state, self.manifest, self.task_id, self.at, self.now = state, manifest, task_id, at, now
         self._context: RunContext | None = None
-        self._functions: TaskFunctions | None = None
+        self._functions: UserProcess | None = None
 
     def context(self) -> RunContext:
         if self._context is None:
@@ -254,10 +265,16 @@ class _Moment:
 
     def functions(self) -> TaskFunctions:
         if self._functions is None:
-            from ..runtime.usercode import UserCode  # the tasks file: only for tasks with functions
+            from ..runtime.userprocess import UserProcess  # only for tasks with functions
 
-            self._functions = UserCode(self.manifest, self.task_id)
+            copy = tasks_copy_path(self.state, self.manifest.tasks_file_sha256)
+            self._functions = UserProcess(self.manifest, self.task_id, copy, before_fork=_nothing, close=())
         return self._functions
+
+    def close(self) -> None:
+        """End the process that ran the tasks file's functions, if one was started."""
+        if self._functions is not None:
+            self._functions.stop()
 
     def note(self, message: str) -> None:
         """Nothing runs here, so nothing is said."""

@@ -157,7 +157,17 @@ def shape_difference(installed: Shape, current: Shape) -> str | None:
 def serve(manifest: Manifest, task_id: str, copy: str | None, requests: int, replies: int) -> None:
     """Answer the run's requests, one JSON line each, until it closes `requests`: call the
     function asked for with the run's context, and reply with what it returned (encoded) or the
-    message of the error it ended in. The context reads the earlier runs through the run."""
+    message of the error it ended in. The context reads the earlier runs through the run. It
+    works in the tasks file's folder, where the task's scripts run, so that a relative path means
+    the same to a function under cron, under systemd and in `orchestration run` or `why`."""
+    try:
+        os.chdir(manifest.working_directory)
+        failure = None
+    except OSError as error:
+        failure = (
+            f"the tasks file's folder {manifest.working_directory} cannot be entered ({error.strerror}),"
+            f" so its functions cannot run there; {REINSTALL.format(tasks_file=manifest.tasks_file)}"
+        )
     code = UserCode(manifest, task_id, copy)
     incoming = os.fdopen(requests, "rb")
     outgoing = os.fdopen(replies, "wb")
@@ -190,6 +200,8 @@ def serve(manifest: Manifest, task_id: str, copy: str | None, requests: int, rep
             history=history,
         )
         try:
+            if failure is not None:
+                raise RunError(failure)
             if request["call"] == "skip":
                 result: Any = code.skip_condition(Skip.from_json(request["skip"]), context)
             elif request["call"] == "parameter":
