@@ -7,7 +7,6 @@ place (`apply`, None removes it); what the output says is the target's (`targets
 from __future__ import annotations
 
 import os
-import shutil
 from typing import TYPE_CHECKING, Protocol
 
 from ..errors import SchedulerUnavailableError, UsageError
@@ -114,4 +113,6 @@ def cron_daemon_running() -> bool:
 
 def crontab_command() -> str | None:
     """The crontab command, if this machine has one."""
+    import shutil  # with its compression modules: only where a backend is chosen, not for listings
+
     return shutil.which("crontab")
