@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from conftest import Project, read_crontab, write_crontab
+from conftest import Project, read_crontab, wait_for, write_crontab
 from orchestration.api import compile_file
 from orchestration.cli import main
 from orchestration.compile.environment import capture_environment
@@ -120,6 +120,29 @@ def test_pause_and_resume_a_task_and_a_namespace(backend: str, project: Project,
     assert read_crontab() == crontab_before
 
 
+def test_the_end_of_a_namespace_pause_leaves_a_task_paused_for_good(
+    backend: str, project: Project, state_home: Path
+) -> None:
+    """The namespace's pause runs out (on systemd its timer runs `resume --expired`); the task
+    paused on its own stays paused, and listings show the pause that lasts longer meanwhile."""
+    install(project, TASKS, backend)
+    assert cli("pause", "ns/a").exit_code == 0
+    assert cli("pause", "ns", "--until", "4s").exit_code == 0
+    listing = {item["task"]: item["paused"] for item in json.loads(cli("list", "--json").output)}
+    assert listing["a"] == {"scope": "ns/a", "until": None}
+    assert listing["b"]["scope"] == "ns"
+    if backend == "systemd":
+        assert wait_for(lambda: timer_state("b") == "active", 30), "the namespace's pause did not end"
+        assert timer_state("a") == "inactive"
+    else:
+        time.sleep(5)
+    listing = {item["task"]: item["paused"] for item in json.loads(cli("list", "--json").output)}
+    assert listing == {"a": {"scope": "ns/a", "until": None}, "b": None}
+    assert (state_home / "paused" / "ns.a").exists()
+    assert cli("run", "ns/a").exit_code == 0 and cli("run", "ns/b").exit_code == 0
+    assert [(run["task"], run["status"]) for run in runs()] == [("a", "skipped"), ("b", "ok")]
+
+
 def test_pause_refuses_what_it_cannot_do(backend: str, project: Project, state_home: Path) -> None:
     install(project, TASKS, backend)
     runner = CliRunner()
@@ -137,9 +160,12 @@ def test_pause_refuses_what_it_cannot_do(backend: str, project: Project, state_h
 def test_uninstall_forgets_a_pause(backend: str, project: Project, state_home: Path) -> None:
     tasks = install(project, TASKS, backend)
     assert cli("pause", "ns").exit_code == 0
+    assert cli("pause", "ns/b", "--until", "1h").exit_code == 0
     assert (state_home / "paused" / "ns").exists()
     assert cli("uninstall", str(tasks)).exit_code == 0
     assert list((state_home / "paused").iterdir()) == []
+    if backend == "systemd":  # nor would a timer left behind resume a namespace installed again
+        assert "orchestration-resume.ns" not in transient_timers()
     install(project, TASKS, backend)
     assert all(item["paused"] is None for item in json.loads(cli("list", "--json").output))
 

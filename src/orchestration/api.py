@@ -569,11 +569,12 @@ def pause(reference: str, until: datetime | None = None, *, scope: str = "user")
     return pausing.pause(_state(scope), reference, until.timestamp() if until else None)
 
 
-def resume(reference: str, *, scope: str = "user") -> PauseChange:
-    """End the pause of a namespace (and of each of its tasks) or of one task."""
+def resume(reference: str, *, scope: str = "user", expired: bool = False) -> PauseChange:
+    """End the pause of a namespace (and of each of its tasks) or of one task; with `expired`,
+    only its own pause, once its end has come (what the timer of a pause with an end does)."""
     from .installer import pausing
 
-    return pausing.resume(_state(scope), reference)
+    return pausing.resume(_state(scope), reference, expired)
 
 
 def parse_until(text: str, now: datetime | None = None) -> datetime:

@@ -348,11 +348,15 @@ def read_pause(state: str | os.PathLike[str], namespace: str, task: str | None =
 
 
 def pause_of(state: str | os.PathLike[str], namespace: str, task: str, now: float) -> Pause | None:
-    """The pause in force for a task now: its namespace's, else its own; None if it may run."""
-    for found in (read_pause(state, namespace), read_pause(state, namespace, task)):
-        if found is not None and found.active(now):
-            return found
-    return None
+    """The pause in force for a task now (its namespace's or its own, whichever lasts longer);
+    None if it may run."""
+    return longest(read_pause(state, namespace), read_pause(state, namespace, task), now=now)
+
+
+def longest(*found: Pause | None, now: float) -> Pause | None:
+    """Of the pauses in force at `now`, the one that ends last (one without an end, first)."""
+    active = [pause for pause in found if pause is not None and pause.active(now)]
+    return max(active, key=lambda pause: float("inf") if pause.until is None else pause.until, default=None)
 
 
 def pauses(state: str | os.PathLike[str]) -> dict[str, Pause]:

@@ -320,7 +320,7 @@ def uninstall(
                 for path in manifests.candidates(state, installed.namespace):
                     manifests.remove(path)
                 if not keep_pauses:
-                    pausing.forget(state, installed.namespace)
+                    pausing.forget(state, installed.manifest)
             removed.append(changes)
         if not dry_run:
             manifests.forget_tasks_files(state)

@@ -3,8 +3,9 @@
 A pause is a file in the state directory (`paused/NAMESPACE` or `paused/NAMESPACE.TASK`) that the
 shim reads at every firing: a paused firing is recorded as skipped, and nothing in the crontab
 changes. On systemd the task's timer is stopped as well, so nothing wakes at all; a pause with an
-end gets a transient timer that runs `orchestration resume` then. Whichever happens, the file
-decides: a timer started again by a reboot still finds the task paused.
+end gets a transient timer that runs `orchestration resume --expired` then, which ends that pause
+alone (a task paused for good stays paused when its namespace's pause runs out, as on a crontab).
+Whichever happens, the file decides: a timer started again by a reboot still finds the task paused.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 from ..compile.manifest import Manifest, read_head
 from ..errors import ApplyError, NotInstalledError, UsageError
-from ..state import PAUSED, paused_path, read_pause, remove_file, write_private
+from ..state import PAUSED, pause_of, paused_path, read_pause, remove_file, write_private
 from .manifests import candidates, current, find_task
 from .systemctl import Systemctl
 
@@ -106,7 +107,7 @@ def pause(state: Path, reference: str, until: float | None, now: float | None = 
                 systemctl.transient_timer(
                     resumer,
                     f"@{int(until)}",
-                    [target.cli, "resume", reference, "--scope", target.scope],
+                    [target.cli, "resume", reference, "--expired", "--scope", target.scope],
                     {"ORCHESTRATION_HOME": str(state)},
                 )
         except ApplyError as error:
@@ -116,32 +117,38 @@ def pause(state: Path, reference: str, until: float | None, now: float | None = 
     return change
 
 
-def resume(state: Path, reference: str) -> PauseChange:
-    """End the pause of a namespace (and of each of its tasks) or of one task."""
+def resume(state: Path, reference: str, expired: bool = False) -> PauseChange:
+    """End the pause of a namespace (and of each of its tasks) or of one task; with `expired`,
+    only the reference's own pause, and only once its end has come (what its timer runs)."""
+    now = time.time()
     namespace, task = split(reference)
     target = _target(state, namespace, task)
     _refuse_cluster(target, reference, "false")
     tasks = target.tasks
-    if task is None:
-        files = [Path(paused_path(state, namespace))]
+    own = Path(paused_path(state, namespace, task))
+    if expired:
+        found = read_pause(state, namespace, task)
+        # The timer fires at the end, to the second; a pause renewed since then is not its to end.
+        files = [own] if found is not None and found.until is not None and found.until <= now + 1 else []
+    elif task is None:
         folder = Path(state) / PAUSED
-        files += sorted(folder.glob(f"{namespace}.*")) if folder.is_dir() else []
+        files = [own, *(sorted(folder.glob(f"{namespace}.*")) if folder.is_dir() else [])]
     else:
-        files = [Path(paused_path(state, namespace, task))]
+        files = [own]
     removed = [path for path in files if remove_file(path)]
     change = PauseChange(reference, target.backend, [f"{namespace}/{t}" for t in tasks], changed=bool(removed))
     whole = read_pause(state, namespace) if task else None
-    if whole is not None and whole.active(time.time()):
+    if whole is not None and whole.active(now):
         change.still_paused_by = namespace
-    if target.backend == "systemd" and change.still_paused_by is None:
+    if target.backend == "systemd" and change.still_paused_by is None and (removed or not expired):
         systemctl = Systemctl(target.scope)
         resumers = [_resume_unit(namespace, task)]
-        if task is None:
+        if task is None and not expired:
             resumers += [_resume_unit(namespace, t) for t in tasks]
         runnable = [
             f"{unit_name(namespace, t)}.timer"
             for t in tasks
-            if t not in target.at_boot and read_pause(state, namespace, t) is None
+            if t not in target.at_boot and pause_of(state, namespace, t, now) is None
         ]
         try:
             systemctl.stop_quietly([f"{name}.timer" for name in resumers])
@@ -193,12 +200,17 @@ def _resume_unit(namespace: str, task: str | None) -> str:
     return f"orchestration-resume.{namespace}.{task}" if task else f"orchestration-resume.{namespace}"
 
 
-def forget(state: Path, namespace: str) -> None:
-    """Remove the pause files of a namespace that is uninstalled."""
+def forget(state: Path, manifest: Manifest) -> None:
+    """Remove the pause files of a namespace that is uninstalled, and on systemd the timers that
+    would end its pauses (they would otherwise resume a namespace installed again)."""
+    namespace = manifest.namespace
     folder = Path(state) / PAUSED
     if folder.is_dir():
         for path in [folder / namespace, *folder.glob(f"{namespace}.*")]:
             remove_file(path)
+    if manifest.backend == "systemd":
+        resumers = [f"{_resume_unit(namespace, None)}.timer", f"{_resume_unit(namespace, '*')}.timer"]
+        Systemctl(manifest.scope).stop_quietly(resumers)  # a pattern: whichever of them exist
 
 
 __all__ = ["PauseChange", "forget", "pause", "resume", "split"]

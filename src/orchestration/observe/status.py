@@ -21,7 +21,7 @@ from ..installer.entries import hand_edit_summary_of
 from ..installer.manifests import Installed, installed_manifests
 from ..installer.schedulers import make_scheduler
 from ..runtime.records import RunRecord
-from ..state import Pause, pauses
+from ..state import Pause, longest, pauses
 from .history import latest_runs
 
 if TYPE_CHECKING:
@@ -89,7 +89,8 @@ def installed_status(state: Path, now: datetime, next_time: NextTime | None = No
     """Every installed task's state, by namespace and task."""
     next_time = next_time or NextFromSchedule()
     result = []
-    paused = {reference: pause for reference, pause in pauses(state).items() if pause.active(now.timestamp())}
+    now_s = now.timestamp()
+    paused = {reference: pause for reference, pause in pauses(state).items() if pause.active(now_s)}
     latest = latest_runs(state)
     present: dict[str, bool] = {}  # programs looked at: bash once, not once per task
     for installed in installed_manifests(state):
@@ -110,7 +111,9 @@ def installed_status(state: Path, now: datetime, next_time: NextTime | None = No
                     failures_in_a_row=failures,
                     namespace_problems=tuple(namespace_problems),
                     task_problems=tuple(task_problems_of(manifest, task, present)),
-                    paused=paused.get(manifest.namespace) or paused.get(f"{manifest.namespace}/{task_id}"),
+                    paused=longest(
+                        paused.get(manifest.namespace), paused.get(f"{manifest.namespace}/{task_id}"), now=now_s
+                    ),
                     jitter=task.policy.jitter,
                 )
             )
