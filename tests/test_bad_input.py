@@ -92,6 +92,22 @@ CALLS = [
         "Error: 'yesterday' is not a time; use an age such as 30m, 2h, 7d, or ISO 8601 such as 2026-01-31T09:00\n",
     ),
     (
+        ["history", "--since", "9999999999d"],
+        "Error: '9999999999d' is longer than a thousand years; give a shorter duration or a time\n",
+    ),
+    (
+        ["pause", "kept/job", "--until", "99999999d"],
+        "Error: '99999999d' is longer than a thousand years; give a shorter duration or a time\n",
+    ),
+    (
+        ["next", "kept/job", "--from", "9999-12-31T23:59"],
+        "Error: '9999-12-31T23:59' is too far ahead; give a time before the year 9991\n",
+    ),
+    (
+        ["why", "kept/job", "--at", "9995-01-01T00:00"],
+        "Error: '9995-01-01T00:00' is too far ahead; give a time before the year 9991\n",
+    ),
+    (
         ["history", "--limit", "0"],
         USAGE.format(command="history", arguments="[NAMESPACE[/TASK]]")
         + "Error: Invalid value for '--limit' / '-n': 0 is not in the range x>=1.\n",

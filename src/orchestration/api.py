@@ -16,11 +16,10 @@ reading command loads no definitions, no renderers and no python-crontab.
 from __future__ import annotations
 
 import os
-import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -505,15 +504,9 @@ def find_run(reference: str, run_id: str | None = None, *, scope: str = "user") 
 
 def parse_time(text: str) -> datetime:
     """An ISO 8601 time; without an offset it is local time."""
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise UsageError(
-            f"'{text}' is not a time; use ISO 8601 such as 2026-01-31T09:00 or 2026-01-31T09:00+01:00"
-        ) from None
-    from .observe.preview import local_timezone
+    from .observe.moments import parse_time as parsed
 
-    return moment if moment.tzinfo else moment.replace(tzinfo=local_timezone())
+    return parsed(text)
 
 
 # --- running ---------------------------------------------------------------------------------------
@@ -579,23 +572,10 @@ def resume(reference: str, *, scope: str = "user", expired: bool = False) -> Pau
 
 def parse_until(text: str, now: datetime | None = None) -> datetime:
     """A moment to come: an age from now such as 30m, 2h, 7d, 1w, or an ISO 8601 time."""
+    from .observe.moments import parse_until as parsed
     from .observe.preview import local_timezone
 
-    now = now or datetime.now(local_timezone())
-    match = _RELATIVE.fullmatch(text.strip())
-    if match:
-        amount, unit = int(match.group(1)), match.group(2)
-        return now + timedelta(**{_UNITS[unit]: amount})
-    try:
-        return parse_time(text)
-    except UsageError:
-        raise UsageError(
-            f"'{text}' is not a time; use a duration such as 30m, 2h, 7d, or ISO 8601 such as 2026-01-31T09:00"
-        ) from None
-
-
-_RELATIVE = re.compile(r"(\d+)\s*([smhdw])")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+    return parsed(text, now or datetime.now(local_timezone()))
 
 
 # --- notifications and metrics -------------------------------------------------------------------

@@ -194,12 +194,13 @@ def history(
 ) -> None:
     """Show recorded runs with their ids: the newest LIMIT, newest last (--reverse: first)."""
     from ..observe.follow import follow_runs, format_run
-    from ..observe.history import parse_since, split_reference
+    from ..observe.history import split_reference
+    from ..observe.moments import parse_since
 
     runs = api.history(
         reference,
         status=status,
-        since=parse_since(since) if since else None,
+        since=parse_since(since, time.time()) if since else None,
         limit=limit,
         reverse=reverse,
         scope=scope,

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import re
 import sqlite3
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta
 from pathlib import Path
 
 from ..errors import UsageError
@@ -15,9 +13,6 @@ from ..runtime.journal import Journal
 from ..runtime.records import FAILURE_STATUSES, STATUSES, RunRecord
 from ..state import journal_path
 
-_RELATIVE = re.compile(r"(\d+)\s*([smhdw])")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-
 
 def split_reference(reference: str | None) -> tuple[str | None, str | None]:
     """'NAMESPACE/TASK' or 'NAMESPACE' to (namespace, task)."""
@@ -25,22 +20,6 @@ def split_reference(reference: str | None) -> tuple[str | None, str | None]:
         return None, None
     namespace, _, task = reference.partition("/")
     return namespace or None, task or None
-
-
-def parse_since(text: str, now: float | None = None) -> float:
-    """A moment as a timestamp: '30m', '2h', '7d', '1w' ago, or an ISO 8601 time."""
-    now = time.time() if now is None else now
-    match = _RELATIVE.fullmatch(text.strip())
-    if match:
-        amount, unit = int(match.group(1)), match.group(2)
-        return now - timedelta(**{_UNITS[unit]: amount}).total_seconds()
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise UsageError(
-            f"'{text}' is not a time; use an age such as 30m, 2h, 7d, or ISO 8601 such as 2026-01-31T09:00"
-        ) from None
-    return (moment if moment.tzinfo else moment.astimezone()).timestamp()
 
 
 class RunHistory(list[RunRecord]):
