@@ -108,6 +108,10 @@ CALLS = [
         "Error: '9995-01-01T00:00' is too far ahead; give a time before the year 9991\n",
     ),
     (
+        ["history", "--json", "--follow"],
+        "Error: --json prints the runs recorded so far and ends; it cannot be combined with --follow\n",
+    ),
+    (
         ["history", "--limit", "0"],
         USAGE.format(command="history", arguments="[NAMESPACE[/TASK]]")
         + "Error: Invalid value for '--limit' / '-n': 0 is not in the range x>=1.\n",

@@ -33,6 +33,14 @@ def test_next_for_a_tasks_file_as_json(project: Project) -> None:
     }
 
 
+def test_any_file_that_exists_is_read_as_a_tasks_file(project: Project, monkeypatch) -> None:
+    """Not only a name ending in .py: `tasks.txt` in the folder where `next` is typed."""
+    project.write(TASKS, name="tasks.txt")
+    monkeypatch.chdir(project.root)
+    result = cli("next", "tasks.txt", "--from", "2026-11-26T12:00+00:00", "-n", "1", "--json")
+    assert json.loads(result.output)["nx/long-weekend"] == ["2026-11-27T22:30:00+00:00"]
+
+
 def test_next_for_an_installed_task_as_text(real_crontab, project: Project) -> None:
     tasks = project.write(TASKS)
     assert cli("install", str(tasks), "--backend", "crontab").exit_code == 0

@@ -442,7 +442,7 @@ def upcoming(target: str, *, count: int = 5, after: datetime | None = None, scop
 
     after = after or datetime.now(local_timezone())
     warnings: tuple[str, ...] = ()
-    if target.endswith(".py") or (os.path.sep in target and not _looks_like_reference(target)):
+    if _names_a_file(target):
         from .installer.apply import compile_file
 
         compiled: list[Manifest] = compile_file(target)
@@ -460,8 +460,10 @@ def upcoming(target: str, *, count: int = 5, after: datetime | None = None, scop
     ]
 
 
-def _looks_like_reference(target: str) -> bool:
-    return target.count("/") == 1 and not os.path.exists(target)
+def _names_a_file(target: str) -> bool:
+    """Whether `next` reads `target` as a tasks file: it ends in .py, exists, or has more than
+    the one '/' of NAMESPACE/TASK."""
+    return target.endswith(".py") or os.path.exists(target) or target.count("/") > 1
 
 
 def history(

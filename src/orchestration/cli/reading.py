@@ -180,7 +180,7 @@ def why(reference: str, at: str | None, as_json: bool, scope: str) -> None:
 @click.option("--since", metavar="WHEN", help="Only runs started at or after WHEN: 30m, 2h, 7d or ISO 8601.")
 @json_option
 @click.option("--reverse", "-r", is_flag=True, help="Newest first.")
-@click.option("--follow", "-f", is_flag=True, help="Then print each run as it starts and finishes.")
+@click.option("--follow", "-f", is_flag=True, help="Then print each run as it starts and finishes (not with --json).")
 @scope_option
 def history(
     reference: str | None,
@@ -193,6 +193,8 @@ def history(
     scope: str,
 ) -> None:
     """Show recorded runs with their ids: the newest LIMIT, newest last (--reverse: first)."""
+    if as_json and follow:
+        raise UsageError("--json prints the runs recorded so far and ends; it cannot be combined with --follow")
     from ..observe.follow import follow_runs, format_run
     from ..observe.history import split_reference
     from ..observe.moments import parse_since
