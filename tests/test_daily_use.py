@@ -143,6 +143,19 @@ def test_the_end_of_a_namespace_pause_leaves_a_task_paused_for_good(
     assert [(run["task"], run["status"]) for run in runs()] == [("a", "skipped"), ("b", "ok")]
 
 
+def test_a_task_removed_by_a_reinstall_takes_its_pause_with_it(
+    backend: str, project: Project, state_home: Path
+) -> None:
+    install(project, TASKS, backend)
+    assert cli("pause", "ns/b").exit_code == 0
+    install(project, TASKS.split("o.add_task('0 2")[0], backend)  # without b
+    assert not (state_home / "paused" / "ns.b").exists()
+    install(project, TASKS, backend)  # b again: a new task, not paused
+    assert all(item["paused"] is None for item in json.loads(cli("list", "--json").output))
+    if backend == "systemd":
+        assert timer_state("b") == "active"
+
+
 def test_pause_refuses_what_it_cannot_do(backend: str, project: Project, state_home: Path) -> None:
     install(project, TASKS, backend)
     runner = CliRunner()

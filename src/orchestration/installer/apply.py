@@ -119,6 +119,7 @@ def _apply_all(staged: list[_Stage], state: Path) -> None:
         raise
     for stage in staged:
         stage.forget_old_manifests(state)
+        pausing.forget_removed_tasks(state, stage.manifest)
         if stage.scheduler.name == "systemd" and not stage.in_place:
             stage.changes.warnings += pausing.hold(state, stage.manifest)  # the timers it started
     manifests.forget_tasks_files(state)

@@ -189,6 +189,16 @@ def hold(state: Path, manifest: Manifest) -> list[str]:
     return []
 
 
+def forget_removed_tasks(state: Path, manifest: Manifest) -> None:
+    """Remove the pauses of tasks the namespace no longer has: a task of that name added again
+    later is a new task, and starts unpaused."""
+    folder = Path(state) / PAUSED
+    if folder.is_dir():
+        for path in folder.glob(f"{manifest.namespace}.*"):
+            if path.name.partition(".")[2] not in manifest.tasks:
+                remove_file(path)
+
+
 def unit_name(namespace: str, task: str) -> str:
     from ..targets.systemd import unit_name as name  # only for namespaces on systemd
 
@@ -213,4 +223,4 @@ def forget(state: Path, manifest: Manifest) -> None:
         Systemctl(manifest.scope).stop_quietly(resumers)  # a pattern: whichever of them exist
 
 
-__all__ = ["PauseChange", "forget", "pause", "resume", "split"]
+__all__ = ["PauseChange", "forget", "forget_removed_tasks", "pause", "resume", "split"]
