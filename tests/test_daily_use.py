@@ -214,6 +214,10 @@ def test_status_check_exits_1_when_something_needs_attention(backend: str, proje
     assert failing.output.splitlines()[-1] == "! ns/bad: 1 failure(s) in a row; see `orchestration logs ns/bad`"
     assert cli("status", "--check", "--json").exit_code == 1
     assert cli("status").exit_code == 0  # without --check, status only shows
+    assert cli("pause", "ns/bad").exit_code == 0  # silenced while it is fixed
+    assert cli("status", "--check").exit_code == 0
+    assert cli("resume", "ns/bad").exit_code == 0
+    assert cli("status", "--check").exit_code == 1
     project.write(tasks.read_text()[len("from orchestration import Orchestrator\n") :].replace("fail.sh", "record.sh"))
     assert cli("install", str(tasks), "--backend", backend).exit_code == 0
     cli("run", "ns/bad")

@@ -45,8 +45,11 @@ class TaskStatus(Frozen):
 
     @property
     def needs_attention(self) -> bool:
-        """Something to fix: a problem, or failures since the last success."""
-        return bool(self.problems) or self.failures_in_a_row > 0
+        """Something to fix: a problem of its namespace; unless the task is paused (which is how
+        one silences a task while fixing it), a problem of its own or failures since its last
+        success."""
+        own = bool(self.task_problems) or self.failures_in_a_row > 0
+        return bool(self.namespace_problems) or (own and self.paused is None)
 
     @property
     def reference(self) -> str:
