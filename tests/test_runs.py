@@ -173,6 +173,9 @@ def test_retries_stop_when_they_run_out(real_crontab, scripts: Project, state_ho
     shim.communicate(timeout=30)
     assert shim.returncode == 1
     assert [(r.attempt, r.status) for r in runs(state_home, "flaky")] == [(1, "failed"), (2, "failed")]
+    # One firing failed, whatever its attempts: status counts firings, as notifications do.
+    [status] = json.loads(CliRunner().invoke(main, ["status", "--json"]).output)
+    assert status["failures_in_a_row"] == 1
 
 
 def test_sigterm_to_the_shim_reaches_the_script_and_records_killed(

@@ -180,11 +180,12 @@ def latest_runs(state: Path) -> dict[tuple[str, str], tuple[RunRecord, int]]:
 
 
 def consecutive_failures(runs: list[RunRecord]) -> int:
-    """Failures since the last success, newest first; skipped and running runs do not count."""
+    """Failed firings since the last success, of runs newest first: a firing retried counts once
+    (by its first attempt); skipped and running runs do not count."""
     count = 0
     for run in runs:
         if run.status == "ok":
             break
-        if run.status in FAILURE_STATUSES:
+        if run.status in FAILURE_STATUSES and run.attempt == 1:
             count += 1
     return count

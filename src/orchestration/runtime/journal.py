@@ -442,8 +442,9 @@ def _insert_steps(connection: sqlite3.Connection, run: RunRecord) -> None:
 
 
 def _summarize(connection: sqlite3.Connection, namespace: str, task: str) -> None:
-    """The task's row of `tasks`: its newest run and its failures since its newest success, from
-    the indexes (a few rows each), after a write of its runs."""
+    """The task's row of `tasks`: its newest run and its failed firings since its newest success
+    (a firing retried counts once, by its first attempt), from the indexes (a few rows each),
+    after a write of its runs."""
     newest = connection.execute(
         "SELECT run_id FROM runs WHERE namespace = ? AND task = ? ORDER BY started_at DESC, run_id DESC LIMIT 1",
         (namespace, task),
@@ -453,7 +454,8 @@ def _summarize(connection: sqlite3.Connection, namespace: str, task: str) -> Non
     ).fetchone()[0]
     marks = ", ".join("?" * len(FAILURE_STATUSES))
     failures = connection.execute(
-        f"SELECT COUNT(*) FROM runs WHERE namespace = ? AND task = ? AND status IN ({marks}) AND started_at > ?",
+        f"SELECT COUNT(*) FROM runs WHERE namespace = ? AND task = ? AND status IN ({marks}) AND started_at > ?"
+        " AND attempt = 1",
         (namespace, task, *FAILURE_STATUSES, -1 if success is None else success),
     ).fetchone()[0]
     connection.execute(
