@@ -10,6 +10,7 @@ import os
 import pty
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -365,10 +366,10 @@ def test_shell_completion_of_commands_options_and_installed_tasks(project: Proje
     assert "_ORCHESTRATION_COMPLETE=bash_complete" in script and "complete -o nosort -F" in script
 
 
-def _on_a_terminal(argv: list[str], environment: dict[str, str]) -> str:
-    """What `argv` prints when its stdout and stderr are a terminal."""
+def _on_a_terminal(argv: list[str], environment: dict[str, str], stderr: int | None = None) -> str:
+    """What `argv` prints when its stdout (and, unless `stderr` is given, its stderr) is a terminal."""
     leader, follower = pty.openpty()
-    process = subprocess.Popen(argv, stdout=follower, stderr=follower, env=environment)
+    process = subprocess.Popen(argv, stdout=follower, stderr=follower if stderr is None else stderr, env=environment)
     os.close(follower)
     chunks = []
     while True:
@@ -396,3 +397,8 @@ def test_colour_on_a_terminal_unless_no_color_or_never(state_home: Path) -> None
     assert piped.stderr == "Error: namespace 'nowhere' is not installed; `orchestration list` shows what is\n"
     forced = subprocess.run([PROGRAM, "--color", "always", *argv[1:]], capture_output=True, text=True, env=plain)
     assert forced.stderr.startswith(red)
+    # Each stream by itself: errors into a file stay plain while the output is a terminal.
+    with tempfile.TemporaryFile("w+") as errors:
+        _on_a_terminal(argv, plain, stderr=errors.fileno())
+        errors.seek(0)
+        assert errors.read() == "Error: namespace 'nowhere' is not installed; `orchestration list` shows what is\n"

@@ -28,25 +28,28 @@ STATUS_COLORS = {
     "overlap": "yellow",
     "running": "cyan",
 }
-_color = False  # decided once per command by the group's --color
+_color = False  # on stdout; decided once per command by the group's --color
+_color_errors = False  # on stderr, which may be a terminal when stdout is not (or the reverse)
 
 
 def set_color(mode: str) -> None:
-    """Decide whether this command colours its output."""
-    global _color
+    """Decide whether this command colours its output and its errors."""
+    global _color, _color_errors
     if mode == "auto":
-        _color = not os.environ.get("NO_COLOR") and sys.stdout.isatty() and os.environ.get("TERM") != "dumb"
+        allowed = not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+        _color, _color_errors = allowed and sys.stdout.isatty(), allowed and sys.stderr.isatty()
     else:
-        _color = mode == "always"
+        _color = _color_errors = mode == "always"
 
 
 def styled(text: str, **style: Any) -> str:
-    """`text` in colour when colour is on, else as it is."""
-    return click.style(text, **style) if _color else text
+    """`text` in colour when colour is on for either stream (`echo` takes it out for a stream
+    without colour), else as it is."""
+    return click.style(text, **style) if _color or _color_errors else text
 
 
 def echo(text: str = "", *, err: bool = False) -> None:
-    click.echo(text, err=err, color=_color)
+    click.echo(text, err=err, color=_color_errors if err else _color)
 
 
 def status_text(status: str, text: str | None = None) -> str:
