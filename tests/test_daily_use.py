@@ -344,7 +344,8 @@ def test_shell_completion_of_commands_options_and_installed_tasks(project: Proje
     placed = compiled.placed("crontab", "user")
     manifests.write(manifests.versioned_path(state_home, placed), placed)
 
-    def complete(line: str) -> list[str]:
+    def offered(line: str) -> list[str]:
+        """What bash's completion function is given: 'TYPE,VALUE' lines."""
         words = line.split(" ")
         environment = {
             **os.environ,
@@ -352,8 +353,10 @@ def test_shell_completion_of_commands_options_and_installed_tasks(project: Proje
             "COMP_WORDS": line,
             "COMP_CWORD": str(len(words) - 1),
         }
-        result = subprocess.run([PROGRAM], capture_output=True, text=True, env=environment)
-        return [item.split(",", 1)[1] for item in result.stdout.splitlines() if "," in item]
+        return subprocess.run([PROGRAM], capture_output=True, text=True, env=environment).stdout.splitlines()
+
+    def complete(line: str) -> list[str]:
+        return [item.split(",", 1)[1] for item in offered(line) if item.startswith("plain,")]
 
     assert complete("orchestration pa") == ["pause"]
     assert complete("orchestration history --re") == ["--reverse"]
@@ -362,6 +365,10 @@ def test_shell_completion_of_commands_options_and_installed_tasks(project: Proje
     assert complete("orchestration pause ns/") == ["ns/a", "ns/b"]
     assert complete("orchestration logs x") == []
     assert complete("orchestration completion f") == ["fish"]
+    # A tasks file: the shell completes file names ('file' asks it to); next offers tasks too.
+    for command in ("install", "uninstall", "compile", "run-scheduler"):
+        assert offered(f"orchestration {command} ta") == ["file,ta"]
+    assert offered("orchestration next ns/") == ["file,ns/", "plain,ns/a", "plain,ns/b"]
     script = subprocess.run([PROGRAM, "completion", "bash"], capture_output=True, text=True).stdout
     assert "_ORCHESTRATION_COMPLETE=bash_complete" in script and "complete -o nosort -F" in script
 

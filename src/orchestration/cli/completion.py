@@ -32,6 +32,17 @@ def complete_task(ctx: click.Context, param: click.Parameter, incomplete: str) -
     return [CompletionItem(ref) for ref in references if ref.startswith(incomplete)]
 
 
+def complete_file(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+    """The shell's own completion of file names."""
+    return [CompletionItem(incomplete, type="file")]
+
+
+def complete_file_or_task(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+    """NAMESPACE/TASK of installed tasks that fit; file names when none does (the shells take
+    the file item only when no other completion is offered)."""
+    return complete_file(ctx, param, incomplete) + complete_task(ctx, param, incomplete)
+
+
 def complete_namespace_or_task(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
     """NAMESPACE, or NAMESPACE/TASK once a '/' is typed."""
     installed = _installed_tasks(ctx)

@@ -10,6 +10,7 @@ from .. import api
 from ..installer.diff import describe_changes
 from ..state import write_private
 from ..targets import TARGETS, as_text
+from .completion import complete_file
 from .group import main, scope_option
 from .output import echo, echo_json, echo_lines, warning
 
@@ -18,7 +19,7 @@ IMAGE_HELP = "The container image the kubernetes target's pods run (it holds the
 
 
 @main.command()
-@click.argument("tasks_file")
+@click.argument("tasks_file", shell_complete=complete_file)
 @click.option(
     "--backend",
     type=BACKEND_CHOICES,
@@ -46,7 +47,7 @@ def install(tasks_file: str, backend: str, scope: str, dry_run: bool, image: str
 
 
 @main.command()
-@click.argument("tasks_file", required=False)
+@click.argument("tasks_file", required=False, shell_complete=complete_file)
 @click.option("--name", "namespace", metavar="NAMESPACE", help="Remove this namespace.")
 @click.option("--all", "everything", is_flag=True, help="Remove every installed namespace.")
 @scope_option
@@ -69,7 +70,7 @@ def uninstall(tasks_file: str | None, namespace: str | None, everything: bool, s
 
 
 @main.command(name="compile")
-@click.argument("tasks_file")
+@click.argument("tasks_file", shell_complete=complete_file)
 @click.option(
     "--target", type=click.Choice(sorted(TARGETS)), default="crontab", show_default=True, help="What to render."
 )

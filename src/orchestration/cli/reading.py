@@ -11,7 +11,7 @@ import click
 
 from .. import api
 from ..errors import UsageError
-from .completion import complete_namespace_or_task, complete_task
+from .completion import complete_file_or_task, complete_namespace_or_task, complete_task
 from .group import json_option, main, scope_option
 from .output import (
     attention,
@@ -127,7 +127,7 @@ def styled_count(cell: str) -> str:
 
 
 @main.command(name="next")
-@click.argument("target", metavar="TASKS_FILE|NAMESPACE/TASK", shell_complete=complete_task)
+@click.argument("target", metavar="TASKS_FILE|NAMESPACE/TASK", shell_complete=complete_file_or_task)
 @click.option(
     "--count", "-n", default=5, show_default=True, type=click.IntRange(1, 10000), help="How many firing times."
 )

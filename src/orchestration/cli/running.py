@@ -9,7 +9,7 @@ import time
 import click
 
 from .. import api
-from .completion import complete_namespace_or_task, complete_task
+from .completion import complete_file, complete_namespace_or_task, complete_task
 from .group import json_option, main, scope_option
 from .output import echo_json
 
@@ -79,7 +79,7 @@ def resume(reference: str, expired: bool, as_json: bool, scope: str) -> None:
 
 
 @main.command(name="run-scheduler")
-@click.argument("tasks_file")
+@click.argument("tasks_file", shell_complete=complete_file)
 def run_scheduler(tasks_file: str) -> None:
     """Run the tasks of TASKS_FILE in the foreground with a cron daemon of its own, until SIGTERM
     or Ctrl-C: for containers (as their entry point, as root) and machines where no scheduler runs.
