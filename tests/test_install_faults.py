@@ -229,10 +229,27 @@ def test_an_edited_entry_is_reported_and_replaced(real_crontab, project: Project
     assert result.exit_code == 0
     entry = next(line for line in installed.splitlines() if line.startswith("0 1 * * * "))
     assert result.stderr == (
-        f"Warning: the crontab entries of namespace 'atom' were changed by hand (deleted: {entry});"
-        f" they are replaced by what {tasks} defines\n"
+        f"Warning: the crontab entries of namespace 'atom' were changed by hand (deleted: {entry};"
+        f" added: {entry.replace('0 1 * * * ', '30 1 * * * ')}); they are replaced by what {tasks} defines\n"
     )
     assert read_crontab() == installed
+
+
+def test_lines_moved_by_hand_are_said_as_such(real_crontab, project: Project, state_home: Path) -> None:
+    tasks = project.write(V2)
+    assert cli("install", str(tasks), "--backend", "crontab").exit_code == 0
+    installed = read_crontab()
+    lines = installed.splitlines(keepends=True)
+    first, second = (n for n, line in enumerate(lines) if "# orchestration:atom:" in line)
+    lines[first], lines[second] = lines[second], lines[first]
+    write_crontab("".join(lines))
+    status = cli("status").output
+    assert "its crontab entries were changed by hand (lines moved)" in status
+    removed = CliRunner().invoke(main, ["uninstall", str(tasks)])
+    assert removed.stderr == (
+        "Warning: the crontab entries of namespace 'atom' were changed by hand (lines moved); they are removed\n"
+    )
+    assert "orchestration:atom" not in read_crontab()
 
 
 def test_deleted_and_edited_unit_files_are_reported_and_restored(

@@ -271,15 +271,14 @@ def clock_change_notes(manifest: Manifest, now: float | None = None) -> list[str
     return notes
 
 
-def hand_edits(scheduler: Scheduler, old: Installed) -> list[str]:
-    """What a person changed in our entries since they were installed (they get replaced)."""
+def hand_edits(scheduler: Scheduler, old: Installed, removing: bool = False) -> list[str]:
+    """What a person changed in our entries since they were installed: they get replaced by an
+    install, removed by an uninstall."""
     summary = hand_edit_summary_of(scheduler, old)
     if summary is None:
         return []
-    return [
-        f"the {scheduler.name} entries of namespace '{old.namespace}' were changed by hand"
-        f" ({summary}); they are replaced by what {old.manifest.tasks_file} defines"
-    ]
+    fate = "they are removed" if removing else f"they are replaced by what {old.manifest.tasks_file} defines"
+    return [f"the {scheduler.name} entries of namespace '{old.namespace}' were changed by hand ({summary}); {fate}"]
 
 
 def _check_identity(manifest: Manifest, old: Manifest | None) -> None:
@@ -315,7 +314,7 @@ def uninstall(
         for installed in targets:
             changes = removal(installed.manifest)
             scheduler = make_scheduler(installed.manifest.backend, installed.manifest.scope)
-            changes.warnings = hand_edits(scheduler, installed)
+            changes.warnings = hand_edits(scheduler, installed, removing=True)
             if not dry_run:
                 scheduler.apply(installed.namespace, None)
                 for path in manifests.candidates(state, installed.namespace):

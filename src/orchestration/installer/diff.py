@@ -77,20 +77,27 @@ def removal(manifest: Manifest) -> NamespaceChanges:
 
 def hand_edit_summary(expected: Rendered, actual: Rendered | None) -> str | None:
     """What a person changed in our entries since they were installed, or None: the files that
-    were deleted or edited, and within a crontab block the lines that went missing."""
+    were deleted, edited or added, and within a crontab block the lines that went missing and
+    the lines that are new (an edited line is both)."""
     actual = actual or {}
     if actual == expected:
         return None
     deleted = [name for name in expected if name not in actual]
     edited = [name for name in expected if name in actual and actual[name] != expected[name]]
+    added = [name for name in actual if name not in expected]
     if [name for name in expected if name.endswith(".crontab")] == list(expected):
-        # A crontab block is one text: name its lines that are gone instead.
-        lines = {line for text in actual.values() for line in text.splitlines()}
-        deleted = [line for text in expected.values() for line in text.splitlines() if line not in lines]
+        # A crontab block is one text: name its lines instead.
+        had = [line for text in expected.values() for line in text.splitlines()]
+        has = [line for text in actual.values() for line in text.splitlines()]
+        deleted = [line for line in had if line not in set(has)]
+        added = [line for line in has if line not in set(had)]
         edited = []
+        if not (deleted or added):
+            return "lines moved"
     parts = [f"deleted: {_some(deleted)}"] if deleted else []
     parts += [f"edited: {_some(edited)}"] if edited else []
-    return "; ".join(parts) or "lines added"
+    parts += [f"added: {_some(added)}"] if added else []
+    return "; ".join(parts)
 
 
 def _some(items: list[str], shown: int = 3) -> str:
@@ -114,7 +121,10 @@ def describe_changes(changes: NamespaceChanges, *, dry_run: bool) -> Iterable[st
         for task_id in task_ids:
             yield f"  {mark} {task_id}  {changes.descriptions.get(task_id, '')}".rstrip()
     if not (changes.added or changes.changed or changes.removed or changes.moved_from):
-        yield "  no task changed; the manifest was refreshed (the tasks file or the environment changed)"
+        yield (
+            "  no task changed; what is installed was written again (the tasks file or the environment"
+            " changed, or the entries were changed by hand)"
+        )
     yield (
         f"  {len(changes.added)} added, {len(changes.changed)} changed, {len(changes.removed)} removed,"
         f" {len(changes.unchanged)} unchanged."
