@@ -126,6 +126,10 @@ CALLS = [
         "Error: tasks file {dir}/missing.py does not exist\nGive the path of a Python file that creates an Orchestrator.\n",
     ),
     (
+        ["compile", "{file}", "--json", "--output", "{dir}/out"],
+        "Error: --json prints the files and --output writes them into DIR: give one of them\n",
+    ),
+    (
         ["compile", "{file}", "--target", "launchd"],
         USAGE.format(command="compile", arguments="TASKS_FILE")
         + "Error: Invalid value for '--target': 'launchd' is not one of 'crontab', 'foreground', 'kubernetes',"

@@ -269,7 +269,7 @@ def test_install_compile_and_logs_print_json(backend: str, project: Project, sta
     assert plan["dry_run"] is True
     [namespace] = plan["namespaces"]
     assert (namespace["namespace"], namespace["backend"], namespace["added"]) == ("ns", backend, ["a", "b"])
-    assert namespace["descriptions"]["a"] == "0 1 * * *  (at 01:00)"
+    assert (namespace["schedules"]["a"], namespace["descriptions"]["a"]) == ("0 1 * * *", "at 01:00")
     assert not (state_home / "manifests").exists()  # a dry run writes nothing
     done = json.loads(cli("install", str(tasks), "--backend", backend, "--json").output)
     assert done["dry_run"] is False and done["namespaces"][0]["added"] == ["a", "b"]

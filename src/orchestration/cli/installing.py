@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from .. import api
+from ..errors import UsageError
 from ..installer.diff import describe_changes
 from ..state import write_private
 from ..targets import TARGETS, as_text
@@ -87,6 +88,8 @@ def compile_command(
     tasks_file: str, target: str, scope: str, output: str | None, image: str | None, as_json: bool
 ) -> None:
     """Print (or write to DIR) what installing TASKS_FILE would write; touch nothing else."""
+    if as_json and output:
+        raise UsageError("--json prints the files and --output writes them into DIR: give one of them")
     files = api.render(tasks_file, target, scope=scope, image=image)
     if as_json:
         echo_json({"target": target, "files": files})

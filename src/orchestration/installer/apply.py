@@ -247,7 +247,7 @@ def _in_place(manifest: Manifest, requested: str, scope: str, state: Path) -> _S
         return None
     changes = NamespaceChanges(manifest.namespace, backend, manifest.tasks_file, unchanged=list(new.tasks))
     changes.warnings = clock_change_notes(new)
-    changes.descriptions = {task_id: f"{task.expression}  ({task.description})" for task_id, task in new.tasks.items()}
+    changes.describe(new)
     return _Stage(new, scheduler, path, {}, changes, None, None, in_place=True)
 
 

@@ -26,8 +26,14 @@ class NamespaceChanges:
     unchanged: list[str] = field(default_factory=list)
     rewritten: bool = False  # the manifest or the entries differ from what is installed
     moved_from: str | None = None  # the backend it was installed in before
-    descriptions: dict[str, str] = field(default_factory=dict)
+    schedules: dict[str, str] = field(default_factory=dict)  # task id -> its schedule as written
+    descriptions: dict[str, str] = field(default_factory=dict)  # task id -> its schedule in words
     warnings: list[str] = field(default_factory=list)
+
+    def describe(self, manifest: Manifest) -> None:
+        """Note the schedule of each task of `manifest`, as written and in words."""
+        for task_id, task in manifest.tasks.items():
+            self.schedules[task_id], self.descriptions[task_id] = task.expression, task.description
 
     @property
     def any(self) -> bool:
@@ -44,6 +50,7 @@ class NamespaceChanges:
             "unchanged": self.unchanged,
             "rewritten": self.rewritten,
             "moved_from": self.moved_from,
+            "schedules": self.schedules,
             "descriptions": self.descriptions,
             "warnings": self.warnings,
         }
@@ -53,8 +60,8 @@ def diff(old: Manifest | None, new: Manifest) -> NamespaceChanges:
     """Which tasks an install adds, changes, removes or leaves alone."""
     old_tasks = old.tasks if old else {}
     changes = NamespaceChanges(namespace=new.namespace, backend=new.backend, tasks_file=new.tasks_file)
+    changes.describe(new)
     for task_id, task in new.tasks.items():
-        changes.descriptions[task_id] = f"{task.expression}  ({task.description})"
         if task_id not in old_tasks:
             changes.added.append(task_id)
         elif old_tasks[task_id] != task:
@@ -119,7 +126,8 @@ def describe_changes(changes: NamespaceChanges, *, dry_run: bool) -> Iterable[st
     yield f"{verb} namespace '{changes.namespace}' ({changes.backend}{moved}) from {changes.tasks_file}:"
     for mark, task_ids in (("+", changes.added), ("~", changes.changed), ("-", changes.removed)):
         for task_id in task_ids:
-            yield f"  {mark} {task_id}  {changes.descriptions.get(task_id, '')}".rstrip()
+            words = f"  ({changes.descriptions[task_id]})" if task_id in changes.descriptions else ""
+            yield f"  {mark} {task_id}  {changes.schedules.get(task_id, '')}{words}".rstrip()
     if not (changes.added or changes.changed or changes.removed or changes.moved_from):
         yield (
             "  no task changed; what is installed was written again (the tasks file or the environment"
