@@ -291,6 +291,42 @@ def test_secrets_reach_the_script_and_are_shown_nowhere(real_crontab, project: P
     assert "hunter2-static" in manifest.read_text()  # the one place a secret is kept
 
 
+COPIED = """
+from orchestration import secret, template
+o = Orchestrator(name='ns')
+hidden = {'TOKEN': secret('s3cr3t-of-env')}
+o.add_task('0 1 * * *', 'bash', name='copies', env=hidden).add_script(
+    'record.sh', {'t': template('{{ env.TOKEN }}'), 'f': lambda ctx: 'with ' + ctx.environ['TOKEN']})
+o.add_task('0 1 * * *', 'bash', name='quotes', env=hidden).add_script('record.sh').add_skip(
+    lambda ctx: int(ctx.environ['TOKEN']))
+"""
+
+
+def test_a_secret_copied_into_a_plain_value_or_a_message_is_hidden_too(
+    real_crontab, project: Project, state_home: Path
+) -> None:
+    """A template or a function can copy a secret into a value that is not secret, and an error
+    can quote one: what the run says and records hides it by its value."""
+    install(project, COPIED)
+    copies, quotes = fire(state_home, "ns", "copies"), fire(state_home, "ns", "quotes")
+    assert (copies.returncode, quotes.returncode) == (0, 1)
+    assert project.records()[0]["argv"] == ["s3cr3t-of-env", "with s3cr3t-of-env"]  # the script gets it
+    assert newest(state_home, "copies").parameters[0]["parameters"] == {"t": "***", "f": "with ***"}
+    assert newest(state_home, "quotes").reason == (
+        "skip condition <lambda>() raised ValueError: invalid literal for int() with base 10: '***'"
+    )
+    shown = [
+        copies.stdout,
+        quotes.stdout,
+        cli("history", "--json").output,
+        cli("logs", "ns/copies").output,
+        cli("logs", "ns/quotes").output,
+        cli("why", "ns/quotes").output,
+    ]
+    assert not any("s3cr3t-of-env" in text for text in shown)
+    assert "'***'" in shown[-1]
+
+
 WRONG_VALUES = """
 from orchestration import template
 o = Orchestrator(name='ns', verbose=True)  # each run says what it did on stdout

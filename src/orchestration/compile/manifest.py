@@ -265,6 +265,15 @@ class TaskManifest(Frozen):
         return "; ".join(timing.description for timing in self.timings)
 
     @property
+    def secret_texts(self) -> frozenset[str]:
+        """The secret values written in the manifest: of env= and of parameters given as
+        secret(...) text (worked-out secrets are known only at a run)."""
+        parameters = (value for step in self.steps for run in step.runs for value in run.values())
+        return frozenset(
+            value.text for value in (*self.environment.values(), *parameters) if value.secret and value.text is not None
+        )
+
+    @property
     def needs_tasks_file(self) -> bool:
         """Whether a run must import the tasks file (for its functions)."""
         return any(skip.kind == FUNCTION for skip in self.skips) or any(

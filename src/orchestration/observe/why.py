@@ -21,6 +21,7 @@ from ..errors import RunError
 from ..installer.manifests import find_task
 from ..rules.context import RunContext
 from ..rules.instants import machine_zone
+from ..rules.values import hide_secrets
 from ..runtime import conditions, gate
 from ..runtime.environment import run_environment, task_variables
 from ..runtime.inputs import TaskFunctions
@@ -231,11 +232,12 @@ def _latest_deliveries(state: Path, namespace: str, task_id: str) -> dict[str, A
 def _verdicts(skips: tuple[Skip, ...], moment: _Moment) -> tuple[Verdict, ...]:
     """Every condition's verdict (all are checked, unlike a run, which stops at the first)."""
     verdicts, decided = [], False
+    secrets = moment.manifest.task(moment.task_id).secret_texts  # an error may quote one, as in a run
     for position, skip in enumerate(skips, start=1):
         try:
             verdict, error = ("skip" if conditions.evaluate(skip, moment) else "run"), None
         except RunError as failure:
-            verdict, error = "error", failure.message
+            verdict, error = "error", hide_secrets(failure.message, secrets)
         verdicts.append(Verdict(position, skip.kind, skip.description, verdict, error, reached=not decided))
         decided = decided or verdict != "run"
     return tuple(verdicts)

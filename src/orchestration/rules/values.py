@@ -12,12 +12,17 @@ import re
 
 TYPE_CHECKING = False  # `typing` is not on the shim's path; type checkers set this to True
 if TYPE_CHECKING:
+    from collections.abc import Iterable
     from typing import Any
 
 PARAM_TYPES = (str, int, float, bool, os.PathLike)  # pathlib.Path and other paths
 SUPPORTED = "str, int, float, bool or pathlib.Path"
 NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 MASK = "***"  # how a secret is shown
+# Secrets are also hidden by value in what a run says and records (a template or a function may
+# copy one into a plain value, an error message may quote one); shorter texts are too common in
+# other words to be hidden wherever they appear.
+HIDDEN_FROM_LENGTH = 4
 # Linux refuses an exec whose single argument is longer than this (MAX_ARG_STRLEN).
 ARGUMENT_LIMIT = 128 * 1024
 
@@ -45,6 +50,15 @@ class Secret:
 
     def __repr__(self) -> str:
         return f"secret({MASK})" if self.argument else f"secret({MASK}, argument=False)"
+
+
+def hide_secrets(text: str, secrets: Iterable[str]) -> str:
+    """`text` with each of the secret values in it (of HIDDEN_FROM_LENGTH characters or more)
+    shown as ***, the longest first."""
+    for secret in sorted(secrets, key=len, reverse=True):
+        if len(secret) >= HIDDEN_FROM_LENGTH and secret in text:
+            text = text.replace(secret, MASK)
+    return text
 
 
 def is_dynamic(value: Any) -> bool:

@@ -21,6 +21,7 @@ from ..compile.manifest import Manifest, TaskManifest
 from ..errors import ManifestError, RunError, UnsafeStateError
 from ..rules.context import RunContext
 from ..rules.policy import Retention, jitter_delay
+from ..rules.values import MASK, hide_secrets
 from ..state import METRICS_DIR_VARIABLE, check_own_file, check_state, journal_path, pause_of, tasks_copy_path
 from . import conditions, fallback, gate
 from .catchup import MISSED, RAN, missed_firing
@@ -87,6 +88,7 @@ class Run:
         self.began = started  # the first attempt's start: earlier runs are those before it
         self.reporter: Reporter | None = None
         self.missing_module: str | None = None  # why the last python script failed, if an import did
+        self.secrets: set[str] = set()  # values hidden wherever the run says or records them
 
     # --- the run ---------------------------------------------------------------------------
 
@@ -124,8 +126,12 @@ class Run:
             if not self._is_due(task):
                 return 0  # a catch-up with nothing missed: no run, nothing recorded
             paused = None if self.ignore_skips else self._paused()
-            if paused is None:
-                self._wait_for_jitter(task)
+            if paused is None and self._wait_for_jitter(task):
+                # The wait is long enough for the task to be uninstalled (a foreground scheduler
+                # stopping) or paused meanwhile: what holds now decides.
+                if not os.path.exists(self.manifest_path):
+                    return 0  # no longer installed: nothing runs, nothing is recorded
+                paused = None if self.ignore_skips else self._paused()
             earlier = self._begin_attempt(first=True)
             if earlier is not None:
                 if self.record.trigger != "cron":  # cron: another schedule's entry of the same minute, no news
@@ -212,6 +218,7 @@ class Run:
                 f" {manifest.tasks_file}` again"
             )
         self.manifest, self.task = manifest, manifest.task(self.record.task)
+        self.secrets.update(self.task.secret_texts)
         return manifest, self.task
 
     def _is_due(self, task: TaskManifest) -> bool:
@@ -269,16 +276,17 @@ class Run:
         pause = pause_of(self.state, self.record.namespace, self.record.task, time.time())
         return None if pause is None else pause.reason()
 
-    def _wait_for_jitter(self, task: TaskManifest) -> None:
+    def _wait_for_jitter(self, task: TaskManifest) -> bool:
         """On cron and Kubernetes, a jittered task waits its own delay (systemd waits it before
-        it starts us); the run starts, and is recorded, after the wait."""
+        it starts us); the run starts, and is recorded, after the wait. Whether it waited."""
         record = self.record
         if record.trigger not in ("cron", "kubernetes") or not task.policy.jitter:
-            return
+            return False
         self.guard.sleep(jitter_delay(record.namespace, record.task, task.policy.jitter))
         scheduled = record.scheduled_time or record.started_at
         self.record = new_record(record.namespace, record.task, record.trigger, time.time(), scheduled)
         self.began = self.record.started_at
+        return True
 
     def _zone(self) -> str | None:
         """The task's own zone (None: the machine's, the one the shim runs in)."""
@@ -483,12 +491,14 @@ class Run:
         step = invocation.step
         argv = [*step.command, *invocation.arguments()]
         name = f"{invocation.script_name} [{position}/{count}]"
+        self.secrets.update(value for key, value in invocation.values.items() if invocation.shown[key] == MASK)
+        shown = {key: hide_secrets(value, self.secrets) for key, value in invocation.shown.items()}
         if invocation.dynamic:
-            self._say(f"{name} parameters: {shown_parameters(invocation.shown)}")
+            self._say(f"{name} parameters: {shown_parameters(shown)}")
         self._check_programs(manifest, step.command, step.script)
         record = StepRecord(position=position, script=step.script, started_at=time.time())
         self.record.steps.append(record)
-        self.record.parameters.append({"script": step.script, "parameters": invocation.shown})
+        self.record.parameters.append({"script": step.script, "parameters": shown})
         environment = script_environment(
             manifest, os.environ, self.record, invocation.values, self._zone(), task_variables(self.task)
         )
@@ -533,6 +543,7 @@ class Run:
 
     def _finish(self, status: str, code: int, reason: str | None) -> int:
         record = self.record
+        reason = None if reason is None else hide_secrets(reason, self.secrets)
         record.finished_at, record.status, record.exit_code, record.reason = time.time(), status, code, reason
         try:
             if status not in ("ok", "failed"):
@@ -554,7 +565,7 @@ class Run:
         self.transcript.warn(message)
 
     def _say(self, message: str) -> None:
-        self.transcript.say(message)
+        self.transcript.say(hide_secrets(message, self.secrets))
 
 
 def _reports(task: TaskManifest) -> bool:
