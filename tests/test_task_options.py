@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -43,6 +44,30 @@ def test_each_task_keeps_its_own_delay_within_the_window() -> None:
     assert jitter_delay("ns", "a", 60) != jitter_delay("other", "a", 60)
 
 
+@pytest.mark.parametrize("meanwhile", [["uninstall", "--name", "jw"], ["pause", "jw/wait"]])
+def test_a_firing_that_waits_out_its_jitter_looks_again_before_it_runs(
+    real_crontab, project: Project, state_home: Path, meanwhile: list[str]
+) -> None:
+    """The wait is long enough for the task to be uninstalled (a foreground scheduler stopping)
+    or paused: what holds when it ends decides."""
+    from conftest import manifest_file
+
+    tasks = project.write(
+        "o = Orchestrator(name='jw')\no.add_task('* * * * *', 'bash', name='wait', jitter=6).add_script('record.sh')\n"
+    )
+    assert cli("install", str(tasks), "--backend", "crontab").exit_code == 0
+    assert jitter_delay("jw", "wait", 6) > 3  # time enough to act during the wait
+    exec_program = str(Path(sys.executable).with_name("orchestration-exec"))
+    shim = subprocess.Popen([exec_program, str(manifest_file(state_home, "jw")), "wait"], stdout=subprocess.PIPE)
+    time.sleep(1)
+    assert cli(*meanwhile).exit_code == 0
+    shim.communicate(timeout=30)
+    assert shim.returncode == 0
+    assert project.records() == []
+    recorded = [(run.task, run.status, run.reason) for run in Journal(state_home / "journal.sqlite3").runs()]
+    assert recorded == ([] if meanwhile[0] == "uninstall" else [("wait", "skipped", "paused")])
+
+
 def test_a_gated_firing_that_systemd_starts_late_by_its_jitter_still_runs(project: Project, tmp_path: Path) -> None:
     """systemd fires a task with L, W or # every day and the shim's gate picks the days; with a
     jitter the start comes up to that late, and the gate judges the firing, not the late minute."""
@@ -70,6 +95,7 @@ def test_next_shows_the_jitter_window(project: Project) -> None:
         "o = Orchestrator(name='w')\n"
         "o.add_task('0 3 * * *', 'bash', name='late', jitter=300).add_script('record.sh')\n"
         "o.add_task('0 4 * * *', 'bash', name='sharp').add_script('record.sh')\n"
+        "o.add_task('0 23 * * *', 'bash', name='day', jitter=86400).add_script('record.sh')\n"
     )
     shown = cli("next", str(tasks), "-n", "2", "--from", "2026-11-26T00:00+00:00").output
     assert shown == (
@@ -79,9 +105,16 @@ def test_next_shows_the_jitter_window(project: Project) -> None:
         "w/sharp\n"
         "  2026-11-26 04:00:00 +0000\n"
         "  2026-11-27 04:00:00 +0000\n"
+        "w/day  (jitter: each run starts within 86400s, at a fixed delay)\n"  # a window into the next day
+        "  2026-11-26 23:00:00 +0000 .. 2026-11-27 23:00:00 +0000\n"
+        "  2026-11-27 23:00:00 +0000 .. 2026-11-28 23:00:00 +0000\n"
     )
     as_json = json.loads(cli("next", str(tasks), "-n", "1", "--from", "2026-11-26T00:00+00:00", "--json").output)
-    assert as_json == {"w/late": ["2026-11-26T03:00:00+00:00"], "w/sharp": ["2026-11-26T04:00:00+00:00"]}
+    assert as_json == {
+        "w/late": ["2026-11-26T03:00:00+00:00"],
+        "w/sharp": ["2026-11-26T04:00:00+00:00"],
+        "w/day": ["2026-11-26T23:00:00+00:00"],
+    }
 
 
 def test_jitter_and_env_stay_out_of_the_crontab_and_the_units(project: Project) -> None:

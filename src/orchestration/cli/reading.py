@@ -39,6 +39,11 @@ def _next_text(item: TaskStatus) -> str:
     return time_text(item.next_time) if item.next_time else "at boot"
 
 
+def _window_end(start: datetime, end: datetime) -> str:
+    """The end of a jitter window: its time, with its date too when that is a later day."""
+    return end.strftime("%H:%M:%S") if end.date() == start.date() else time_text(end)
+
+
 @main.command(name="list")
 @json_option
 @scope_option
@@ -148,7 +153,7 @@ def next_command(target: str, count: int, start: str | None, as_json: bool, scop
         jitter = item.jitter
         echo(item.reference + (f"  (jitter: each run starts within {jitter}s, at a fixed delay)" if jitter else ""))
         for moment in item.times:
-            window = f" .. {(moment + timedelta(seconds=jitter)).strftime('%H:%M:%S')}" if jitter else ""
+            window = f" .. {_window_end(moment, moment + timedelta(seconds=jitter))}" if jitter else ""
             echo(f"  {time_text(moment)}{window}")
         if not item.times:
             echo("  at boot only (@reboot)")
