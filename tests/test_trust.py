@@ -65,9 +65,30 @@ def runs(state: Path, task: str | None = None) -> list:
         (ONE.format(params="{'p\\n': 1}"), "parameter name 'p\\n' in script_parameters must be a string of letters"),
         (ONE.format(params="{'p': 'a\\0b'}"), "contains a NUL byte, which no program argument can carry"),
         (ONE.format(params="{'p': '\\udcff'}"), "contains text that is not valid Unicode (a lone surrogate"),
-        (ONE.format(params="{'p': 'x' * 200000}"), "is 200,000 bytes long; Linux passes at most 131,071 bytes"),
+        (
+            ONE.format(params="{'p': 'x' * 200000}"),
+            "is 200,000 bytes long (200,022 as the variable ORCHESTRATION_PARAM_P); Linux passes at most 131,071 bytes",
+        ),
+        (  # short enough for an argument, not for the variable that carries it too
+            "from orchestration import secret\n" + ONE.format(params="{'p': secret('x' * 131060)}"),
+            "parameter 'p' is 131,060 bytes long (131,082 as the variable ORCHESTRATION_PARAM_P)",
+        ),
+        (
+            "from orchestration import secret\no = Orchestrator(name='ns')\n"
+            "o.add_task('0 1 * * *', 'bash', name='t', env={'K': secret('x' * 131070)})",
+            "env 'K' is 131,070 bytes long (131,072 as the variable K)",
+        ),
     ],
-    ids=["namespace-newline", "task-newline", "parameter-newline", "nul", "surrogate", "too-long"],
+    ids=[
+        "namespace-newline",
+        "task-newline",
+        "parameter-newline",
+        "nul",
+        "surrogate",
+        "too-long",
+        "too-long-as-variable",
+        "env-too-long",
+    ],
 )
 def test_what_cannot_be_carried_is_refused_at_definition(project: Project, body: str, message: str) -> None:
     result = CliRunner().invoke(main, ["compile", str(project.write(body))])

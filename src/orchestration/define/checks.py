@@ -174,10 +174,9 @@ def environment(env: Any, label: str) -> dict[str, Any]:
                 task=label,
                 field="env",
             )
-        if not isinstance(value, Secret):
-            problem = text_problem(f"env {key!r}", argument_text(value))
-            if problem:
-                raise DefinitionError(f"add_task: {problem}", task=label, field="env")
+        problem = text_problem(f"env {key!r}", argument_text(inner), key)  # never shows the value
+        if problem:
+            raise DefinitionError(f"add_task: {problem}", task=label, field="env")
     return dict(env)
 
 

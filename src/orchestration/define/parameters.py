@@ -24,6 +24,7 @@ from ..rules.values import (
     argument_text,
     is_dynamic,
     name_problem,
+    parameter_variable,
     text_problem,
 )
 
@@ -100,11 +101,16 @@ def checked_parameters(params: Any, call: str, where: str, task: str) -> dict[st
 
 
 def _value_problem(key: str, value: Any) -> str | None:
-    if isinstance(value, Secret) or is_dynamic(value):
-        return None  # secret() checked its value; dynamic ones are checked at each run
+    if isinstance(value, Secret):  # secret() checked its kind and text; its variable's length is known here
+        plain = value.value if isinstance(value.value, PARAM_TYPES) else None
+        return (
+            None if plain is None else text_problem(f"parameter {key!r}", argument_text(plain), parameter_variable(key))
+        )
+    if is_dynamic(value):
+        return None  # checked at each run
     if not isinstance(value, PARAM_TYPES):
         return (
             f"parameter {key!r} has a value of type {type(value).__name__} ({value!r}); use"
             f" {SUPPORTED}, or work it out at each run with template('...') or a function"
         )
-    return text_problem(f"parameter {key!r}", argument_text(value))
+    return text_problem(f"parameter {key!r}", argument_text(value), parameter_variable(key))

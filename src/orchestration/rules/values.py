@@ -99,15 +99,16 @@ def name_problem(key: Any, where: str, seen: dict[str, str]) -> str | None:
     if key.upper() in seen:
         return (
             f"parameter names {seen[key.upper()]!r} and {key!r} in {where} both become"
-            f" ORCHESTRATION_PARAM_{key.upper()}; rename one"
+            f" {parameter_variable(key)}; rename one"
         )
     seen[key.upper()] = key
     return None
 
 
-def text_problem(subject: str, text: str) -> str | None:
+def text_problem(subject: str, text: str, variable: str | None = None) -> str | None:
     """Why the text of `subject` ("parameter 'day'") cannot be passed to a program (None if it
-    can): a NUL byte, text that is not valid Unicode, or more than Linux takes in one argument."""
+    can): a NUL byte, text that is not valid Unicode, or more than Linux takes in one argument,
+    or in the environment variable `variable` that carries it too (its name counts)."""
     if "\0" in text:
         return f"{subject} contains a NUL byte, which no program argument can carry; remove it"
     try:
@@ -117,9 +118,16 @@ def text_problem(subject: str, text: str) -> str | None:
             f"{subject} contains text that is not valid Unicode (a lone surrogate such as"
             " '\\udcff'), which cannot be passed to a program; decode it properly or remove it"
         )
-    if size >= ARGUMENT_LIMIT:
+    whole = size + (len(variable) + 1 if variable else 0)  # NAME=value
+    if whole >= ARGUMENT_LIMIT:
+        carried = f" ({whole:,} as the variable {variable})" if variable else ""
         return (
-            f"{subject} is {size:,} bytes long; Linux passes at most {ARGUMENT_LIMIT - 1:,}"
-            " bytes in one argument, so every run would fail; pass a path to a file that holds it"
+            f"{subject} is {size:,} bytes long{carried}; Linux passes at most {ARGUMENT_LIMIT - 1:,}"
+            " bytes in one argument or variable, so every run would fail; pass a path to a file that holds it"
         )
     return None
+
+
+def parameter_variable(key: str) -> str:
+    """The environment variable that carries parameter `key` to its script."""
+    return f"ORCHESTRATION_PARAM_{key.upper()}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ..compile.manifest import Manifest, TaskManifest
+from ..rules.values import parameter_variable
 from .records import RunRecord, iso_minute, scheduled_datetime
 
 
@@ -47,5 +48,5 @@ def script_environment(
         ORCHESTRATION_RUN_ID=record.run_id,
         ORCHESTRATION_SCHEDULED_TIME=scheduled_text(record.scheduled_time or record.started_at, zone),
     )
-    environment.update({f"ORCHESTRATION_PARAM_{key.upper()}": value for key, value in values.items()})
+    environment.update({parameter_variable(key): value for key, value in values.items()})
     return environment

@@ -14,7 +14,16 @@ from collections.abc import Mapping
 
 from ..compile.manifest import Parameter, Parameters, Step
 from ..errors import RunError
-from ..rules.values import MASK, PARAM_TYPES, SUPPORTED, Secret, argument_text, name_problem, text_problem
+from ..rules.values import (
+    MASK,
+    PARAM_TYPES,
+    SUPPORTED,
+    Secret,
+    argument_text,
+    name_problem,
+    parameter_variable,
+    text_problem,
+)
 
 TYPE_CHECKING = False  # `typing` is not on the shim's path; type checkers set this to True
 if TYPE_CHECKING:
@@ -113,21 +122,22 @@ def _resolve(
         except Exception as error:  # undefined names, wrong filters, ...
             detail = "" if hidden else f": {error}"
             raise RunError(f"{where}: template {shown} raised {type(error).__name__}{detail}") from None
-        return _argument(f"{where}: template {shown} gave", text, hidden, argument)
+        return _argument(f"{where}: template {shown} gave", key, text, hidden, argument)
     what = f"{where} from {parameter.function}"
     result = inputs.functions().parameter(step_index, run_index, key, what, inputs.context(), hidden)
-    return _argument(f"{what} returned", result, hidden, argument)
+    return _argument(f"{what} returned", key, result, hidden, argument)
 
 
-def _argument(what: str, value: Any, hidden: bool, argument: bool = True) -> tuple[str, bool, bool]:
-    """A worked-out value as (argument text, secret, passed as an argument), or a RunError saying
-    what is wrong with it. A function may return secret(...) to make its value secret."""
+def _argument(what: str, key: str, value: Any, hidden: bool, argument: bool = True) -> tuple[str, bool, bool]:
+    """A worked-out value of parameter `key` as (argument text, secret, passed as an argument), or
+    a RunError saying what is wrong with it. A function may return secret(...) to make its value
+    secret."""
     if isinstance(value, Secret):
         value, hidden, argument = value.value, True, argument and value.argument
     if not isinstance(value, PARAM_TYPES):
         raise RunError(f"{what} {_shown_value(value, hidden)}; return {SUPPORTED}, or secret() of one")
     text = argument_text(value)
-    problem = text_problem("text", text)
+    problem = text_problem("text", text, parameter_variable(key))
     if problem:
         raise RunError(f"{what} {problem}")
     return text, hidden, argument
@@ -158,7 +168,7 @@ def _parameter_sets(step_index: int, step: Step, script: str, inputs: RunInputs)
             problem = name_problem(key, f"item {number}", seen)
             if problem:
                 raise RunError(f"{what}: {problem}")
-            text, hidden, argument = _argument(f"{what}: item {number} has parameter {key!r} =", value, False)
+            text, hidden, argument = _argument(f"{what}: item {number} has parameter {key!r} =", key, value, False)
             entry[key] = Parameter(text=text, secret=hidden, argument=argument)
         sets.append(entry)
     return sets
