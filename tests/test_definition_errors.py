@@ -135,6 +135,22 @@ CASES = [
         " orchestration.skips or a function returning True/False, not str 'yes'",
     ),
     (
+        "o = Orchestrator()\no.add_task('* * * * *', 'bash').add_script('record.sh').add_skip(lambda a, b: True)",
+        "{file}:3: task 'record': add_skip: the skip condition <lambda>() takes (a, b); a function of the tasks file is"
+        " called at each run with no argument or with one, the run's RunContext",
+    ),
+    (
+        "o = Orchestrator()\ndef day(context, offset):\n    return 1\n"
+        "o.add_task('* * * * *', 'bash').add_script('record.sh', {'d': day})",
+        f"{{file}}:5: {T}: add_script: parameter 'd': day() takes (context, offset); a function of the tasks"
+        " file is called at each run with no argument or with one, the run's RunContext",
+    ),
+    (
+        "o = Orchestrator()\no.add_task('* * * * *', 'bash').add_repeat('record.sh', lambda a, b: [])",
+        f"{{file}}:3: {T}: add_repeat: script_parameters: <lambda>() takes (a, b); a function of the tasks"
+        " file is called at each run with no argument or with one, the run's RunContext",
+    ),
+    (
         "o = Orchestrator()\no.add_task('* * * * *', 'bash')",
         f"{{file}}:3: {T}: has no scripts, so it would do nothing; add one with task.add_script(path)",
     ),

@@ -26,7 +26,7 @@ from ..rules.policy import Retention, RunPolicy
 from ..rules.values import Template, is_dynamic
 from . import checks
 from . import notify as notify_rules
-from .parameters import checked_parameters
+from .parameters import checked_parameters, function_problem
 from .schedule import Schedule, parse_schedules
 from .skips import Condition
 
@@ -97,6 +97,9 @@ class Task:
         list a function given as `script_parameters` returns at each run."""
         path = self._script(script_path, "add_repeat")
         if is_dynamic(script_parameters) and not isinstance(script_parameters, Template):
+            problem = function_problem(script_parameters, "script_parameters:")
+            if problem:
+                raise DefinitionError(f"add_repeat: {problem}", task=self.label, field="script_parameters")
             step = Step(path=path, parameter_sets=(), repeat=True, parameter_function=script_parameters)
             self.steps.append(step)
             return self
@@ -142,6 +145,9 @@ class Task:
                 task=self.label,
                 field="condition",
             )
+        problem = function_problem(condition, "the skip condition")
+        if problem:
+            raise DefinitionError(f"add_skip: {problem}", task=self.label, field="condition")
         self.skips.append(condition)
         return self
 

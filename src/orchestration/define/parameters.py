@@ -10,6 +10,7 @@ parameter dict at the call that gives it.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -22,6 +23,7 @@ from ..rules.values import (
     Secret,
     Template,
     argument_text,
+    function_name,
     is_dynamic,
     name_problem,
     parameter_variable,
@@ -100,14 +102,33 @@ def checked_parameters(params: Any, call: str, where: str, task: str) -> dict[st
     return dict(params)
 
 
+def function_problem(function: Any, what: str) -> str | None:
+    """Why `function` cannot be called at a run, with no argument or with the run's RunContext
+    (None if it can, or if Python cannot tell, as for some built-ins)."""
+    if isinstance(function, Template) or not callable(function):
+        return None
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):
+        return None
+    for arguments in ((), (None,)):
+        try:
+            signature.bind(*arguments)
+            return None
+        except TypeError:
+            continue
+    return (
+        f"{what} {function_name(function)} takes {signature}; a function of the tasks file is called"
+        " at each run with no argument or with one, the run's RunContext"
+    )
+
+
 def _value_problem(key: str, value: Any) -> str | None:
+    inner = value.value if isinstance(value, Secret) else value
+    if is_dynamic(inner):
+        return function_problem(inner, f"parameter {key!r}:")  # what it gives is checked at each run
     if isinstance(value, Secret):  # secret() checked its kind and text; its variable's length is known here
-        plain = value.value if isinstance(value.value, PARAM_TYPES) else None
-        return (
-            None if plain is None else text_problem(f"parameter {key!r}", argument_text(plain), parameter_variable(key))
-        )
-    if is_dynamic(value):
-        return None  # checked at each run
+        return text_problem(f"parameter {key!r}", argument_text(inner), parameter_variable(key))
     if not isinstance(value, PARAM_TYPES):
         return (
             f"parameter {key!r} has a value of type {type(value).__name__} ({value!r}); use"
