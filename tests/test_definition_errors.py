@@ -240,7 +240,30 @@ CASES = [
     ),
     (
         "o = Orchestrator()\no.add_task('* * * * *', 'bash', retries=1.5)",
-        f"{{file}}:3: {T}: add_task: retries 1.5 must be a whole number of extra attempts, 0 or more",
+        f"{{file}}:3: {T}: add_task: retries 1.5 must be a whole number of extra attempts, from 0 to 1000",
+    ),
+    (
+        "o = Orchestrator()\no.add_task('* * * * *', 'bash', retries=1001)",
+        f"{{file}}:3: {T}: add_task: retries 1001 must be a whole number of extra attempts, from 0 to 1000",
+    ),
+    (
+        "o = Orchestrator()\no.add_task('* * * * *', 'bash', jitter=10**400)",
+        f"{{file}}:3: {T}: add_task: jitter {10**400} must be a whole number of seconds from 0 to 86400"
+        " (each run starts within that many seconds after its firing time, at a delay of its own)",
+    ),
+    (
+        "o = Orchestrator()\no.add_task('* * * * *', 'bash', interval=10**400)",
+        f"{{file}}:3: {T}: add_task: interval must be a number of seconds between scripts, not {10**400}",
+    ),
+    (
+        "o = Orchestrator()\no.add_task('* * * * *', 'bash', env={'N': 10**5000})",
+        f"{{file}}:3: {T}: add_task: env 'N' is a number of more than 900 digits; pass it as a text, or a path to"
+        " a file that holds it",
+    ),
+    (
+        "o = Orchestrator()\no.add_task('* * * * *', 'bash').add_script('record.sh', {'n': 10**5000})",
+        f"{{file}}:3: {T}: add_script: parameter 'n' is a number of more than 900 digits; pass it as a text, or a"
+        " path to a file that holds it",
     ),
     (
         "o = Orchestrator()\no.add_task('* * * * *', 'bash', retry_delay=-1)",

@@ -11,12 +11,13 @@ from typing import Any
 
 from ..errors import DefinitionError
 from ..rules.policy import OVERLAP_POLICIES, RunPolicy
-from ..rules.values import PARAM_TYPES, SUPPORTED, Secret, argument_text, is_dynamic, text_problem
+from ..rules.values import PARAM_TYPES, SUPPORTED, Secret, is_dynamic, value_problem
 from .schedule import Schedule
 
 SCRIPT_TYPES = ("bash", "python")
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+MAX_RETRIES = 1000  # more is a mistake: a failing script would be started again without end
 
 
 def check_name(name: Any, call: str, what: str, task: str | None = None) -> str:
@@ -82,9 +83,9 @@ def run_policy(
             task=label,
             field="overlap",
         )
-    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+    if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= MAX_RETRIES:
         raise DefinitionError(
-            f"add_task: retries {retries!r} must be a whole number of extra attempts, 0 or more",
+            f"add_task: retries {retries!r} must be a whole number of extra attempts, from 0 to {MAX_RETRIES}",
             task=label,
             field="retries",
         )
@@ -123,7 +124,9 @@ MAX_JITTER = 86400
 
 def jitter_seconds(value: Any, label: str) -> int:
     """A jitter window: whole seconds from 0 (none) to a day."""
-    whole = isinstance(value, (int, float)) and not isinstance(value, bool) and float(value).is_integer()
+    whole = (isinstance(value, int) and not isinstance(value, bool)) or (
+        isinstance(value, float) and value.is_integer()
+    )
     if not whole or not 0 <= value <= MAX_JITTER:
         raise DefinitionError(
             f"add_task: jitter {value!r} must be a whole number of seconds from 0 to {MAX_JITTER}"
@@ -174,16 +177,26 @@ def environment(env: Any, label: str) -> dict[str, Any]:
                 task=label,
                 field="env",
             )
-        problem = text_problem(f"env {key!r}", argument_text(inner), key)  # never shows the value
+        problem = value_problem(f"env {key!r}", inner, key)  # never shows the value
         if problem:
             raise DefinitionError(f"add_task: {problem}", task=label, field="env")
     return dict(env)
 
 
 def _seconds(value: Any, *, minimum_exclusive: bool) -> bool:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if not _finite(value):
         return False
-    return value > 0 if minimum_exclusive else value >= 0
+    return bool(value > 0 if minimum_exclusive else value >= 0)
+
+
+def _finite(value: Any) -> bool:
+    """Whether `value` is an int or a float (not a bool) that a float can hold and is finite."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int beyond any float: no count of seconds is that long
+        return False
 
 
 def script_type(value: Any, label: str) -> str:
@@ -203,7 +216,7 @@ def script_type(value: Any, label: str) -> str:
 
 def interval(value: Any, label: str) -> float:
     """Seconds between consecutive scripts: a finite number, 0 or more."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if not _finite(value):
         raise DefinitionError(
             f"add_task: interval must be a number of seconds between scripts, not {value!r}",
             task=label,

@@ -22,12 +22,11 @@ from ..rules.values import (
     SUPPORTED,
     Secret,
     Template,
-    argument_text,
     function_name,
     is_dynamic,
     name_problem,
     parameter_variable,
-    text_problem,
+    value_problem,
 )
 
 _check_templates = True  # False while a run loads the tasks file: the install checked them
@@ -79,7 +78,7 @@ def secret(value: Any, *, argument: bool = True) -> Secret:
             field="value",
         )
     if isinstance(value, PARAM_TYPES):
-        problem = text_problem("the value", argument_text(value))
+        problem = value_problem("the value", value)
         if problem:  # the message never shows the value: it is a secret
             raise DefinitionError(f"secret(): {problem}", field="value")
     return Secret(value, argument)
@@ -128,10 +127,10 @@ def _value_problem(key: str, value: Any) -> str | None:
     if is_dynamic(inner):
         return function_problem(inner, f"parameter {key!r}:")  # what it gives is checked at each run
     if isinstance(value, Secret):  # secret() checked its kind and text; its variable's length is known here
-        return text_problem(f"parameter {key!r}", argument_text(inner), parameter_variable(key))
+        return value_problem(f"parameter {key!r}", inner, parameter_variable(key))
     if not isinstance(value, PARAM_TYPES):
         return (
             f"parameter {key!r} has a value of type {type(value).__name__} ({value!r}); use"
             f" {SUPPORTED}, or work it out at each run with template('...') or a function"
         )
-    return text_problem(f"parameter {key!r}", argument_text(value), parameter_variable(key))
+    return value_problem(f"parameter {key!r}", value, parameter_variable(key))

@@ -25,6 +25,7 @@ MASK = "***"  # how a secret is shown
 HIDDEN_FROM_LENGTH = 4
 # Linux refuses an exec whose single argument is longer than this (MAX_ARG_STRLEN).
 ARGUMENT_LIMIT = 128 * 1024
+LONGEST_NUMBER_BITS = 3000  # about 900 digits; Python will not write out an int of over 4,300
 
 
 class Template:
@@ -126,6 +127,14 @@ def text_problem(subject: str, text: str, variable: str | None = None) -> str | 
             " bytes in one argument or variable, so every run would fail; pass a path to a file that holds it"
         )
     return None
+
+
+def value_problem(subject: str, value: Any, variable: str | None = None) -> str | None:
+    """Why the plain value of `subject` cannot be passed to a program (None if it can): as
+    `text_problem` says of its text, or a number too long to be written out at all."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > LONGEST_NUMBER_BITS:
+        return f"{subject} is a number of more than 900 digits; pass it as a text, or a path to a file that holds it"
+    return text_problem(subject, argument_text(value), variable)
 
 
 def parameter_variable(key: str) -> str:

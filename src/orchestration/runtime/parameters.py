@@ -22,7 +22,7 @@ from ..rules.values import (
     argument_text,
     name_problem,
     parameter_variable,
-    text_problem,
+    value_problem,
 )
 
 TYPE_CHECKING = False  # `typing` is not on the shim's path; type checkers set this to True
@@ -136,11 +136,10 @@ def _argument(what: str, key: str, value: Any, hidden: bool, argument: bool = Tr
         value, hidden, argument = value.value, True, argument and value.argument
     if not isinstance(value, PARAM_TYPES):
         raise RunError(f"{what} {_shown_value(value, hidden)}; return {SUPPORTED}, or secret() of one")
-    text = argument_text(value)
-    problem = text_problem("text", text, parameter_variable(key))
+    problem = value_problem("text", value, parameter_variable(key))
     if problem:
         raise RunError(f"{what} {problem}")
-    return text, hidden, argument
+    return argument_text(value), hidden, argument
 
 
 def _shown_value(value: Any, hidden: bool) -> str:
