@@ -92,11 +92,15 @@ def test_a_manifest_of_one_schedule_reads_as_before(project: Project) -> None:
     [
         ("[]", "cron_expression is an empty list; give one expression such as '0 * * * *', or several"),
         ("['0 9 * * *', '0 9 * * *']", "lists '0 9 * * *' and '0 9 * * *', which are the same schedule; list it once"),
+        (
+            "['0 9 * * 1-5', '0 9 * * 1,2,3,4,5']",
+            "lists '0 9 * * 1-5' and '0 9 * * 1,2,3,4,5', which are the same schedule; list it once",
+        ),
         ("['@reboot', '0 9 * * *']", "@reboot cannot be one of several schedules of a task"),
         ("['0 9 * * *', 5]", "cron_expression must be a string such as '0 * * * *', not int"),
         ("['0 9 * * *', '0 25 * * *']", "cron expression '0 25 * * *'"),
     ],
-    ids=["empty", "twice", "reboot", "not-a-string", "bad-hour"],
+    ids=["empty", "twice", "twice-written-otherwise", "reboot", "not-a-string", "bad-hour"],
 )
 def test_a_wrong_list_of_schedules_is_refused(project: Project, expression: str, message: str) -> None:
     tasks = project.write(

@@ -211,16 +211,17 @@ def parse_schedules(expressions: object, task: str | None = None) -> tuple[Sched
             task=task,
             field="cron_expression",
         )
-    seen: dict[str, str] = {}
+    seen: dict[object, str] = {}
     for schedule in schedules:
-        if schedule.cron in seen:
+        times = schedule.cron if schedule.reboot else schedule.fields  # the times, however written
+        if times in seen:
             raise ScheduleError(
-                f"cron_expression lists '{seen[schedule.cron]}' and '{schedule.expression}', which are the"
+                f"cron_expression lists '{seen[times]}' and '{schedule.expression}', which are the"
                 " same schedule; list it once",
                 task=task,
                 field="cron_expression",
             )
-        seen[schedule.cron] = schedule.expression
+        seen[times] = schedule.expression
     return schedules
 
 
