@@ -198,6 +198,22 @@ def test_execute_tasks_says_what_it_installed(real_crontab, project: Project) ->
     assert "# orchestration:said:t" in read_crontab()
 
 
+def test_python_tasks_py_with_a_bad_definition_says_so_as_install_would(project: Project) -> None:
+    bad = "o = Orchestrator(name='bad')\no.add_task('61 * * * *', 'bash', name='t').add_script('record.sh')\n"
+    tasks = project.write(bad + "o.execute_tasks()\n")
+    as_script = subprocess.run([sys.executable, str(tasks)], capture_output=True, text=True, timeout=60)
+    as_install = subprocess.run([PROGRAM, "install", str(tasks)], capture_output=True, text=True, timeout=60)
+    assert (as_script.returncode, as_install.returncode) == (2, 2)
+    assert as_script.stderr == as_install.stderr
+    assert as_script.stderr.startswith(f"Error: {tasks}:3: task 't'")
+    assert "minute 61" in as_script.stderr and "Traceback" not in as_script.stderr
+    # An error that is not ours keeps Python's own report.
+    tasks.write_text(tasks.read_text().replace("o.add_task('61", "raise ValueError('mine')\no.add_task('1"))
+    other = subprocess.run([sys.executable, str(tasks)], capture_output=True, text=True, timeout=60)
+    assert other.returncode == 1
+    assert "Traceback" in other.stderr and other.stderr.endswith("ValueError: mine\n")
+
+
 LOOP = "o = Orchestrator(name='loop')\no.add_task('0 1 * * *', 'bash', name='t').add_script('record.sh')\nwhile True:\n    o.execute_tasks({})\n"
 
 

@@ -27,6 +27,8 @@ from .errors import ApplyError, DefinitionError, OrchestrationError, SchedulerUn
 from .state import state_dir
 
 if TYPE_CHECKING:
+    from types import TracebackType
+
     from .compile.environment import Environment
     from .compile.manifest import Manifest
     from .define import orchestrator as definitions
@@ -101,6 +103,13 @@ def _orchestrator_class() -> type:
     class Orchestrator(definitions.Orchestrator):
         """A namespace of tasks, compiled into crontab entries or systemd timers by `install`."""
 
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            caller = sys._getframe(1).f_globals.get("__file__")
+            script = Path(os.path.realpath(caller)) if caller else None
+            if script and not definitions.is_collecting() and _is_main_script(script):
+                _report_errors_as_a_command(script)
+            super().__init__(*args, **kwargs)
+
         def execute_tasks(self, follow: bool = True, *, backend: str = "auto") -> None:
             """Install this Orchestrator's tasks, then print each run as it happens until Ctrl-C;
             where no scheduler runs, run them in the foreground with a cron daemon of its own.
@@ -143,6 +152,31 @@ LOOP_WHEN_RUN = (
     " them; `orchestration uninstall {file}` removes them"
 )
 _executed: set[int] = set()  # the Orchestrators whose execute_tasks() ran in this process
+
+
+def _report_errors_as_a_command(tasks_file: Path) -> None:
+    """`python tasks.py`: an error of ours that ends the program (a bad definition) is told as
+    `orchestration install` tells it, `Error: FILE:LINE: ...` and its exit code (2 for bad input),
+    rather than as a traceback through this package. Other exceptions keep Python's report."""
+    previous = sys.excepthook
+    if getattr(previous, "reports_orchestration_errors", False):
+        return
+
+    def report(kind: type[BaseException], error: BaseException, trace: TracebackType | None) -> None:
+        if not isinstance(error, OrchestrationError):
+            previous(kind, error, trace)
+            return
+        if isinstance(error, DefinitionError):
+            from .define.loader import location_in
+
+            error.located(location_in(error, tasks_file))
+        print(f"Error: {error}", file=sys.stderr)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(error.exit_code)  # the only way to choose the exit code once an exception ends the program
+
+    report.reports_orchestration_errors = True  # type: ignore[attr-defined]
+    sys.excepthook = report
 
 
 def _is_main_script(tasks_file: Path | None) -> bool:

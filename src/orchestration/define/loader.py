@@ -107,7 +107,7 @@ def _run(source: bytes, tasks_file: Path, module: types.ModuleType) -> None:
         code = compile(source, str(tasks_file), "exec", dont_inherit=True)
         exec(code, module.__dict__)
     except DefinitionError as error:
-        raise error.located(_location(error, tasks_file)) from None
+        raise error.located(location_in(error, tasks_file)) from None
     except SyntaxError as error:
         line = f":{error.lineno}" if error.lineno else ""
         raise TasksFileError(f"{tasks_file}{line}: syntax error: {error.msg}; fix the file and try again") from None
@@ -115,12 +115,12 @@ def _run(source: bytes, tasks_file: Path, module: types.ModuleType) -> None:
         if not isinstance(error, (Exception, SystemExit)):
             raise  # Ctrl-C, and the run's time limit or a signal stopping the import
         raise TasksFileError(
-            f"{_location(error, tasks_file)}: importing the tasks file raised"
+            f"{location_in(error, tasks_file)}: importing the tasks file raised"
             f" {type(error).__name__}: {error}; fix the file and try again"
         ) from None
 
 
-def _location(error: BaseException, tasks_file: Path) -> str:
+def location_in(error: BaseException, tasks_file: Path) -> str:
     """file:line of the deepest frame of the tasks file in the error's traceback."""
     line = None
     import traceback  # only to word an error: a run that loads the file does without
