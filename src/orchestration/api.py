@@ -158,9 +158,11 @@ def _report_errors_as_a_command(tasks_file: Path) -> None:
     """`python tasks.py`: an error of ours that ends the program (a bad definition) is told as
     `orchestration install` tells it, `Error: FILE:LINE: ...` and its exit code (2 for bad input),
     rather than as a traceback through this package. Other exceptions keep Python's report."""
-    previous = sys.excepthook
-    if getattr(previous, "reports_orchestration_errors", False):
+    global _errors_reported
+    if _errors_reported:
         return
+    _errors_reported = True
+    previous = sys.excepthook
 
     def report(kind: type[BaseException], error: BaseException, trace: TracebackType | None) -> None:
         if not isinstance(error, OrchestrationError):
@@ -175,8 +177,10 @@ def _report_errors_as_a_command(tasks_file: Path) -> None:
         sys.stderr.flush()
         os._exit(error.exit_code)  # the only way to choose the exit code once an exception ends the program
 
-    report.reports_orchestration_errors = True  # type: ignore[attr-defined]
     sys.excepthook = report
+
+
+_errors_reported = False  # whether `python tasks.py`'s exception hook is in place
 
 
 def _is_main_script(tasks_file: Path | None) -> bool:
