@@ -156,6 +156,10 @@ def test_a_template_adds_jinja2_and_a_function_adds_the_definitions(manifest: Pa
     ours, others = ours_and_others(imported_by_a_firing(manifest, "jinja"))
     assert ours - STATIC_RUN == {"orchestration.rules.quick_templates", "orchestration.rules.templates"}
     assert {name.split(".")[0] for name in others} == {"jinja2", "markupsafe"}
-    ours, others = ours_and_others(imported_by_a_firing(manifest, "function"))
+    imported = imported_by_a_firing(manifest, "function")
+    ours, others = ours_and_others(imported)
     assert {"orchestration.define.orchestrator", "orchestration.runtime.usercode"} <= ours
+    # The definitions are records of our own and a plain function's arguments are read from its
+    # code: loading the tasks file for a lambda costs neither dataclasses, inspect nor typing.
+    assert imported & {"dataclasses", "inspect", "typing"} == set()
     assert not {"click", "croniter", "crontab"} & {name.split(".")[0] for name in others}

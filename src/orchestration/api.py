@@ -21,13 +21,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
 
 from .errors import ApplyError, DefinitionError, OrchestrationError, SchedulerUnavailableError, UsageError
 from .state import state_dir
 
+TYPE_CHECKING = False  # `typing` is not on a run's path; type checkers set this to True
 if TYPE_CHECKING:
     from types import TracebackType
+    from typing import Any, BinaryIO
 
     from .compile.environment import Environment
     from .compile.manifest import Manifest

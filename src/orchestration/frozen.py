@@ -7,9 +7,10 @@
     Policy(30)                     # Policy(timeout=30, overlap='skip')
     Policy(30).replace(overlap="queue")
 
-The manifest and the rules are made of these. The shim builds them on every firing, and the
-standard library's dataclasses cost it more than everything else it imports (they load `inspect`
-and compile each class's methods); a record here is plain Python: its fields are its annotations,
+The manifest, the rules and the definitions are made of these. The shim builds them on every
+firing (and a run with a function of the tasks file loads the definitions), and the standard
+library's dataclasses cost it more than everything else it imports (they load `inspect` and
+compile each class's methods); a record here is plain Python: its fields are its annotations,
 in order, and every record shares the same few methods. Type checkers read it as a frozen
 dataclass (PEP 681). Standard library only, and not even `typing` at run time.
 """

@@ -7,12 +7,15 @@ import math
 import os
 import re
 from collections.abc import Mapping
-from typing import Any
 
 from ..errors import DefinitionError
 from ..rules.policy import OVERLAP_POLICIES, RunPolicy
 from ..rules.values import PARAM_TYPES, SUPPORTED, Secret, is_dynamic, value_problem
 from .schedule import Schedule
+
+TYPE_CHECKING = False  # `typing` is not on a run's path; type checkers set this to True
+if TYPE_CHECKING:
+    from typing import Any
 
 SCRIPT_TYPES = ("bash", "python")
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Any
 
 from ..errors import DefinitionError
 from ..rules.values import kind_of
 from .orchestrator import Orchestrator, Step, Task
 from .skips import Condition
+
+TYPE_CHECKING = False  # `typing` is not on a run's path; type checkers set this to True
+if TYPE_CHECKING:
+    from typing import Any
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 

@@ -12,15 +12,14 @@ import hashlib
 import os
 import sys
 import types
-from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import DefinitionError, TasksFileError
+from ..frozen import Frozen
 from .orchestrator import Orchestrator, collecting
 
 
-@dataclass(frozen=True)
-class LoadedTasks:
+class LoadedTasks(Frozen):
     path: Path
     sha256: str
     orchestrators: tuple[Orchestrator, ...]

@@ -18,7 +18,6 @@ from __future__ import annotations
 import math
 import os
 import re
-from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import DefinitionError
@@ -36,6 +35,10 @@ from ..rules.notify import (
     Webhook,
 )
 from ..rules.values import Secret
+
+TYPE_CHECKING = False  # `typing` is not on a run's path; type checkers set this to True
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "always",

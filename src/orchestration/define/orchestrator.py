@@ -15,12 +15,11 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any
 
 from ..errors import DefinitionError
+from ..frozen import Frozen
 from ..rules.notify import Ping, Rule
 from ..rules.policy import Retention, RunPolicy
 from ..rules.values import Template, is_dynamic
@@ -30,11 +29,14 @@ from .parameters import checked_parameters, function_problem
 from .schedule import Schedule, parse_schedules
 from .skips import Condition
 
-SkipCondition = bool | Condition | Callable[..., Any]
+TYPE_CHECKING = False  # `typing` is not on a run's path; type checkers set this to True
+if TYPE_CHECKING:
+    from typing import Any, TypeAlias
+
+    SkipCondition: TypeAlias = bool | Condition | Callable[..., Any]
 
 
-@dataclass(frozen=True)
-class Step:
+class Step(Frozen):
     """One `add_script` (one parameter set) or `add_repeat` (one run per parameter set, or per
     dict of the list that `parameter_function` returns at each run)."""
 
@@ -51,28 +53,40 @@ def unnamed_label(number: int, expression: object) -> str:
     return f"task #{number} ('{expression}')"
 
 
-@dataclass
 class Task:
     """A cron schedule (or several, whose union is when it runs) and the scripts it runs in
     order, `interval` seconds apart."""
 
-    cron_expression: str | Sequence[str]  # as written: one expression, or several
-    script_type: str
-    interval: float
-    name: str | None
-    schedules: tuple[Schedule, ...]
-    base_dir: Path
-    number: int  # 1-based position in its Orchestrator, for messages about unnamed tasks
-    defined_at: str = ""  # "tasks.py:12", where add_task was called
-    timezone: str | None = None  # IANA zone of the schedule; None: the machine's
-    policy: RunPolicy = field(default_factory=RunPolicy)
-    environment: dict[str, Any] = field(default_factory=dict)  # env=: variables of its scripts
-    steps: list[Step] = field(default_factory=list)
-    skips: list[SkipCondition] = field(default_factory=list)
-    # What the run reports (None: the Orchestrator's; False for ping: none).
-    notify: tuple[Rule, ...] | None = None
-    ping: Ping | bool | None = None
-    verbose: bool | None = None
+    def __init__(
+        self,
+        *,
+        cron_expression: str | Sequence[str],  # as written: one expression, or several
+        script_type: str,
+        interval: float,
+        name: str | None,
+        schedules: tuple[Schedule, ...],
+        base_dir: Path,
+        number: int,  # 1-based position in its Orchestrator, for messages about unnamed tasks
+        defined_at: str = "",  # "tasks.py:12", where add_task was called
+        timezone: str | None = None,  # IANA zone of the schedule; None: the machine's
+        policy: RunPolicy | None = None,
+        environment: dict[str, Any] | None = None,  # env=: variables of its scripts
+        # What the run reports (None: the Orchestrator's; False for ping: none).
+        notify: tuple[Rule, ...] | None = None,
+        ping: Ping | bool | None = None,
+        verbose: bool | None = None,
+    ) -> None:
+        self.cron_expression, self.script_type, self.interval = cron_expression, script_type, interval
+        self.name, self.schedules, self.base_dir, self.number = name, schedules, base_dir, number
+        self.defined_at, self.timezone = defined_at, timezone
+        self.policy = policy if policy is not None else RunPolicy()
+        self.environment = environment if environment is not None else {}
+        self.notify, self.ping, self.verbose = notify, ping, verbose
+        self.steps: list[Step] = []
+        self.skips: list[SkipCondition] = []
+
+    def __repr__(self) -> str:
+        return f"<Task {self.label} {self.cron_expression!r}>"
 
     @property
     def label(self) -> str:

@@ -10,13 +10,12 @@ parameter dict at the call that gives it.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
 
 from ..errors import DefinitionError
 from ..rules import templates
+from ..rules.arity import arity_of, signature_text
 from ..rules.values import (
     PARAM_TYPES,
     SUPPORTED,
@@ -28,6 +27,10 @@ from ..rules.values import (
     parameter_variable,
     value_problem,
 )
+
+TYPE_CHECKING = False  # `typing` is not on a run's path; type checkers set this to True
+if TYPE_CHECKING:
+    from typing import Any
 
 _check_templates = True  # False while a run loads the tasks file: the install checked them
 
@@ -106,18 +109,11 @@ def function_problem(function: Any, what: str) -> str | None:
     (None if it can, or if Python cannot tell, as for some built-ins)."""
     if isinstance(function, Template) or not callable(function):
         return None
-    try:
-        signature = inspect.signature(function)
-    except (TypeError, ValueError):
+    arity = arity_of(function)
+    if arity is None or arity.callable_by_a_run:
         return None
-    for arguments in ((), (None,)):
-        try:
-            signature.bind(*arguments)
-            return None
-        except TypeError:
-            continue
     return (
-        f"{what} {function_name(function)} takes {signature}; a function of the tasks file is called"
+        f"{what} {function_name(function)} takes {signature_text(function)}; a function of the tasks file is called"
         " at each run with no argument or with one, the run's RunContext"
     )
 

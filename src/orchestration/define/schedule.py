@@ -18,10 +18,10 @@ from __future__ import annotations
 import calendar
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
 from ..errors import ScheduleError
+from ..frozen import Frozen
 from ..rules.firing import Fields, day_matches, matches
 
 MONTH_NAMES = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
@@ -41,8 +41,7 @@ SPECIALS = {
 REBOOT = "@reboot"
 
 
-@dataclass(frozen=True)
-class Field:
+class Field(Frozen):
     name: str
     low: int
     high: int
@@ -75,23 +74,29 @@ _NTH = re.compile(r"([0-7]|[a-z]{3})#([0-9]+)")
 _LAST_OF = re.compile(r"([0-7]|[a-z]{3})l")
 
 
-@dataclass
 class Extended:
-    """The extended day elements of one expression."""
+    """The extended day elements of one expression, noted while it is read."""
 
-    last_day: bool = False
-    nearest: set[int] = field(default_factory=set)
-    last_weekday: bool = False
-    nth: set[tuple[int, int]] = field(default_factory=set)
-    last_weekdays: set[int] = field(default_factory=set)
+    def __init__(self) -> None:
+        self.last_day = False
+        self.nearest: set[int] = set()
+        self.last_weekday = False
+        self.nth: set[tuple[int, int]] = set()
+        self.last_weekdays: set[int] = set()
+
+    def __eq__(self, other: object) -> bool:
+        return vars(self) == vars(other) if isinstance(other, Extended) else NotImplemented
+
+    def __repr__(self) -> str:
+        return f"Extended({', '.join(f'{name}={value!r}' for name, value in vars(self).items())})"
 
 
-@dataclass(frozen=True)
-class Schedule:
+class Schedule(Frozen):
     """One cron expression: what the user wrote, what we emit, and the times it matches."""
 
     expression: str
     cron: str
+    extended: Extended
     minutes: frozenset[int] = frozenset()
     hours: frozenset[int] = frozenset()
     days: frozenset[int] = frozenset()
@@ -101,7 +106,6 @@ class Schedule:
     weekdays_star: bool = True
     reboot: bool = False
     wildcard: bool = False  # the minute or the hour text starts with '*' (see rules.instants)
-    extended: Extended = field(default_factory=Extended)
 
     @property
     def days_or(self) -> bool:
@@ -227,10 +231,10 @@ def parse_schedules(expressions: object, task: str | None = None) -> tuple[Sched
 
 def _parse_special(expression: str, text: str, task: str | None) -> Schedule:
     if text == REBOOT:
-        return Schedule(expression=expression, cron=REBOOT, reboot=True)
+        return Schedule(expression=expression, cron=REBOOT, extended=Extended(), reboot=True)
     if text in SPECIALS:
         parsed = parse_schedule(SPECIALS[text], task)
-        return replace(parsed, expression=expression)
+        return parsed.replace(expression=expression)
     known = ", ".join([*list(SPECIALS), REBOOT])
     raise _error(
         expression,

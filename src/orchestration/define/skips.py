@@ -20,11 +20,14 @@ import os
 import re
 from collections.abc import Iterable
 from datetime import date, datetime, time
-from typing import Any
 
 from ..errors import DefinitionError, RunError
 from ..rules import conditions
 from ..rules.context import RunContext
+
+TYPE_CHECKING = False  # `typing` is not on a run's path; type checkers set this to True
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "Condition",

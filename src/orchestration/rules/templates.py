@@ -6,14 +6,13 @@ jinja2 is imported only here, and only by tasks that have a template parameter.
 
 from __future__ import annotations
 
-import difflib
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING
 
 from ..errors import DefinitionError
 from .context import RunContext
 from .quick_templates import variables
 
+TYPE_CHECKING = False  # `typing` is not on a run's path; type checkers set this to True
 if TYPE_CHECKING:
     import jinja2
 
@@ -90,6 +89,8 @@ def check(source: str) -> None:
         parsed = jinja.parse(source)
         known = set(TEMPLATE_VARIABLES) | set(jinja.globals)
         for name in sorted(meta.find_undeclared_variables(parsed) - known):
+            import difflib  # only to word an error
+
             close = difflib.get_close_matches(name, TEMPLATE_VARIABLES + tuple(TEMPLATE_FUNCTIONS), n=1)
             raise DefinitionError(
                 f"template({source!r}): unknown name {name!r}; a template can use"

@@ -12,13 +12,11 @@ installed one, because each function is found again by its position.
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 import sys
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
 
 from ..compile.manifest import Manifest, Shape, Skip
 from ..define.identity import namespace_of, task_ids, task_shape
@@ -26,8 +24,13 @@ from ..define.loader import load_tasks_file
 from ..define.orchestrator import Task
 from ..define.parameters import unchecked_templates
 from ..errors import OrchestrationError, RunError
+from ..rules.arity import arity_of
 from ..rules.context import RunContext
 from ..rules.values import Secret
+
+TYPE_CHECKING = False  # `typing` is not on a run's path; type checkers set this to True
+if TYPE_CHECKING:
+    from typing import Any
 
 REINSTALL = "run `orchestration install {tasks_file}` again"
 
@@ -57,15 +60,8 @@ def find_installed_task(manifest: Manifest, task_id: str, copy: str | None = Non
 
 def call_with_context(function: Callable[..., Any], context: RunContext) -> Any:
     """Call `function()` or `function(context)`, whichever it accepts."""
-    try:
-        parameters = inspect.signature(function).parameters.values()
-    except (TypeError, ValueError):
-        return function()
-    required = [
-        p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
-    ]
-    accepts_one = required or any(p.kind == p.VAR_POSITIONAL for p in parameters)
-    return function(context) if accepts_one else function()
+    arity = arity_of(function)
+    return function(context) if arity is not None and arity.takes_context else function()
 
 
 def call(function: Callable[..., Any], context: RunContext, what: str, secret: bool = False) -> Any:
