@@ -260,6 +260,35 @@ def test_list_status_and_next_report_hand_edited_entries(
     assert cli("status", "--check").exit_code == 0
 
 
+def test_a_listing_reads_the_crontab_once_for_all_its_namespaces(
+    real_crontab: str, project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three namespaces in one crontab, one of them edited by hand: `status` runs `crontab -l`
+    once (the real command, counted on its way), and still tells the edited one from the others."""
+    from orchestration.installer.crontab import UserCrontab
+
+    for name in ("one", "two", "three"):
+        tasks = project.write(TASKS.replace("'ns'", repr(name)), f"{name}.py")
+        assert cli("install", str(tasks), "--backend", "crontab").exit_code == 0
+    write_crontab(
+        "".join(line for line in read_crontab().splitlines(keepends=True) if "orchestration:two:a" not in line)
+    )
+    listed: list[tuple[str, ...]] = []
+    real_run = UserCrontab._run
+
+    def counted(self: UserCrontab, *arguments: str) -> subprocess.CompletedProcess[bytes]:
+        listed.append(arguments)
+        return real_run(self, *arguments)
+
+    monkeypatch.setattr(UserCrontab, "_run", counted)
+    status = cli("status", "--check")
+    assert listed == [("-l",)]
+    assert status.exit_code == 1
+    problems = [line for line in status.output.splitlines() if line.startswith("! ")]
+    assert [problem.split(":")[0] for problem in problems] == ["! two"]
+    assert "its crontab entries were changed by hand (deleted: " in problems[0]
+
+
 # --- --json on install, compile and logs ------------------------------------------------------------------
 
 

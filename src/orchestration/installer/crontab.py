@@ -81,6 +81,24 @@ class UserCrontab:
             ) from None
 
 
+class CrontabAsRead(UserCrontab):
+    """The crontab as a command that only looks reads it: `crontab -l` once, however many
+    namespaces it is asked about (a listing of twenty namespaces runs it once, not twenty times).
+    Never written: a write goes through a fresh read under the crontab's lock."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._text: str | None = None
+
+    def read(self) -> str:
+        if self._text is None:
+            self._text = super().read()
+        return self._text
+
+    def write(self, text: str) -> None:
+        raise ApplyError("internal error: the crontab read for a listing cannot be written")
+
+
 def check_carried(text: str) -> None:
     """FenceError if writing `text` back could change a line: one that `crontab -l` shows with
     `\\r`, which is either a carriage return or those two characters."""

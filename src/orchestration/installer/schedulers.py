@@ -47,17 +47,18 @@ def check_scope(scope: str) -> None:
         )
 
 
-def make_scheduler(name: str, scope: str = "user") -> Scheduler:
-    """The scheduler called `name` ('crontab', 'systemd' or 'kubernetes') for `scope`."""
+def make_scheduler(name: str, scope: str = "user", looking: bool = False) -> Scheduler:
+    """The scheduler called `name` ('crontab', 'systemd' or 'kubernetes') for `scope`. `looking`:
+    for a command that only reads entries, which reads the crontab once for all namespaces."""
     if name == "crontab":
         if scope != "user":
             raise UsageError(
                 "--scope system is for the systemd backend; a crontab belongs to the user who"
                 " installs it (as root, root's crontab); use --backend systemd --scope system"
             )
-        from .crontab import CrontabScheduler  # python-crontab: only when the crontab is used
+        from .crontab import CrontabAsRead, CrontabScheduler  # only when the crontab is used
 
-        return CrontabScheduler()
+        return CrontabScheduler(CrontabAsRead() if looking else None)
     if name == "systemd":
         from .systemd import SystemdScheduler
 

@@ -26,6 +26,7 @@ from .history import latest_runs
 
 if TYPE_CHECKING:
     from ..compile.manifest import Manifest, TaskManifest
+    from ..installer.schedulers import Scheduler
 
 
 class TaskStatus(Frozen):
@@ -96,9 +97,10 @@ def installed_status(state: Path, now: datetime, next_time: NextTime | None = No
     paused = {reference: pause for reference, pause in pauses(state).items() if pause.active(now_s)}
     latest = latest_runs(state)
     present: dict[str, bool] = {}  # programs looked at: bash once, not once per task
+    schedulers: Schedulers = {}  # each read once: one `crontab -l` for every namespace
     for installed in installed_manifests(state):
         manifest = installed.manifest
-        namespace_problems = namespace_problems_of(manifest) + entry_problems(installed)
+        namespace_problems = namespace_problems_of(manifest) + entry_problems(installed, schedulers)
         for task_id, task in manifest.tasks.items():
             last_run, failures = latest.get((manifest.namespace, task_id), (None, 0))
             result.append(
@@ -165,8 +167,12 @@ def namespace_problems_of(manifest: Manifest) -> list[str]:
     return problems
 
 
-def entry_problems(installed: Installed) -> list[str]:
-    """Entries changed by hand since the install: runs follow what is in place, not the manifest."""
+Schedulers = dict[tuple[str, str], "Scheduler"]
+
+
+def entry_problems(installed: Installed, schedulers: Schedulers | None = None) -> list[str]:
+    """Entries changed by hand since the install: runs follow what is in place, not the manifest.
+    `schedulers`: those a listing has made so far, by backend and scope, to be shared."""
     manifest = installed.manifest
     if manifest.backend == "foreground" and not _engine_running(installed.path.parent.parent):
         return [
@@ -175,7 +181,11 @@ def entry_problems(installed: Installed) -> list[str]:
             f" or install it elsewhere with `orchestration install {manifest.tasks_file}`"
         ]
     try:
-        summary = hand_edit_summary_of(make_scheduler(manifest.backend, manifest.scope), installed)
+        key = (manifest.backend, manifest.scope)
+        schedulers = {} if schedulers is None else schedulers
+        if key not in schedulers:
+            schedulers[key] = make_scheduler(*key, looking=True)
+        summary = hand_edit_summary_of(schedulers[key], installed)
     except OrchestrationError as error:
         return [f"its {manifest.backend} entries cannot be read ({error.message})"]
     if summary is None:
