@@ -180,9 +180,9 @@ def entry_problems(installed: Installed, schedulers: Schedulers | None = None) -
             f" nothing fires it; start it again with `orchestration run-scheduler {manifest.tasks_file}`,"
             f" or install it elsewhere with `orchestration install {manifest.tasks_file}`"
         ]
+    key = (manifest.backend, manifest.scope)
+    schedulers = {} if schedulers is None else schedulers
     try:
-        key = (manifest.backend, manifest.scope)
-        schedulers = {} if schedulers is None else schedulers
         if key not in schedulers:
             schedulers[key] = make_scheduler(*key, looking=True)
         summary = hand_edit_summary_of(schedulers[key], installed)

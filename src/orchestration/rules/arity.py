@@ -16,27 +16,28 @@ TYPE_CHECKING = False  # `typing` is not on the shim's path; type checkers set t
 if TYPE_CHECKING:
     from typing import Any
 
-MANY = 1 << 30  # "any number": what *args accepts
-_VARARGS = 0x04  # inspect.CO_VARARGS
+_VARARGS = 0x04  # inspect.CO_VARARGS: the code takes *args
 
 
 class Arity(Frozen):
-    """The positional arguments a function takes, and whether a keyword-only one has no default."""
+    """The positional parameters a function takes, and whether a keyword-only one has no default."""
 
     required: int  # positional parameters without a default
-    most: int  # positional parameters in all; MANY with *args
+    positional: int  # positional parameters in all
+    varargs: bool = False  # it takes *args
     keyword_required: bool = False
 
     @property
     def takes_context(self) -> bool:
         """Whether a run passes the RunContext: the function requires a positional argument or
         takes *args."""
-        return self.required > 0 or self.most == MANY
+        return self.required > 0 or self.varargs
 
     @property
     def callable_by_a_run(self) -> bool:
         """Whether it can be called with no argument or with one."""
-        return not self.keyword_required and (self.required == 0 or self.required <= 1 <= self.most)
+        takes_one = self.required <= 1 and (self.positional >= 1 or self.varargs)
+        return not self.keyword_required and (self.required == 0 or takes_one)
 
 
 def arity_of(function: Any) -> Arity | None:
@@ -47,11 +48,11 @@ def arity_of(function: Any) -> Arity | None:
         and not hasattr(function, "__signature__")
     ):
         code = function.__code__
-        keyword_defaults = function.__kwdefaults__ or {}
         return Arity(
             required=code.co_argcount - len(function.__defaults__ or ()),
-            most=MANY if code.co_flags & _VARARGS else code.co_argcount,
-            keyword_required=code.co_kwonlyargcount > len(keyword_defaults),
+            positional=code.co_argcount,
+            varargs=bool(code.co_flags & _VARARGS),
+            keyword_required=code.co_kwonlyargcount > len(function.__kwdefaults__ or {}),
         )
     import inspect  # a method, a partial, a callable object: not the common case
 
@@ -62,7 +63,8 @@ def arity_of(function: Any) -> Arity | None:
     positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     return Arity(
         required=sum(1 for p in positional if p.default is p.empty),
-        most=MANY if any(p.kind == p.VAR_POSITIONAL for p in parameters) else len(positional),
+        positional=len(positional),
+        varargs=any(p.kind == p.VAR_POSITIONAL for p in parameters),
         keyword_required=any(p.kind == p.KEYWORD_ONLY and p.default is p.empty for p in parameters),
     )
 
