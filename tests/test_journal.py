@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -300,6 +301,42 @@ def test_a_hundred_runs_finishing_together_leave_a_hundred_records(
     assert len(runs) == 100
     assert {r.status for r in runs} == {"ok"}
     assert all(r.finished_at and len(r.steps) == 1 for r in runs)
+
+
+def _claim_the_firing(path: str, ready: Any, answers: Any) -> None:
+    """One shim's first step: claim the firing of 00:16 UTC, 1 January 1970, in `path`."""
+    from orchestration.runtime.records import new_record
+
+    record = new_record("two", "t", "cron", 1000.0, 960.0)
+    ready.wait()
+    try:
+        answers.put(("claimed", Journal(path).record_start(record, once_per_firing=True)))
+    except sqlite3.Error as error:
+        answers.put(("failed", f"{type(error).__name__}: {error}"))
+
+
+def test_the_first_runs_of_a_new_journal_claim_a_firing_once(tmp_path: Path) -> None:
+    """Entries of one task that share a minute start together, and the first firing finds no
+    journal yet: each must still see the others' claim. A journal error here would send the run
+    to the fallback file, where it runs again, blind to the others."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    for trial in range(30):  # a lost race showed in about one trial in three
+        path = str(tmp_path / str(trial) / "journal.sqlite3")
+        os.makedirs(os.path.dirname(path))
+        ready, answers = context.Barrier(4), context.Queue()
+        processes = [context.Process(target=_claim_the_firing, args=(path, ready, answers)) for _ in range(4)]
+        for process in processes:
+            process.start()
+        for process in processes:
+            process.join()
+        results = [answers.get(timeout=10) for _ in processes]
+        assert [kind for kind, _ in results] == ["claimed"] * 4, (trial, results)
+        first = [run_id for _, run_id in results if run_id is None]
+        assert len(first) == 1, (trial, results)
+        [row] = Journal(path).runs()
+        assert {run_id for _, run_id in results} == {None, row.run_id}
 
 
 def _follow(args: list[str], cwd: Path) -> subprocess.Popen:

@@ -138,8 +138,8 @@ def _check_once_per_minute(state: Path, project: Project) -> None:
     time.sleep(5)  # a second start of the same minute would have recorded by now
     done = _runs(state)
     minutes = [int(run.scheduled_time // 60) for run in done]
-    assert len(minutes) == len(set(minutes)), [vars(run) for run in done]
-    assert all(run.status in ("ok", "running") for run in done), [vars(run) for run in done]
+    assert len(minutes) == len(set(minutes)), [run.to_dict() for run in done]
+    assert all(run.status in ("ok", "running") for run in done), [run.to_dict() for run in done]
     assert len(project.records()) == len(done)  # the script ran once per run, and once per minute
     assert not any("already ran" in run_log(run) for run in done if run.status == "ok")
 
@@ -152,7 +152,7 @@ def test_cron_runs_each_instant_of_the_union_once(cron_crontab: str, project: Pr
     assert [line.split(" /", 1)[0] for line in entries] == ["* * * * *", "*/2 * * * *"]
     try:
         assert wait_for(lambda: _ran_even_and_odd_minutes(state_home, "cron"), timeout=150), [
-            vars(run) for run in _runs(state_home)
+            run.to_dict() for run in _runs(state_home)
         ]
         _check_once_per_minute(state_home, project)
         history = json.loads(cli("history", "two/t", "--json").output)
@@ -171,7 +171,7 @@ def test_the_user_manager_runs_each_instant_of_the_union_once(
     assert "OnCalendar=*-*-* *:*:00\nOnCalendar=*-*-* *:00..58/2:00\n" in timer
     try:
         assert wait_for(lambda: _ran_even_and_odd_minutes(state_home, "systemd"), timeout=150), [
-            vars(run) for run in _runs(state_home)
+            run.to_dict() for run in _runs(state_home)
         ]
         _check_once_per_minute(state_home, project)
     finally:

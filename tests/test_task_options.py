@@ -162,7 +162,9 @@ def test_cron_fires_paused_jittered_and_env_tasks(cron_crontab: str, project: Pr
             for task, status in (("held", "skipped"), ("spread", "ok"), ("env", "ok"))
         )
 
-    assert wait_for(first_round, timeout=150), f"cron did not fire all three: {[vars(r) for r in _runs(state_home)]}"
+    assert wait_for(first_round, timeout=150), (
+        f"cron did not fire all three: {[r.to_dict() for r in _runs(state_home)]}"
+    )
     [held] = _finished(state_home, "held", "skipped")[:1]
     assert (held.trigger, held.reason) == ("cron", "paused")
     assert not [r for r in project.records() if r["env"].get("ORCHESTRATION_TASK") == "held"]

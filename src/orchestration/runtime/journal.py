@@ -10,6 +10,7 @@ Standard library only: the shim imports this on every run.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import sqlite3
@@ -140,16 +141,33 @@ class Journal:
             if not os.path.exists(self.path):
                 private_dir(os.path.dirname(self.path))
                 os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
-            connection = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
+            # The first runs of a new journal race to give it its schema and switch it to WAL,
+            # and SQLite answers a connection caught in that switch with "database is locked"
+            # or "disk I/O error" at once, busy timeout or not: such a run would go to the
+            # fallback file, blind to a run of the same firing. A lock on the journal's folder
+            # orders them: reading the version shares it, migrating holds it alone. (Not a
+            # lock on the journal itself: closing a descriptor of that file would drop
+            # SQLite's own locks on it.)
+            folder = os.open(os.path.dirname(self.path) or ".", os.O_RDONLY)
             try:
-                connection.execute("PRAGMA foreign_keys = ON")
-                if connection.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
-                    _migrate(connection)
-            except BaseException:
-                connection.close()
-                raise
-            self._connection = connection
+                fcntl.flock(folder, fcntl.LOCK_SH)
+                self._connection = self._open(folder)
+            finally:
+                os.close(folder)
         return self._connection
+
+    def _open(self, folder: int) -> sqlite3.Connection:
+        """A connection to a journal of the current schema; `folder` is locked (shared)."""
+        connection = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
+        try:
+            connection.execute("PRAGMA foreign_keys = ON")
+            if connection.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+                fcntl.flock(folder, fcntl.LOCK_EX)  # the shared lock is given up first: no deadlock
+                _migrate(connection)
+        except BaseException:
+            connection.close()
+            raise
+        return connection
 
     def close(self) -> None:
         if self._connection is not None:
