@@ -148,21 +148,22 @@ class Journal:
             # orders them: reading the version shares it, migrating holds it alone. (Not a
             # lock on the journal itself: closing a descriptor of that file would drop
             # SQLite's own locks on it.)
-            folder = os.open(os.path.dirname(self.path) or ".", os.O_RDONLY)
+            folder = _locked_folder(os.path.dirname(self.path) or ".")
             try:
-                fcntl.flock(folder, fcntl.LOCK_SH)
                 self._connection = self._open(folder)
             finally:
-                os.close(folder)
+                if folder is not None:
+                    os.close(folder)
         return self._connection
 
-    def _open(self, folder: int) -> sqlite3.Connection:
-        """A connection to a journal of the current schema; `folder` is locked (shared)."""
+    def _open(self, folder: int | None) -> sqlite3.Connection:
+        """A connection to a journal of the current schema; `folder` holds a shared lock."""
         connection = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
         try:
             connection.execute("PRAGMA foreign_keys = ON")
             if connection.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
-                fcntl.flock(folder, fcntl.LOCK_EX)  # the shared lock is given up first: no deadlock
+                if folder is not None:
+                    fcntl.flock(folder, fcntl.LOCK_EX)  # the shared lock is given up first: no deadlock
                 _migrate(connection)
         except BaseException:
             connection.close()
@@ -395,6 +396,21 @@ class _Transaction:
                 self.connection.execute("ROLLBACK")
             except sqlite3.Error:
                 pass  # SQLite may have rolled back itself; the first error is the one to see
+
+
+def _locked_folder(path: str) -> int | None:
+    """A descriptor of the folder `path` holding a shared lock on it; None where a folder cannot
+    be opened or locked (a file system without flock): the journal then opens as it would alone."""
+    try:
+        folder = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(folder, fcntl.LOCK_SH)
+    except OSError:
+        os.close(folder)
+        return None
+    return folder
 
 
 def _migrate(connection: sqlite3.Connection) -> None:
