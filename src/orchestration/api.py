@@ -249,7 +249,6 @@ def render(
     """What installing `tasks_file` into `target` would write, by file name; nothing is touched.
     `environment` fixes the programs and state folder (default: this installation's); `image`
     is the container image of the kubernetes target."""
-    from dataclasses import replace
 
     from .compile.environment import capture_environment
     from .installer import manifests
@@ -259,7 +258,7 @@ def render(
 
     environment = environment or capture_environment(_state(scope))
     if image is not None:
-        environment = replace(environment, image=image)
+        environment = environment.replace(image=image)
     files: Rendered = {}
     for compiled in compile_file(tasks_file, environment):
         placed = place(target, compiled, scope)

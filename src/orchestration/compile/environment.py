@@ -6,16 +6,15 @@ import os
 import shutil
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import UsageError
+from ..frozen import Frozen
 from ..rules.instants import machine_zone
 from ..state import state_dir
 
 
-@dataclass(frozen=True)
-class Environment:
+class Environment(Frozen):
     exec_program: str  # absolute path of orchestration-exec
     cli_program: str  # absolute path of orchestration, for the commands in headers
     python: str  # interpreter for python scripts

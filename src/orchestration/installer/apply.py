@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import stat
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..compile import manifest as manifest_json
@@ -53,7 +53,7 @@ def install(
     check_scope(scope)
     environment = capture_environment(scope_state(scope))
     if image is not None:
-        environment = replace(environment, image=image)
+        environment = environment.replace(image=image)
     compiled = compile_file(tasks_file, environment)
     if scope == "system":
         for manifest in compiled:

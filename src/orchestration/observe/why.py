@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..compile.manifest import Manifest, Skip
 from ..errors import RunError
+from ..frozen import Frozen
 from ..installer.manifests import find_task
 from ..rules.context import RunContext
 from ..rules.instants import machine_zone
@@ -38,8 +38,7 @@ def _nothing() -> None:
     """What `why` closes before it starts the tasks file's process: nothing is open."""
 
 
-@dataclass(frozen=True)
-class Verdict:
+class Verdict(Frozen):
     """What one skip condition says about the run."""
 
     position: int
@@ -60,8 +59,7 @@ class Verdict:
         }
 
 
-@dataclass(frozen=True)
-class Explanation:
+class Explanation(Frozen):
     """The schedule's and each skip condition's say about a run scheduled at `at`."""
 
     reference: str

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import re
 import shlex
-from dataclasses import dataclass
 
 from ..compile.manifest import Manifest, Timing
 from ..errors import FenceError
+from ..frozen import Frozen
 from ..rules.firing import Fields
 from .clock import superset
 
@@ -144,8 +144,7 @@ def escape_percent(command: str) -> str:
 # --- the block in the crontab text --------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class BlockSpan:
+class BlockSpan(Frozen):
     start: int  # index of the BEGIN line
     end: int  # index of the END line
 
