@@ -17,7 +17,7 @@ from conftest import Project, read_crontab
 from orchestration.cli import main
 from orchestration.define.schedule import parse_schedule
 from orchestration.observe.history import consecutive_failures
-from orchestration.rules.instants import next_instant, next_instants, zone_of
+from orchestration.rules.instants import Outlook, next_instant, next_instants, zone_of
 from orchestration.runtime.journal import MIGRATIONS, Journal
 from orchestration.runtime.records import new_record
 
@@ -124,6 +124,9 @@ def test_next_firing_by_the_rule_is_the_previews(expression: str, zone: str) -> 
             expected = next_instants(fields, where, moment, 1)
             found = next_instant(fields, where, moment)
             assert [found] == expected, (expression, zone, datetime.fromtimestamp(moment, where))
+            # A listing's: the zone's clock changes over the next days found once for all tasks.
+            for days in (1, 8, 40):
+                assert [Outlook(where, moment, days).next_instant(fields)] == expected, (expression, zone, days)
             moment = expected[0] + 30
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from datetime import datetime, tzinfo
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +20,7 @@ from ..frozen import Frozen
 from ..installer.entries import hand_edit_summary_of
 from ..installer.manifests import Installed, installed_manifests
 from ..installer.schedulers import make_scheduler
+from ..rules.instants import union_next_instant
 from ..runtime.records import RunRecord
 from ..state import Pause, longest, pauses
 from .history import latest_runs
@@ -27,6 +28,7 @@ from .history import latest_runs
 if TYPE_CHECKING:
     from ..compile.manifest import Manifest, TaskManifest
     from ..installer.schedulers import Scheduler
+    from ..rules.instants import Outlook
 
 
 class TaskStatus(Frozen):
@@ -125,24 +127,33 @@ def installed_status(state: Path, now: datetime, next_time: NextTime | None = No
     return result
 
 
+# How far ahead a listing finds each zone's clock changes once: most tasks fire within it.
+OUTLOOK_DAYS = 8
+
+
 class NextFromSchedule:
     """The next firing time of a task by the daemon's rule (`rules.instants`), in its zone or the
-    machine's; each zone is looked up once per listing."""
+    machine's; each zone's wall clock and clock changes are worked out once per listing."""
 
     def __init__(self) -> None:
-        self._zones: dict[str | None, tzinfo] = {}
+        self._outlooks: dict[tuple[str | None, float], Outlook] = {}
 
     def __call__(self, manifest: Manifest, task_id: str, now: datetime) -> datetime | None:
         task = manifest.task(task_id)
         if task.reboot:
             return None
-        from ..rules.instants import union_next_instant, zone_of  # zoneinfo: only listings with a schedule
+        key = (task.zone, now.timestamp())
+        outlook = self._outlooks.get(key)
+        if outlook is None:
+            outlook = self._outlooks[key] = _outlook(task.zone, key[1])
+        found = union_next_instant(task.all_fields, outlook.zone, outlook.after, outlook)
+        return None if found is None else datetime.fromtimestamp(found, outlook.zone)
 
-        if task.zone not in self._zones:
-            self._zones[task.zone] = zone_of(task.zone)
-        zone = self._zones[task.zone]
-        found = union_next_instant(task.all_fields, zone, now.timestamp())
-        return None if found is None else datetime.fromtimestamp(found, zone)
+
+def _outlook(zone: str | None, after: float) -> Outlook:
+    from ..rules.instants import Outlook, zone_of  # zoneinfo: only listings with a schedule
+
+    return Outlook(zone_of(zone), after, days=OUTLOOK_DAYS)
 
 
 def namespace_problems_of(manifest: Manifest) -> list[str]:

@@ -125,24 +125,52 @@ def next_instants(fields: Fields, zone: tzinfo, after: float, count: int) -> lis
 
 def next_instant(fields: Fields, zone: tzinfo, after: float) -> float | None:
     """The first instant strictly after `after`, as `next_instants(fields, zone, after, 1)` gives
-    it, found quickly: on the wall clock, a day and then an hour and a minute at a time, which is
-    exact when the zone's offset does not change from two days before until it (two days cover
-    every clock change the rule turns into extra or displaced runs); else by `next_instants`."""
-    start = after - after % 60 + 60
-    local = datetime.fromtimestamp(start, zone)
-    day, hour, minute = local.date(), local.hour, local.minute
-    hours, minutes = sorted(fields.hours), sorted(fields.minutes)
-    found = None
-    for _ in range(SEARCH_DAYS):
-        if day.month in fields.months and day_matches(fields, day):
-            found = _first_on(day, hours, minutes, hour, minute, zone)
-            if found is not None:
-                break
-        day, hour, minute = day + timedelta(days=1), 0, 0
-    if found is not None and found >= start and not transitions(zone, start - 2 * 86400, found + 60):
-        return found
-    more = next_instants(fields, zone, after, 1)
-    return more[0] if more else None
+    it, found quickly (see `Outlook`)."""
+    return Outlook(zone, after).next_instant(fields)
+
+
+class Outlook:
+    """One zone's wall clock just after `after`, and its clock changes from two days before that
+    until `days` days after: worked out once for the next instants of many schedules (a listing
+    of a thousand tasks asks the same question of each)."""
+
+    def __init__(self, zone: tzinfo, after: float, days: int = 0) -> None:
+        self.zone, self.after = zone, after
+        self.start = after - after % 60 + 60
+        local = datetime.fromtimestamp(self.start, zone)
+        self.day, self.hour, self.minute = local.date(), local.hour, local.minute
+        self.since = (
+            self.start - 2 * 86400
+        )  # two days cover every clock change the rule turns into extra or displaced runs
+        self.horizon = self.start + days * 86400
+        self.changes = transitions(zone, self.since, self.horizon) if days else []
+        self.offset = _offset(zone, self.since)
+
+    def next_instant(self, fields: Fields) -> float | None:
+        """The schedule's first instant strictly after `after`, as `next_instants` gives it: read
+        on the wall clock, a day and then an hour and a minute at a time, which is exact when the
+        zone's offset does not change from two days before until it; else by `next_instants`."""
+        day, hour, minute = self.day, self.hour, self.minute
+        hours, minutes = sorted(fields.hours), sorted(fields.minutes)
+        found = None
+        for _ in range(SEARCH_DAYS):
+            if day.month in fields.months and day_matches(fields, day):
+                found = _first_on(day, hours, minutes, hour, minute, self.zone)
+                if found is not None:
+                    break
+            day, hour, minute = day + timedelta(days=1), 0, 0
+        if found is not None and found >= self.start and self._steady_until(found + 60):
+            return found
+        more = next_instants(fields, self.zone, self.after, 1)
+        return more[0] if more else None
+
+    def _steady_until(self, end: float) -> bool:
+        """Whether `transitions` finds no clock change from two days before the start until `end`.
+        Within the horizon the changes found once tell it: none before `end`, and the offset at
+        `end` the one the walk started with (a change the horizon's last day step saw revert)."""
+        if end > self.horizon:
+            return not transitions(self.zone, self.since, end)
+        return all(instant >= end for instant, _, _ in self.changes) and _offset(self.zone, end) == self.offset
 
 
 def _first_on(day: date, hours: list[int], minutes: list[int], hour: int, minute: int, zone: tzinfo) -> float | None:
@@ -188,9 +216,13 @@ def union_next_instants(schedules: Sequence[Fields], zone: tzinfo, after: float,
     return sorted({moment for fields in schedules for moment in next_instants(fields, zone, after, count)})[:count]
 
 
-def union_next_instant(schedules: Sequence[Fields], zone: tzinfo, after: float) -> float | None:
-    """The first instant of any of the schedules strictly after `after`."""
-    found = [moment for fields in schedules if (moment := next_instant(fields, zone, after)) is not None]
+def union_next_instant(
+    schedules: Sequence[Fields], zone: tzinfo, after: float, outlook: Outlook | None = None
+) -> float | None:
+    """The first instant of any of the schedules strictly after `after`; `outlook`: the zone's
+    from `after`, when many are asked."""
+    outlook = outlook or Outlook(zone, after)
+    found = [moment for fields in schedules if (moment := outlook.next_instant(fields)) is not None]
     return min(found, default=None)
 
 
