@@ -20,7 +20,7 @@ from ..frozen import Frozen
 from ..installer.entries import hand_edit_summary_of
 from ..installer.manifests import Installed, installed_manifests
 from ..installer.schedulers import make_scheduler
-from ..rules.instants import union_next_instant
+from ..rules.instants import Outlook, union_next_instant, zone_of
 from ..runtime.records import RunRecord
 from ..state import Pause, longest, pauses
 from .history import latest_runs
@@ -28,7 +28,6 @@ from .history import latest_runs
 if TYPE_CHECKING:
     from ..compile.manifest import Manifest, TaskManifest
     from ..installer.schedulers import Scheduler
-    from ..rules.instants import Outlook
 
 
 class TaskStatus(Frozen):
@@ -144,16 +143,10 @@ class NextFromSchedule:
             return None
         key = (task.zone, now.timestamp())
         outlook = self._outlooks.get(key)
-        if outlook is None:
-            outlook = self._outlooks[key] = _outlook(task.zone, key[1])
-        found = union_next_instant(task.all_fields, outlook.zone, outlook.after, outlook)
+        if outlook is None:  # zone_of loads zoneinfo: only for listings with a schedule
+            outlook = self._outlooks[key] = Outlook(zone_of(task.zone), key[1], days=OUTLOOK_DAYS)
+        found = union_next_instant(task.all_fields, outlook)
         return None if found is None else datetime.fromtimestamp(found, outlook.zone)
-
-
-def _outlook(zone: str | None, after: float) -> Outlook:
-    from ..rules.instants import Outlook, zone_of  # zoneinfo: only listings with a schedule
-
-    return Outlook(zone_of(zone), after, days=OUTLOOK_DAYS)
 
 
 def namespace_problems_of(manifest: Manifest) -> list[str]:

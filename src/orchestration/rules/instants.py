@@ -139,12 +139,11 @@ class Outlook:
         self.start = after - after % 60 + 60
         local = datetime.fromtimestamp(self.start, zone)
         self.day, self.hour, self.minute = local.date(), local.hour, local.minute
-        self.since = (
-            self.start - 2 * 86400
-        )  # two days cover every clock change the rule turns into extra or displaced runs
+        # Two days cover every clock change the rule turns into extra or displaced runs.
+        self.since = self.start - 2 * 86400
         self.horizon = self.start + days * 86400
         self.changes = transitions(zone, self.since, self.horizon) if days else []
-        self.offset = _offset(zone, self.since)
+        self.offset = _offset(zone, self.since) if days else 0
 
     def next_instant(self, fields: Fields) -> float | None:
         """The schedule's first instant strictly after `after`, as `next_instants` gives it: read
@@ -216,12 +215,8 @@ def union_next_instants(schedules: Sequence[Fields], zone: tzinfo, after: float,
     return sorted({moment for fields in schedules for moment in next_instants(fields, zone, after, count)})[:count]
 
 
-def union_next_instant(
-    schedules: Sequence[Fields], zone: tzinfo, after: float, outlook: Outlook | None = None
-) -> float | None:
-    """The first instant of any of the schedules strictly after `after`; `outlook`: the zone's
-    from `after`, when many are asked."""
-    outlook = outlook or Outlook(zone, after)
+def union_next_instant(schedules: Sequence[Fields], outlook: Outlook) -> float | None:
+    """The first instant of any of the schedules strictly after the outlook's `after`, in its zone."""
     found = [moment for fields in schedules if (moment := outlook.next_instant(fields)) is not None]
     return min(found, default=None)
 
