@@ -91,6 +91,37 @@ o.add_task("@hourly", "bash", name="clean").add_script("record.sh")
     assert read_crontab().startswith(real_crontab)
 
 
+def test_a_namespace_the_file_no_longer_defines_is_removed_by_its_install(real_crontab: str, project: Project) -> None:
+    tasks = project.write(
+        TWO_TASKS + TWO_TASKS.replace('"demo"', '"second"').replace("o = ", "p = ").replace("o.", "p.")
+    )
+    other = project.write(TWO_TASKS.replace('"demo"', '"other"'), name="other.py")
+    invoke("install", str(tasks))
+    invoke("install", str(other))
+    project.write(TWO_TASKS.replace('"demo"', '"renamed"'))  # one renamed, the other deleted
+    state = project.root.parent / "state"
+    planned = invoke("install", str(tasks), "--dry-run", "--json")
+    plan = {item["namespace"]: item for item in json.loads(planned.output)["namespaces"]}
+    assert sorted(plan) == ["demo", "renamed", "second"]
+    assert plan["demo"]["no_longer_defined"] and plan["demo"]["removed"] == ["fetch", "report"]
+    assert not plan["renamed"]["no_longer_defined"]
+    assert find_block(read_crontab(), "demo") is not None  # a dry run writes nothing
+    result = invoke("install", str(tasks))
+    assert result.exit_code == 0, result.output
+    assert (
+        f"Removed namespace 'demo' (crontab): {tasks} no longer defines it:\n  - fetch\n  - report\n" in result.output
+    )
+    assert f"Removed namespace 'second' (crontab): {tasks} no longer defines it:\n" in result.output
+    crontab = read_crontab()
+    assert find_block(crontab, "demo") is None and find_block(crontab, "second") is None
+    assert find_block(crontab, "renamed") is not None and find_block(crontab, "other") is not None
+    assert crontab.startswith(real_crontab)
+    assert sorted(path.name.split(".")[0] for path in (state / "manifests").glob("*.json")) == ["other", "renamed"]
+    assert invoke("install", str(tasks)).output == (
+        f"Namespace 'renamed' (crontab) is up to date with {tasks}; nothing changed.\n"
+    )
+
+
 def test_dry_run_prints_the_changes_and_writes_nothing(real_crontab: str, project: Project) -> None:
     tasks = project.write(TWO_TASKS)
     result = invoke("install", str(tasks), "--dry-run")

@@ -279,3 +279,20 @@ def test_system_scope_refuses_files_another_user_can_write(project: Project, tmp
         f" chmod go-w {script}\n"
     )
     assert not (Path("/etc/systemd/system") / "orchestration-sys-t.timer").exists()
+
+
+def test_a_renamed_namespace_leaves_the_user_manager_with_its_install(systemd_user: Path, project: Project) -> None:
+    tasks = project.write(
+        "o = Orchestrator(name='before')\no.add_task('0 1 * * *', 'bash', name='job').add_script('record.sh')\n"
+    )
+    assert cli("install", str(tasks), "--backend", "systemd").exit_code == 0
+    assert "orchestration-before-job.timer" in list_timers()
+    project.write(
+        "o = Orchestrator(name='after')\no.add_task('0 1 * * *', 'bash', name='job').add_script('record.sh')\n"
+    )
+    result = cli("install", str(tasks), "--backend", "systemd")
+    assert f"Removed namespace 'before' (systemd): {tasks} no longer defines it:\n  - job\n" in result.output
+    timers = list_timers()
+    assert "orchestration-before-job.timer" not in timers and "orchestration-after-job.timer" in timers
+    assert not list(systemd_user.glob("orchestration-before-*"))
+    assert cli("uninstall", str(tasks)).output == "Removed namespace 'after' (systemd): 1 task(s) job\n"

@@ -15,7 +15,7 @@ from ..compile.environment import Environment, capture_environment
 from ..compile.manifest import Manifest
 from ..compile.plan import compile_loaded
 from ..define.loader import load_tasks_file
-from ..errors import UsageError
+from ..errors import OrchestrationError, UsageError
 from ..rules.instants import next_change_note, transitions, zone_of
 from ..state import lock_path, locked, prepare_state, state_dir
 from ..targets import Rendered, placed, render
@@ -58,7 +58,9 @@ def install(
     if scope == "system":
         for manifest in compiled:
             refuse_files_others_can_write(manifest)
-    return install_manifests(compiled, environment.state_dir, backend=backend, scope=scope, dry_run=dry_run)
+    return install_manifests(
+        compiled, environment.state_dir, backend=backend, scope=scope, dry_run=dry_run, whole_file=True
+    )
 
 
 def refuse_files_others_can_write(manifest: Manifest) -> None:
@@ -93,24 +95,36 @@ def _writable_by_others(path: Path) -> str | None:
 
 
 def install_manifests(
-    compiled: list[Manifest], state: Path, *, backend: str = "auto", scope: str = "user", dry_run: bool = False
+    compiled: list[Manifest],
+    state: Path,
+    *,
+    backend: str = "auto",
+    scope: str = "user",
+    dry_run: bool = False,
+    whole_file: bool = False,
 ) -> list[NamespaceChanges]:
-    """Stage every namespace (nothing written if any is wrong), then apply them one by one."""
+    """Stage every namespace (nothing written if any is wrong), then apply them one by one.
+    `whole_file`: `compiled` is every namespace of its tasks file, so a namespace installed from
+    that file which it no longer defines (renamed, or its Orchestrator deleted) is removed."""
     if not compiled:
         return []
     prepare_state(state)
     with locked(lock_path(state, INSTALL_LOCK)):
         staged = [_stage(manifest, backend, scope, state) for manifest in compiled]
+        dropped = _no_longer_defined(compiled, state) if whole_file else []
+        for leaving in dropped:
+            leaving.changes.no_longer_defined = True
         if not dry_run:
-            _apply_all(staged, state)
-        return [stage.changes for stage in staged]
+            _apply_all(staged, dropped, state)
+        return [stage.changes for stage in staged] + [leaving.changes for leaving in dropped]
 
 
-def _apply_all(staged: list[_Stage], state: Path) -> None:
+def _apply_all(staged: list[_Stage], dropped: list[_Removal], state: Path) -> None:
     """Apply every namespace of the file, or none: a failure puts back the ones applied."""
-    applied: list[_Stage] = []
+    steps: list[_Stage | _Removal] = [*staged, *dropped]
+    applied: list[_Stage | _Removal] = []
     try:
-        for stage in staged:
+        for stage in steps:
             stage.apply()
             applied.append(stage)
     except BaseException:
@@ -122,7 +136,35 @@ def _apply_all(staged: list[_Stage], state: Path) -> None:
         pausing.forget_removed_tasks(state, stage.manifest)
         if stage.scheduler.name == "systemd" and not stage.in_place:
             stage.changes.warnings += pausing.hold(state, stage.manifest)  # the timers it started
+    for leaving in dropped:
+        leaving.forget(state, keep_pauses=False)
     manifests.forget_tasks_files(state)
+
+
+def _no_longer_defined(compiled: list[Manifest], state: Path) -> list[_Removal]:
+    """The namespaces installed from the tasks file of `compiled` that it no longer defines."""
+    tasks_file, defined = compiled[0].tasks_file, {manifest.namespace for manifest in compiled}
+    removals = []
+    for namespace in manifests.namespaces(state):
+        old = None if namespace in defined else _installed_from(state, namespace, tasks_file)
+        if old is not None:
+            removals.append(_Removal.of(old))
+    return removals
+
+
+def _installed_from(state: Path, namespace: str, tasks_file: str) -> Installed | None:
+    """The namespace's current manifest if it was installed from `tasks_file`; most are told
+    apart by their first line, without reading their tasks. A manifest that cannot be read is
+    left alone: it is not this install's to judge."""
+    paths = manifests.candidates(state, namespace)
+    head = manifest_json.read_head(paths[0]) if len(paths) == 1 else None
+    if head is not None and head.get("tasks_file") != tasks_file:
+        return None
+    try:
+        old = manifests.current(state, namespace)
+    except OrchestrationError:
+        return None
+    return old if old is not None and old.manifest.tasks_file == tasks_file else None
 
 
 @dataclass
@@ -187,6 +229,38 @@ class _Stage:
                 manifests.remove(self.path)
             elif self.path.read_text(encoding="utf-8") != self.before:
                 manifests.write(self.path, Manifest.from_json(self.before))
+
+
+class _Removal:
+    """A namespace leaving its scheduler (an uninstall, or a namespace its tasks file no longer
+    defines): its entries go, then its manifest files and pauses."""
+
+    def __init__(self, old: Installed, scheduler: Scheduler, changes: NamespaceChanges) -> None:
+        self.old, self.scheduler, self.changes = old, scheduler, changes
+
+    @classmethod
+    def of(cls, old: Installed) -> _Removal:
+        scheduler = make_scheduler(old.manifest.backend, old.manifest.scope)
+        changes = removal(old.manifest)
+        changes.warnings = hand_edits(scheduler, old, removing=True)
+        return cls(old, scheduler, changes)
+
+    def apply(self) -> None:
+        self.scheduler.apply(self.old.namespace, None)
+
+    def roll_back(self) -> None:
+        """Put the entries back as they were installed (best effort)."""
+        try:
+            self.scheduler.apply(self.old.namespace, rendered_for(self.old))
+        except Exception:  # the first error is the one to report
+            pass
+
+    def forget(self, state: Path, keep_pauses: bool) -> None:
+        """Once its entries are gone: its manifest files, and its pauses unless `keep_pauses`."""
+        for path in manifests.candidates(state, self.old.namespace):
+            manifests.remove(path)
+        if not keep_pauses:
+            pausing.forget(state, self.old.manifest)
 
 
 def _stage(manifest: Manifest, requested: str, scope: str, state: Path) -> _Stage:
@@ -312,16 +386,11 @@ def uninstall(
         targets = _uninstall_targets(state, tasks_file, namespace, everything)
         removed = []
         for installed in targets:
-            changes = removal(installed.manifest)
-            scheduler = make_scheduler(installed.manifest.backend, installed.manifest.scope)
-            changes.warnings = hand_edits(scheduler, installed, removing=True)
+            leaving = _Removal.of(installed)
             if not dry_run:
-                scheduler.apply(installed.namespace, None)
-                for path in manifests.candidates(state, installed.namespace):
-                    manifests.remove(path)
-                if not keep_pauses:
-                    pausing.forget(state, installed.manifest)
-            removed.append(changes)
+                leaving.apply()
+                leaving.forget(state, keep_pauses)
+            removed.append(leaving.changes)
         if not dry_run:
             manifests.forget_tasks_files(state)
         return removed

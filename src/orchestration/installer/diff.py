@@ -26,6 +26,7 @@ class NamespaceChanges:
     unchanged: list[str] = field(default_factory=list)
     rewritten: bool = False  # the manifest or the entries differ from what is installed
     moved_from: str | None = None  # the backend it was installed in before
+    no_longer_defined: bool = False  # an install removes it: its tasks file no longer defines it
     schedules: dict[str, str] = field(default_factory=dict)  # task id -> its schedule as written
     descriptions: dict[str, str] = field(default_factory=dict)  # task id -> its schedule in words
     warnings: list[str] = field(default_factory=list)
@@ -50,6 +51,7 @@ class NamespaceChanges:
             "unchanged": self.unchanged,
             "rewritten": self.rewritten,
             "moved_from": self.moved_from,
+            "no_longer_defined": self.no_longer_defined,
             "schedules": self.schedules,
             "descriptions": self.descriptions,
             "warnings": self.warnings,
@@ -123,7 +125,11 @@ def describe_changes(changes: NamespaceChanges, *, dry_run: bool) -> Iterable[st
         )
         return
     moved = f", moved from {changes.moved_from}" if changes.moved_from else ""
-    yield f"{verb} namespace '{changes.namespace}' ({changes.backend}{moved}) from {changes.tasks_file}:"
+    if changes.no_longer_defined:
+        verb = "Would remove" if dry_run else "Removed"
+        yield f"{verb} namespace '{changes.namespace}' ({changes.backend}): {changes.tasks_file} no longer defines it:"
+    else:
+        yield f"{verb} namespace '{changes.namespace}' ({changes.backend}{moved}) from {changes.tasks_file}:"
     for mark, task_ids in (("+", changes.added), ("~", changes.changed), ("-", changes.removed)):
         for task_id in task_ids:
             words = f"  ({changes.descriptions[task_id]})" if task_id in changes.descriptions else ""
