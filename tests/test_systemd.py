@@ -296,3 +296,20 @@ def test_a_renamed_namespace_leaves_the_user_manager_with_its_install(systemd_us
     assert "orchestration-before-job.timer" not in timers and "orchestration-after-job.timer" in timers
     assert not list(systemd_user.glob("orchestration-before-*"))
     assert cli("uninstall", str(tasks)).output == "Removed namespace 'after' (systemd): 1 task(s) job\n"
+
+
+def test_a_timer_in_its_own_zone_is_listed_in_that_zone(systemd_user: Path, project: Project) -> None:
+    from datetime import datetime
+
+    tasks = project.write(
+        "o = Orchestrator(name='zoned')\n"
+        "o.add_task('30 9 * * *', 'bash', name='ny', timezone='America/New_York').add_script('record.sh')\n"
+    )
+    assert cli("install", str(tasks), "--backend", "systemd").exit_code == 0
+    try:
+        [row] = json.loads(cli("list", "--json").output)
+        moment = datetime.fromisoformat(row["next"])
+        assert (moment.hour, moment.minute) == (9, 30)  # the manager's elapse, on New York's clock
+        assert moment.strftime("%z") in ("-0500", "-0400")
+    finally:
+        cli("uninstall", str(tasks))

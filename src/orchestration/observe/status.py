@@ -244,8 +244,9 @@ class NextFiring:
 
             timer = f"{unit_name(manifest.namespace, task_id)}.timer"
             elapse = self._timers(manifest.scope).get(timer)
-            if elapse is not None:
-                return elapse
+            if elapse is not None:  # shown in the task's zone, as a crontab task's is
+                zone = manifest.tasks[task_id].zone
+                return elapse if zone is None else elapse.astimezone(zone_of(zone))
         return self._schedule(manifest, task_id, now)
 
     def _timers(self, scope: str) -> dict[str, datetime]:
