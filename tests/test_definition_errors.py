@@ -279,6 +279,30 @@ CASES = [
         "{file}:3: task 'boot': add_task: catch_up=True has nothing to catch up on an @reboot task, which"
         " runs at every start; remove catch_up",
     ),
+    (
+        "o = Orchestrator()\no.add_task('* * * * *', 'bash', tiemout=5)",
+        "{file}:3: add_task() has no option 'tiemout'; its options are cron_expression, script_type, interval,"
+        " name, timeout, overlap, retries, retry_delay, catch_up, jitter, env, timezone, notify, ping, verbose\n"
+        "Did you mean 'timeout'?",
+    ),
+    (
+        "o = Orchestrator(keep_run=5)",
+        "{file}:2: Orchestrator() has no option 'keep_run'; its options are name, python, keep_runs, keep_days,"
+        " max_log_bytes, timezone, notify, ping, verbose, metrics_dir\nDid you mean 'keep_runs'?",
+    ),
+    (
+        DYNAMIC + "o.add_task('* * * * *', 'bash').add_script('record.sh', {'k': secret('v', arg=False)})",
+        "{file}:4: secret() has no option 'arg'; its options are value, argument\nDid you mean 'argument'?",
+    ),
+    (
+        DYNAMIC + "o.add_task('* * * * *', 'bash').add_skip(skips.env_set(nam='X'))",
+        "{file}:4: env_set() has no option 'nam'; its options are name\nDid you mean 'name'?",
+    ),
+    (  # a wrong call in the file's own code is the file's: said as Python says it
+        "def f(a):\n    pass\nf(b=1)\no = Orchestrator()",
+        "{file}:4: importing the tasks file raised TypeError: f() got an unexpected keyword argument 'b';"
+        " fix the file and try again",
+    ),
 ]
 
 

@@ -12,6 +12,7 @@ import hashlib
 import os
 import sys
 import types
+from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import DefinitionError, TasksFileError
@@ -110,13 +111,70 @@ def _run(source: bytes, tasks_file: Path, module: types.ModuleType) -> None:
     except SyntaxError as error:
         line = f":{error.lineno}" if error.lineno else ""
         raise TasksFileError(f"{tasks_file}{line}: syntax error: {error.msg}; fix the file and try again") from None
+    except TypeError as error:
+        unknown = unknown_option(error, tasks_file)
+        if unknown is None:
+            raise _raised(error, tasks_file) from None
+        raise unknown.located(location_in(error, tasks_file)) from None
     except BaseException as error:
         if not isinstance(error, (Exception, SystemExit)):
             raise  # Ctrl-C, and the run's time limit or a signal stopping the import
-        raise TasksFileError(
-            f"{location_in(error, tasks_file)}: importing the tasks file raised"
-            f" {type(error).__name__}: {error}; fix the file and try again"
-        ) from None
+        raise _raised(error, tasks_file) from None
+
+
+_PACKAGE = Path(__file__).resolve().parent.parent  # the definitions API's own calls raise from here
+
+
+def _raised(error: BaseException, tasks_file: Path) -> TasksFileError:
+    return TasksFileError(
+        f"{location_in(error, tasks_file)}: importing the tasks file raised"
+        f" {type(error).__name__}: {error}; fix the file and try again"
+    )
+
+
+def unknown_option(error: TypeError, tasks_file: Path) -> DefinitionError | None:
+    """A call of the tasks file to the definitions API with an option it does not have
+    (`add_task(..., tiemout=5)`), said with the options it has and the closest one; None for
+    any other TypeError."""
+    import re  # only to word an error: a run that loads the file does without
+
+    match = re.fullmatch(r"(?:(\w+)\.)?(\w+)\(\) got an unexpected keyword argument '(\w+)'", str(error))
+    tail = error.__traceback__
+    while tail is not None and tail.tb_next is not None:
+        tail = tail.tb_next
+    raiser = Path(tail.tb_frame.f_code.co_filename) if tail is not None else None
+    if match is None or raiser is None or not (raiser == tasks_file or raiser.is_relative_to(_PACKAGE)):
+        return None  # raised by a call in the user's own code
+    owner, name, given = match.groups()
+    function = _api_function(owner, name)
+    if function is None:
+        return None
+    import difflib
+    import inspect
+
+    named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    options = [p.name for p in inspect.signature(function).parameters.values() if p.kind in named and p.name != "self"]
+    close = difflib.get_close_matches(given, options, n=1, cutoff=0.5)
+    call = "Orchestrator" if name == "__init__" else name
+    return DefinitionError(
+        f"{call}() has no option {given!r}; its options are {', '.join(options)}",
+        field=given,
+        hint=f"Did you mean {close[0]!r}?" if close else None,
+    )
+
+
+def _api_function(owner: str | None, name: str) -> Callable[..., object] | None:
+    """The definitions API's function of that name (a method when `owner` names its class)."""
+    from . import notify, orchestrator, parameters, skips
+
+    if owner is not None:
+        found = {"Orchestrator": orchestrator.Orchestrator, "Task": orchestrator.Task}.get(owner)
+        return getattr(found, name, None) if found is not None else None
+    for module in (parameters, skips, notify):
+        function = vars(module).get(name)
+        if callable(function) and not name.startswith("_"):
+            return function  # type: ignore[no-any-return]
+    return None
 
 
 def location_in(error: BaseException, tasks_file: Path) -> str:
