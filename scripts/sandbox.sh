@@ -47,6 +47,9 @@ mkdir -p /run/lock /run/systemd /run/user
 mkdir -p "$SPOOL"
 mount -t tmpfs -o mode=1730 tmpfs "$SPOOL" || unavailable "cannot mount a tmpfs on $SPOOL"
 chgrp crontab "$SPOOL" 2>/dev/null || true
+# cron reads the spool again when the folder's time (in whole seconds) changes: an old time makes
+# a crontab written in the daemon's first second a change it sees.
+touch -d @0 "$SPOOL"
 empty=$(mktemp -t sandbox-crontab.XXXXXX)
 [[ -f /etc/crontab ]] && mount --bind "$empty" /etc/crontab
 [[ -d /etc/cron.d ]] && mount -t tmpfs -o mode=0755 tmpfs /etc/cron.d
