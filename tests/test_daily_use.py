@@ -390,7 +390,7 @@ def test_shell_completion_of_commands_options_and_installed_tasks(project: Proje
     assert complete("orchestration pa") == ["pause"]
     assert complete("orchestration history --re") == ["--reverse"]
     assert complete("orchestration run ns/") == ["ns/a", "ns/b"]
-    assert complete("orchestration pause n") == ["ns"]
+    assert complete("orchestration pause n") == ["ns", "ns/a", "ns/b"]
     assert complete("orchestration pause ns/") == ["ns/a", "ns/b"]
     assert complete("orchestration logs x") == []
     assert complete("orchestration completion f") == ["fish"]

@@ -176,6 +176,7 @@ def test_why_as_json(installed: Path) -> None:
                 "reached": False,
             },
         ],
+        "paused": None,
         "conditions_outcome": "skipped",
         "outcome": "skipped",
         "would_run": False,

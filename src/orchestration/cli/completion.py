@@ -4,6 +4,8 @@ their task lists; nothing runs)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 from click.shell_completion import CompletionItem, get_completion_class
 
@@ -13,23 +15,71 @@ SHELLS = ("bash", "zsh", "fish")
 COMPLETE_VAR = "_ORCHESTRATION_COMPLETE"
 
 
-def _installed_tasks(ctx: click.Context) -> dict[str, list[str]]:
-    """Namespace -> its task ids, of the scope the command line names (user by default)."""
-    from ..installer.manifests import installed_manifests  # only when completing
-    from ..state import state_dir
+def _state(ctx: click.Context) -> Path:
+    """The state directory of the scope the command line names (user by default)."""
+    from ..state import state_dir  # only when completing
 
-    scope = ctx.params.get("scope") or "user"
+    return state_dir(system=(ctx.params.get("scope") or "user") == "system")
+
+
+def _namespaces(ctx: click.Context) -> list[str]:
+    """Installed namespaces, from the manifests' file names alone."""
+    from ..installer.manifests import namespaces
+
     try:
-        found = installed_manifests(state_dir(system=scope == "system"))
+        return namespaces(_state(ctx))
     except Exception:  # completion must never print a traceback into the shell
-        return {}
-    return {installed.namespace: list(installed.manifest.tasks) for installed in found}
+        return []
+
+
+def _task_ids(state: Path, namespace: str) -> list[str]:
+    """The namespace's task ids, from its manifest's first line (its index) when it has one: a
+    TAB reads no task's definition."""
+    from ..compile.manifest import read_head
+    from ..installer.manifests import candidates, current
+
+    paths = candidates(state, namespace)
+    head = read_head(paths[0]) if len(paths) == 1 else None
+    if head is not None and isinstance(head.get("index"), dict):
+        return list(head["index"])
+    installed = current(state, namespace)
+    return list(installed.manifest.tasks) if installed else []
+
+
+def _references(ctx: click.Context) -> list[str]:
+    """NAMESPACE/TASK of every installed task."""
+    state = _state(ctx)
+    try:
+        return [f"{ns}/{task}" for ns in _namespaces(ctx) for task in _task_ids(state, ns)]
+    except Exception:  # a damaged manifest: nothing to offer, and no traceback in the shell
+        return []
+
+
+def _fitting(names: list[str], incomplete: str) -> list[CompletionItem]:
+    return [CompletionItem(name) for name in names if name.startswith(incomplete)]
 
 
 def complete_task(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
     """NAMESPACE/TASK of installed tasks."""
-    references = [f"{ns}/{task}" for ns, tasks in _installed_tasks(ctx).items() for task in tasks]
-    return [CompletionItem(ref) for ref in references if ref.startswith(incomplete)]
+    return _fitting(_references(ctx), incomplete)
+
+
+def complete_namespace(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+    """Installed namespaces."""
+    return _fitting(_namespaces(ctx), incomplete)
+
+
+def complete_namespace_or_task(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+    """Installed namespaces and NAMESPACE/TASK of their tasks, together: `n<TAB>` offers `ns` and
+    `ns/a`, so a task is reached without typing its namespace in full."""
+    return _fitting(_namespaces(ctx) + _references(ctx), incomplete)
+
+
+def complete_status(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+    """The statuses a run can have."""
+    from ..runtime.records import STATUSES
+
+    return _fitting(list(STATUSES), incomplete)
 
 
 def complete_file(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
@@ -41,16 +91,6 @@ def complete_file_or_task(ctx: click.Context, param: click.Parameter, incomplete
     """NAMESPACE/TASK of installed tasks that fit; file names when none does (the shells take
     the file item only when no other completion is offered)."""
     return complete_file(ctx, param, incomplete) + complete_task(ctx, param, incomplete)
-
-
-def complete_namespace_or_task(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
-    """NAMESPACE, or NAMESPACE/TASK once a '/' is typed."""
-    installed = _installed_tasks(ctx)
-    if "/" in incomplete:
-        references = [f"{ns}/{task}" for ns, tasks in installed.items() for task in tasks]
-    else:
-        references = list(installed)
-    return [CompletionItem(ref) for ref in references if ref.startswith(incomplete)]
 
 
 @main.command()

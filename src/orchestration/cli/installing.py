@@ -11,7 +11,7 @@ from ..errors import UsageError
 from ..installer.diff import describe_changes
 from ..state import write_private
 from ..targets import TARGETS, as_text
-from .completion import complete_file
+from .completion import complete_file, complete_namespace
 from .group import main, scope_option
 from .output import echo, echo_json, echo_lines, warning
 
@@ -49,7 +49,9 @@ def install(tasks_file: str, backend: str, scope: str, dry_run: bool, image: str
 
 @main.command()
 @click.argument("tasks_file", required=False, shell_complete=complete_file)
-@click.option("--name", "namespace", metavar="NAMESPACE", help="Remove this namespace.")
+@click.option(
+    "--name", "namespace", metavar="NAMESPACE", help="Remove this namespace.", shell_complete=complete_namespace
+)
 @click.option("--all", "everything", is_flag=True, help="Remove every installed namespace.")
 @scope_option
 @click.option("--dry-run", is_flag=True, help="Show what would be removed; change nothing.")

@@ -7,6 +7,7 @@ import sys
 import click
 
 from .. import api
+from .completion import complete_task
 from .group import main, scope_option
 
 
@@ -32,7 +33,7 @@ def notify() -> None:
 
 
 @notify.command(name="test")
-@click.argument("reference", metavar="NAMESPACE/TASK")
+@click.argument("reference", metavar="NAMESPACE/TASK", shell_complete=complete_task)
 @scope_option
 def notify_test(reference: str, scope: str) -> None:
     """Send a test notification through every channel of a task, and say what happened."""

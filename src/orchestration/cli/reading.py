@@ -11,7 +11,7 @@ import click
 
 from .. import api
 from ..errors import UsageError
-from .completion import complete_file_or_task, complete_namespace_or_task, complete_task
+from .completion import complete_file_or_task, complete_namespace_or_task, complete_status, complete_task
 from .group import json_option, main, scope_option
 from .output import (
     attention,
@@ -181,7 +181,9 @@ def why(reference: str, at: str | None, as_json: bool, scope: str) -> None:
 @main.command()
 @click.argument("reference", required=False, metavar="[NAMESPACE[/TASK]]", shell_complete=complete_namespace_or_task)
 @click.option("--limit", "-n", type=click.IntRange(1), default=20, show_default=True, help="How many runs.")
-@click.option("--status", help="Only runs with this status (ok, failed, skipped, error, ...).")
+@click.option(
+    "--status", help="Only runs with this status (ok, failed, skipped, error, ...).", shell_complete=complete_status
+)
 @click.option("--since", metavar="WHEN", help="Only runs started at or after WHEN: 30m, 2h, 7d or ISO 8601.")
 @json_option
 @click.option("--reverse", "-r", is_flag=True, help="Newest first.")
@@ -201,7 +203,7 @@ def history(
     if as_json and follow:
         raise UsageError("--json prints the runs recorded so far and ends; it cannot be combined with --follow")
     from ..observe.follow import follow_runs, format_run
-    from ..observe.history import split_reference
+    from ..observe.history import require_known, split_reference
     from ..observe.moments import parse_since
 
     runs = api.history(
@@ -214,13 +216,15 @@ def history(
     )
     for problem in runs.warnings:
         warning(problem)
+    if reference is not None and not runs and not runs.warnings:  # an unreadable journal proves nothing
+        require_known(api.state_directory(scope), reference)
     if as_json:
         echo_json([run.to_json() for run in runs])
     elif runs:
         for run in runs:
             echo(run_line(run, format_run(run)))
     elif not follow:
-        echo("No runs recorded yet.")
+        echo(_no_runs(reference, status, since))
     if follow:
         namespace, task = split_reference(reference)
         echo("Following new runs; press Ctrl-C to stop.")
@@ -228,6 +232,13 @@ def history(
             follow_runs(api.state_directory(scope), namespace=namespace, task=task, report=echo, since=time.time())
         except KeyboardInterrupt:
             pass
+
+
+def _no_runs(reference: str | None, status: str | None, since: str | None) -> str:
+    """What an empty history says: that nothing ran, or that nothing matches the filters given."""
+    filters = " ".join(f"{option} {value}" for option, value in (("--status", status), ("--since", since)) if value)
+    of = f" of {reference}" if reference else ""
+    return f"No runs{of} match {filters}." if filters else f"No runs{of} recorded yet."
 
 
 @main.command()

@@ -7,19 +7,28 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..errors import UsageError
+from ..errors import NotInstalledError, UsageError
 from ..runtime import fallback
 from ..runtime.journal import Journal
 from ..runtime.records import FAILURE_STATUSES, STATUSES, RunRecord
 from ..state import journal_path
 
 
-def split_reference(reference: str | None) -> tuple[str | None, str | None]:
-    """'NAMESPACE/TASK' or 'NAMESPACE' to (namespace, task)."""
-    if not reference:
+def split_reference(reference: str | None, *, task_required: bool = False) -> tuple[str | None, str | None]:
+    """'NAMESPACE/TASK' or 'NAMESPACE' (with `task_required`, only the first) to (namespace,
+    task); None to (None, None), every task. UsageError for a reference no task can have."""
+    if reference is None:
         return None, None
-    namespace, _, task = reference.partition("/")
-    return namespace or None, task or None
+    from ..define.checks import NAME_PATTERN  # only for a reference: `status` does without
+    from ..installer import manifests, pausing
+
+    namespace, task = manifests.split_reference(reference) if task_required else pausing.split(reference)
+    if not all(NAME_PATTERN.fullmatch(name) for name in (namespace, task) if name is not None):
+        raise UsageError(
+            f"'{reference}' is not a task's name: names are 1-64 letters, digits, '-' or '_';"
+            " `orchestration list` shows them"
+        )
+    return namespace, task
 
 
 class RunHistory(list[RunRecord]):
@@ -51,6 +60,28 @@ def history(
     return RunHistory(runs[:limit] if limit else runs, warnings)
 
 
+def require_known(state: Path, reference: str) -> None:
+    """UsageError, in the words of `orchestration run`, unless the namespace or task is installed
+    or has a recorded run (a misspelt name): runs outlive an uninstall, and stay readable."""
+    namespace, task = split_reference(reference)
+    if namespace is None or history(state, reference, limit=1):
+        return
+    from ..installer import manifests
+
+    installed = bool(manifests.candidates(state, namespace))
+    if task is None and not installed:
+        raise NotInstalledError(
+            f"namespace '{namespace}' is not installed and has no recorded runs; `orchestration list` shows what is"
+        )
+    if task is not None:
+        try:
+            manifests.find_task(state, f"{namespace}/{task}")
+        except NotInstalledError as error:
+            if not installed and history(state, namespace, limit=1):
+                error.hint = f"`orchestration history {namespace}` lists the runs recorded of its tasks."
+            raise
+
+
 def _journal_runs(
     state: Path, namespace: str | None, task: str | None, status: str | None, since: float | None, limit: int | None
 ) -> tuple[list[RunRecord], list[str]]:
@@ -78,7 +109,11 @@ def _matches(run: RunRecord, namespace: str | None, task: str | None, status: st
 
 def find_run(state: Path, reference: str, run_id: str | None = None) -> RunRecord:
     """The run `run_id` of a task, or its newest run."""
-    runs: list[RunRecord] = history(state, reference, limit=None if run_id else 1)
+    split_reference(reference, task_required=True)  # a namespace alone would pick one of its tasks
+    found = history(state, reference, limit=None if run_id else 1)
+    if not found and not found.warnings:  # an unreadable journal proves nothing
+        require_known(state, reference)
+    runs: list[RunRecord] = found
     if run_id:
         runs = [run for run in runs if run.run_id == run_id]
     if not runs:

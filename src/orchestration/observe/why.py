@@ -1,9 +1,10 @@
 """`orchestration why`: would an installed task run at a given minute, and if not, why not.
 
-It judges the schedule (does it fire at that minute; the firing times around it) and every skip
-condition as if a run were scheduled then, the way orchestration-exec would decide it: constants
-and built-in conditions from the manifest, functions from the tasks file as installed (in a child
-process in the tasks file's folder, as a run calls them), earlier runs from the journal. Command conditions run their commands; environment
+It judges the schedule (does it fire at that minute; the firing times around it), a pause in force
+then, and every skip condition as if a run were scheduled then, the way orchestration-exec would
+decide it: pauses with the shim's own rule, constants and built-in conditions from the manifest,
+functions from the tasks file as installed (in a child process in the tasks file's folder, as a run
+calls them), earlier runs from the journal. Command conditions run their commands; environment
 conditions read the environment `why` runs in, with the PATH scripts get. Nothing is written.
 """
 
@@ -27,7 +28,7 @@ from ..runtime.environment import run_environment, task_variables
 from ..runtime.inputs import TaskFunctions
 from ..runtime.journal import Journal
 from ..runtime.records import local_datetime
-from ..state import journal_path, tasks_copy_path
+from ..state import Pause, journal_path, pause_of, tasks_copy_path
 from .preview import next_times, previous_time, zone
 
 if TYPE_CHECKING:
@@ -71,6 +72,7 @@ class Explanation(Frozen):
     previous_time: datetime | None
     next_time: datetime | None
     verdicts: tuple[Verdict, ...]
+    pause: Pause | None = None  # the pause in force at `at`: a run then is skipped before any condition
     notifications: tuple[str, ...] = ()  # the task's notify rules and ping, secrets masked
     deliveries: tuple[dict[str, Any], ...] = ()  # what those of its latest run that sent any did
     deliveries_run: str | None = None  # that run's id
@@ -88,7 +90,9 @@ class Explanation(Frozen):
 
     @property
     def outcome(self) -> str:
-        return self.conditions_outcome if self.fires else "not scheduled"
+        if not self.fires:
+            return "not scheduled"
+        return "skipped" if self.pause is not None else self.conditions_outcome
 
     @property
     def reason(self) -> str | None:
@@ -97,6 +101,8 @@ class Explanation(Frozen):
             if self.reboot:
                 return "the task runs only at boot (@reboot)"
             return "the schedule does not fire at this minute"
+        if self.pause is not None:
+            return self.pause.reason()
         deciding = self.deciding
         if deciding is None:
             return None
@@ -112,6 +118,7 @@ class Explanation(Frozen):
             "previous_time": self.previous_time.isoformat() if self.previous_time else None,
             "next_time": self.next_time.isoformat() if self.next_time else None,
             "conditions": [verdict.to_json() for verdict in self.verdicts],
+            "paused": None if self.pause is None else _pause_json(self.pause),
             "conditions_outcome": self.conditions_outcome,
             "outcome": self.outcome,
             "would_run": self.outcome == "run",
@@ -122,10 +129,12 @@ class Explanation(Frozen):
         }
 
     def lines(self) -> list[str]:
-        """The explanation for people: the schedule, one line per condition, the verdict."""
+        """The explanation for people: the schedule, the pause, one line per condition, the verdict."""
         lines = [f"{self.reference} at {_time(self.at)} ({self.at:%A})", f"  schedule: {self._schedule_text()}"]
+        if self.pause is not None:
+            lines.append(f"  pause: {self.pause.reason()}; `orchestration resume {self.pause.reference}` ends it")
         lines += [
-            f"  {verdict.position}. skip if {verdict.description}: {_verdict_text(verdict, self.deciding)}"
+            f"  {verdict.position}. skip if {verdict.description}: {_verdict_text(verdict, self._decides_first())}"
             for verdict in self.verdicts
         ]
         if not self.verdicts:
@@ -152,15 +161,25 @@ class Explanation(Frozen):
         ]
         return f"does not fire at this minute; {', '.join(t for t in around if t)} ({words})"
 
+    def _decides_first(self) -> str | None:
+        """What decides the run before the conditions that are not reached."""
+        if self.pause is not None:
+            return "the pause"
+        return None if self.deciding is None else f"condition {self.deciding.position}"
+
     def _conclusion(self) -> str:
         deciding = self.deciding
         if self.fires:
+            if self.pause is not None:
+                return f"Would be skipped: {self.pause.reason()}."
             if deciding is None:
                 return "Would run."
             if deciding.verdict == "skip":
                 return f"Would be skipped by {deciding.description}."
             return f"Would end in error: {deciding.error}"
-        if deciding is None:
+        if self.pause is not None:
+            then = f"a run at this minute would be skipped: {self.pause.reason()}"
+        elif deciding is None:
             then = "its skip conditions would let a run at this minute go ahead"
         elif deciding.verdict == "skip":
             then = f"a run at this minute would be skipped by {deciding.description}"
@@ -173,11 +192,17 @@ def _time(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M %z")
 
 
-def _verdict_text(verdict: Verdict, deciding: Verdict | None) -> str:
+def _verdict_text(verdict: Verdict, decides_first: str | None) -> str:
     text = {"skip": "yes, skip", "run": "no"}.get(verdict.verdict) or f"error: {verdict.error}"
-    if not verdict.reached and deciding is not None:
-        text += f" (not checked at run time: condition {deciding.position} decides first)"
+    if not verdict.reached and decides_first is not None:
+        text += f" (not checked at run time: {decides_first} decides first)"
     return text
+
+
+def _pause_json(pause: Pause) -> dict[str, Any]:
+    """As `list --json` and `status --json` show a pause."""
+    until = None if pause.until is None else datetime.fromtimestamp(pause.until).astimezone().isoformat()
+    return {"scope": pause.reference, "until": until}
 
 
 def explain(state: Path, reference: str, at: datetime | None = None, now: datetime | None = None) -> Explanation:
@@ -191,9 +216,11 @@ def explain(state: Path, reference: str, at: datetime | None = None, now: dateti
         upcoming = next_times(task, now, 1)
         at = upcoming[0] if upcoming else now
     at = at.astimezone(where).replace(second=0, microsecond=0)
+    # The runtime's own rule, at the judged minute: a pause that ends before it does not count.
+    pause = pause_of(state, manifest.namespace, task_id, at.timestamp())
     moment = _Moment(state, manifest, task_id, at, now)
     try:
-        verdicts = _verdicts(task.skips, moment)
+        verdicts = _verdicts(task.skips, moment, paused=pause is not None)
     finally:
         moment.close()
     return Explanation(
@@ -206,6 +233,7 @@ def explain(state: Path, reference: str, at: datetime | None = None, now: dateti
         previous_time=previous_time(task, at),
         next_time=next(iter(next_times(task, at, 1)), None),
         verdicts=verdicts,
+        pause=pause,
         notifications=tuple(task.reporting.lines) if task.reporting else (),
         **_latest_deliveries(state, manifest.namespace, task_id),
     )
@@ -227,9 +255,10 @@ def _latest_deliveries(state: Path, namespace: str, task_id: str) -> dict[str, A
     return {}
 
 
-def _verdicts(skips: tuple[Skip, ...], moment: _Moment) -> tuple[Verdict, ...]:
-    """Every condition's verdict (all are checked, unlike a run, which stops at the first)."""
-    verdicts, decided = [], False
+def _verdicts(skips: tuple[Skip, ...], moment: _Moment, paused: bool) -> tuple[Verdict, ...]:
+    """Every condition's verdict (all are checked, unlike a run, which stops at the first, and
+    checks none when paused)."""
+    verdicts, decided = [], paused
     secrets = moment.manifest.task(moment.task_id).secret_texts  # an error may quote one, as in a run
     for position, skip in enumerate(skips, start=1):
         try:

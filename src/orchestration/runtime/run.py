@@ -22,7 +22,7 @@ from ..errors import ManifestError, RunError, UnsafeStateError
 from ..rules.context import RunContext
 from ..rules.policy import Retention, jitter_delay
 from ..rules.values import MASK, hide_secrets
-from ..state import METRICS_DIR_VARIABLE, check_own_file, check_state, journal_path, pause_of, tasks_copy_path
+from ..state import METRICS_DIR_VARIABLE, Pause, check_own_file, check_state, journal_path, pause_of, tasks_copy_path
 from . import conditions, fallback, gate
 from .catchup import MISSED, RAN, missed_firing
 from .environment import run_environment, script_environment, task_variables
@@ -89,6 +89,7 @@ class Run:
         self.reporter: Reporter | None = None
         self.missing_module: str | None = None  # why the last python script failed, if an import did
         self.secrets: set[str] = set()  # values hidden wherever the run says or records them
+        self.paused_by: str | None = None  # the paused namespace or task that skipped the run
 
     # --- the run ---------------------------------------------------------------------------
 
@@ -125,13 +126,13 @@ class Run:
                 return 0  # a wake-up between the schedule's instants: no run, nothing recorded
             if not self._is_due(task):
                 return 0  # a catch-up with nothing missed: no run, nothing recorded
-            paused = None if self.ignore_skips else self._paused()
+            paused = None if self.ignore_skips else self._pause()
             if paused is None and self._wait_for_jitter(task):
                 # The wait is long enough for the task to be uninstalled (a foreground scheduler
                 # stopping) or paused meanwhile: what holds now decides.
                 if not os.path.exists(self.manifest_path):
                     return 0  # no longer installed: nothing runs, nothing is recorded
-                paused = None if self.ignore_skips else self._paused()
+                paused = None if self.ignore_skips else self._pause()
             earlier = self._begin_attempt(first=True)
             if earlier is not None:
                 if self.record.trigger != "cron":  # cron: another schedule's entry of the same minute, no news
@@ -149,7 +150,8 @@ class Run:
                 )
             self._check_drift(manifest)
             if paused is not None:
-                return self._finish("skipped", 0, paused)
+                self.paused_by = paused.reference
+                return self._finish("skipped", 0, paused.reason())
             if self.ignore_skips:
                 self._say("skip conditions and pauses are ignored for this run (--ignore-skips)")
             lock, holder = self._take_turn(task)
@@ -271,10 +273,9 @@ class Run:
         if due is not None:
             record.scheduled_time = self.covered = due
 
-    def _paused(self) -> str | None:
-        """The reason a paused task's firing is skipped, or None."""
-        pause = pause_of(self.state, self.record.namespace, self.record.task, time.time())
-        return None if pause is None else pause.reason()
+    def _pause(self) -> Pause | None:
+        """The pause that skips the task's firing now, or None."""
+        return pause_of(self.state, self.record.namespace, self.record.task, time.time())
 
     def _wait_for_jitter(self, task: TaskManifest) -> bool:
         """On cron and Kubernetes, a jittered task waits its own delay (systemd waits it before
@@ -559,7 +560,23 @@ class Run:
         if os.environ.get("ORCHESTRATION_RUN_JSON") == "stdout":
             # A pod's journal goes with the pod: the run as one line that its logs keep.
             _stdout(json.dumps(record.to_json(), ensure_ascii=False))
+        self._tell_why_not(status, reason)
         return code
+
+    def _tell_why_not(self, status: str, reason: str | None) -> None:
+        """A run started by hand that runs nothing says why on stderr, or its caller would see
+        nothing at all. A scheduler's firing stays quiet: cron mails whatever it prints."""
+        if self.record.trigger != "manual" or status not in ("skipped", "overlap"):
+            return
+        reference = self.record.reference
+        forced = f"`orchestration run --ignore-skips {reference}` runs it"
+        if status == "overlap":
+            said, then = f"overlap: {reason}", f"`orchestration logs --follow {reference}` follows that run"
+        elif self.paused_by is not None:
+            said, then = f"skipped: {reason}", f"`orchestration resume {self.paused_by}` or {forced}"
+        else:
+            said, then = str(reason), forced  # "skipped by CONDITION"
+        _stderr(f"orchestration {reference}: {said}; {then}")
 
     def _warn(self, message: str) -> None:
         self.transcript.warn(message)
