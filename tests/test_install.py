@@ -122,6 +122,26 @@ def test_a_namespace_the_file_no_longer_defines_is_removed_by_its_install(real_c
     )
 
 
+def test_python_tasks_py_names_the_other_namespaces_of_its_file_and_leaves_them(
+    real_crontab: str, project: Project
+) -> None:
+    import subprocess
+    import sys
+
+    tasks = project.write(TWO_TASKS)
+    invoke("install", str(tasks))
+    project.write(TWO_TASKS.replace('"demo"', '"renamed"') + "o.execute_tasks(follow=False)\n")
+    ran = subprocess.run([sys.executable, str(tasks)], capture_output=True, text=True, cwd=project.root)
+    assert ran.returncode == 0, ran.stderr
+    assert (
+        f"Warning: namespace 'demo' is installed from {tasks} too; if the file no longer defines it (a renamed"
+        f" Orchestrator), `orchestration install {tasks}` removes it.\n"
+    ) in ran.stdout
+    assert find_block(read_crontab(), "demo") is not None  # one Orchestrator cannot tell: it stays
+    assert "Removed namespace 'demo'" in invoke("install", str(tasks)).output
+    assert find_block(read_crontab(), "demo") is None
+
+
 def test_dry_run_prints_the_changes_and_writes_nothing(real_crontab: str, project: Project) -> None:
     tasks = project.write(TWO_TASKS)
     result = invoke("install", str(tasks), "--dry-run")

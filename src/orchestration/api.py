@@ -280,7 +280,7 @@ def execute(
     from .compile.plan import compile_loaded
     from .define.loader import LoadedTasks, file_sha256, file_stat, resolve_tasks_file
     from .installer import foreground
-    from .installer.apply import install_manifests
+    from .installer.apply import install_manifests, installed_from
     from .installer.diff import describe_changes
 
     if orchestrator.tasks_file is None:
@@ -309,6 +309,13 @@ def execute(
             f"The {len(compiled.tasks)} task(s) of {compiled.namespace} are installed in {_where(changes.backend)}"
             f" and run on their own, also after this program ends; remove them with"
             f" `orchestration uninstall {path}`."
+        )
+    for other in installed_from(environment.state_dir, compiled.tasks_file, besides={compiled.namespace}):
+        # Only this Orchestrator of the file was made: whether the file still defines the others,
+        # only a whole install of it can tell.
+        report(
+            f"Warning: namespace '{other.namespace}' is installed from {path} too; if the file no longer"
+            f" defines it (a renamed Orchestrator), `orchestration install {path}` removes it."
         )
     if not follow:
         return False

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import stat
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -143,13 +144,18 @@ def _apply_all(staged: list[_Stage], dropped: list[_Removal], state: Path) -> No
 
 def _no_longer_defined(compiled: list[Manifest], state: Path) -> list[_Removal]:
     """The namespaces installed from the tasks file of `compiled` that it no longer defines."""
-    tasks_file, defined = compiled[0].tasks_file, {manifest.namespace for manifest in compiled}
-    removals = []
+    defined = {manifest.namespace for manifest in compiled}
+    return [_Removal.of(old) for old in installed_from(state, compiled[0].tasks_file, besides=defined)]
+
+
+def installed_from(state: Path, tasks_file: str, besides: Collection[str] = ()) -> list[Installed]:
+    """The namespaces installed from `tasks_file`, but those in `besides`."""
+    found = []
     for namespace in manifests.namespaces(state):
-        old = None if namespace in defined else _installed_from(state, namespace, tasks_file)
+        old = None if namespace in besides else _installed_from(state, namespace, tasks_file)
         if old is not None:
-            removals.append(_Removal.of(old))
-    return removals
+            found.append(old)
+    return found
 
 
 def _installed_from(state: Path, namespace: str, tasks_file: str) -> Installed | None:
