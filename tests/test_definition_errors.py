@@ -172,7 +172,7 @@ CASES = [
     (
         "x = 1",
         "tasks file {file} creates no Orchestrator; create one with `orchestrator ="
-        " Orchestrator()` and add tasks to it",
+        " Orchestrator()` and add tasks to it\nTo remove what was installed from it: `orchestration uninstall {file}`.",
     ),
     (
         "raise RuntimeError('boom')",
@@ -298,6 +298,11 @@ CASES = [
         DYNAMIC + "o.add_task('* * * * *', 'bash').add_skip(skips.env_set(nam='X'))",
         "{file}:4: env_set() has no option 'nam'; its options are name\nDid you mean 'name'?",
     ),
+    (  # the file's own function of an API function's name is the file's
+        "from orchestration import notify\ndef email(address):\n    pass\nemail(adress=1)\no = Orchestrator()",
+        "{file}:5: importing the tasks file raised TypeError: email() got an unexpected keyword argument 'adress';"
+        " fix the file and try again",
+    ),
     (  # a wrong call in the file's own code is the file's: said as Python says it
         "def f(a):\n    pass\nf(b=1)\no = Orchestrator()",
         "{file}:4: importing the tasks file raised TypeError: f() got an unexpected keyword argument 'b';"
@@ -357,3 +362,18 @@ def test_no_crontab_command_says_how_to_get_one(project: Project, monkeypatch: p
         " `service cron start`), or use `--backend systemd`.\n"
     )
     assert not list((project.root.parent / "state" / "manifests").glob("x.*"))
+
+
+def test_an_unknown_option_is_named_in_the_words_of_python_3_13_too(tmp_path) -> None:
+    """Python 3.13 adds its own "Did you mean" to the TypeError: the option is still found."""
+    from orchestration.define.loader import unknown_option
+
+    tasks_file = tmp_path / "tasks.py"
+    said = "Orchestrator.add_task() got an unexpected keyword argument 'tiemout'. Did you mean 'timeout'?"
+    try:
+        exec(compile(f"raise TypeError({said!r})", str(tasks_file), "exec"), {})
+    except TypeError as error:
+        found = unknown_option(error, tasks_file)
+    assert found is not None
+    assert found.message.startswith("add_task() has no option 'tiemout'; its options are cron_expression,")
+    assert found.hint == "Did you mean 'timeout'?"

@@ -78,6 +78,47 @@ def test_a_failure_at_any_point_leaves_the_previous_install(
     assert snapshot(state_home) == before
 
 
+# One file, two namespaces: 'kept' never changes, 'atom' is defined as the environment says, so
+# the file's bytes (part of every manifest) stay the same and 'kept' is left in place.
+KEPT_AND_ATOM = """
+import os
+k = Orchestrator(name='kept')
+k.add_task('0 4 * * *', 'bash', name='k').add_script('record.sh')
+if os.environ.get('ATOM'):
+    o = Orchestrator(name='atom')
+    o.add_task('0 1 * * *', 'bash', name='a').add_script('record.sh', {'v': os.environ['ATOM']})
+"""
+
+
+@pytest.mark.parametrize("point", CRONTAB_POINTS)
+def test_a_failure_after_a_namespace_left_in_place_leaves_it_installed(
+    real_crontab, project: Project, state_home: Path, point: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tasks = project.write(KEPT_AND_ATOM)
+    monkeypatch.setenv("ATOM", "1")
+    assert cli("install", str(tasks), "--backend", "crontab").exit_code == 0
+    before = snapshot(state_home)
+    monkeypatch.setenv("ATOM", "2")  # 'kept' is in place and staged first; 'atom' changes and fails
+    result = install_in_subprocess(tasks, "--backend", "crontab", crash_at=point)
+    assert result.returncode != 0 and f"crash point {point}" in result.stderr
+    assert snapshot(state_home) == before
+
+
+def test_a_failed_removal_of_a_namespace_the_file_no_longer_defines_changes_nothing(
+    real_crontab, project: Project, state_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tasks = project.write(KEPT_AND_ATOM)
+    monkeypatch.setenv("ATOM", "1")
+    assert cli("install", str(tasks), "--backend", "crontab").exit_code == 0
+    before = snapshot(state_home)
+    monkeypatch.delenv("ATOM")  # 'kept' stays in place; removing 'atom' fails as the crontab is written
+    result = install_in_subprocess(tasks, "--backend", "crontab", crash_at="entries-written")
+    assert result.returncode != 0 and "crash point entries-written" in result.stderr
+    assert snapshot(state_home) == before
+    assert "Removed namespace 'atom'" in install_in_subprocess(tasks, "--backend", "crontab").stdout
+    assert find_block(read_crontab(), "atom") is None and find_block(read_crontab(), "kept") is not None
+
+
 @pytest.mark.parametrize("point", CRONTAB_POINTS)
 def test_a_kill_at_any_point_leaves_entries_with_the_manifest_they_name(
     real_crontab, project: Project, state_home: Path, point: str

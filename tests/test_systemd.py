@@ -313,3 +313,34 @@ def test_a_timer_in_its_own_zone_is_listed_in_that_zone(systemd_user: Path, proj
         assert moment.strftime("%z") in ("-0500", "-0400")
     finally:
         cli("uninstall", str(tasks))
+
+
+def test_a_namespace_that_cannot_leave_its_manager_stops_the_install_whole(
+    systemd_user: Path, project: Project, state_home: Path
+) -> None:
+    tasks = project.write(
+        "o = Orchestrator(name='timers')\no.add_task('0 1 * * *', 'bash', name='t').add_script('record.sh')\n"
+    )
+    assert cli("install", str(tasks), "--backend", "systemd").exit_code == 0
+    try:
+        units = sorted(path.name for path in systemd_user.glob("orchestration-timers-*"))
+        manifests = sorted(path.name for path in (state_home / "manifests").glob("*.json"))
+        project.write(
+            "o = Orchestrator(name='lines')\no.add_task('0 2 * * *', 'bash', name='t').add_script('record.sh')\n"
+        )
+        no_bus = {k: v for k, v in os.environ.items() if k not in ("DBUS_SESSION_BUS_ADDRESS", "XDG_RUNTIME_DIR")}
+        program = str(Path(sys.executable).with_name("orchestration"))
+        result = subprocess.run(
+            [program, "install", str(tasks), "--backend", "crontab"], capture_output=True, text=True, env=no_bus
+        )
+        assert result.returncode == 2
+        assert result.stderr.startswith(
+            f"Error: namespace 'timers', which {tasks} no longer defines, could not be removed from systemd, so"
+            " nothing was changed: `systemctl --user` failed: Failed to connect to bus"
+        ), result.stderr
+        assert "Traceback" not in result.stderr
+        assert "orchestration:lines" not in read_crontab()
+        assert sorted(path.name for path in systemd_user.glob("orchestration-timers-*")) == units
+        assert sorted(path.name for path in (state_home / "manifests").glob("*.json")) == manifests
+    finally:
+        cli("uninstall", "--all")

@@ -116,6 +116,25 @@ def test_a_run_by_hand_of_a_paused_task_says_so_and_a_firing_stays_quiet(install
     assert statuses.count(("manual", "skipped")) == 2
 
 
+def test_a_task_paused_with_its_namespace_is_resumed_with_the_namespace(installed, state_home: Path) -> None:
+    until = hours_from_now(2)
+    assert cli("pause", "ns", "--until", minute(until)).exit_code == 0
+    assert cli("pause", "ns/hourly").exit_code == 0  # lasts longer: its reason is the one given
+    lines = cli("why", "ns/hourly", "--at", minute(hours_from_now(1))).output.splitlines()
+    assert lines[2] == "  pause: paused; `orchestration resume ns` ends it"
+    assert run_by_hand("ns/hourly").stderr == (
+        "orchestration ns/hourly: skipped: paused; `orchestration resume ns` or"
+        " `orchestration run --ignore-skips ns/hourly` runs it\n"
+    )
+    assert cli("resume", "ns").exit_code == 0  # which ends the task's pause too
+    assert cli("why", "ns/hourly", "--at", minute(hours_from_now(1))).output.splitlines()[-1] == "Would run."
+    # Without the namespace's pause, the task's own is the one to resume.
+    assert cli("pause", "ns/hourly").exit_code == 0
+    assert cli("why", "ns/hourly", "--at", minute(hours_from_now(3))).output.splitlines()[2] == (
+        "  pause: paused; `orchestration resume ns/hourly` ends it"
+    )
+
+
 def test_a_run_by_hand_skipped_by_a_condition_says_so(installed, state_home: Path) -> None:
     by_hand = run_by_hand("ns/off")
     assert (by_hand.returncode, by_hand.stdout) == (0, "")

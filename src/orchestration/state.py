@@ -353,6 +353,13 @@ def pause_of(state: str | os.PathLike[str], namespace: str, task: str, now: floa
     return longest(read_pause(state, namespace), read_pause(state, namespace, task), now=now)
 
 
+def to_resume(state: str | os.PathLike[str], namespace: str, task: str, now: float) -> str:
+    """What `orchestration resume` takes to let a paused task run: its namespace when that is
+    paused too (resuming it ends its tasks' pauses as well), else the task."""
+    paused = read_pause(state, namespace)
+    return namespace if paused is not None and paused.active(now) else f"{namespace}/{task}"
+
+
 def longest(*found: Pause | None, now: float) -> Pause | None:
     """Of the pauses in force at `now`, the one that ends last (one without an end, first)."""
     active = [pause for pause in found if pause is not None and pause.active(now)]

@@ -97,7 +97,8 @@ def load_tasks_file(
     if not found:
         raise TasksFileError(
             f"tasks file {tasks_file} creates no Orchestrator; create one with"
-            " `orchestrator = Orchestrator()` and add tasks to it"
+            " `orchestrator = Orchestrator()` and add tasks to it",
+            hint=f"To remove what was installed from it: `orchestration uninstall {tasks_file}`.",
         )
     return LoadedTasks(path=tasks_file, sha256=digest, orchestrators=tuple(found), stat=stat)
 
@@ -138,17 +139,18 @@ def unknown_option(error: TypeError, tasks_file: Path) -> DefinitionError | None
     any other TypeError."""
     import re  # only to word an error: a run that loads the file does without
 
-    match = re.fullmatch(r"(?:(\w+)\.)?(\w+)\(\) got an unexpected keyword argument '(\w+)'", str(error))
-    tail = error.__traceback__
-    while tail is not None and tail.tb_next is not None:
-        tail = tail.tb_next
-    raiser = Path(tail.tb_frame.f_code.co_filename) if tail is not None else None
-    if match is None or raiser is None or not (raiser == tasks_file or raiser.is_relative_to(_PACKAGE)):
+    # Python 3.13 goes on with a "Did you mean" of its own: the words up to the option decide.
+    match = re.match(r"(?:(\w+)\.)?(\w+)\(\) got an unexpected keyword argument '(\w+)'", str(error))
+    frame = _raising_frame(error)
+    if match is None or frame is None:
+        return None
+    raiser = Path(frame.f_code.co_filename)
+    if not (raiser == tasks_file or raiser.is_relative_to(_PACKAGE)):
         return None  # raised by a call in the user's own code
     owner, name, given = match.groups()
     function = _api_function(owner, name)
-    if function is None:
-        return None
+    if function is None or (owner is None and not _reaches(frame, name, function)):
+        return None  # not ours, or a function of the file's own of the same name
     import difflib
     import inspect
 
@@ -163,6 +165,14 @@ def unknown_option(error: TypeError, tasks_file: Path) -> DefinitionError | None
     )
 
 
+def _raising_frame(error: BaseException) -> types.FrameType | None:
+    """The innermost frame of the error's traceback: where it was raised."""
+    tail = error.__traceback__
+    while tail is not None and tail.tb_next is not None:
+        tail = tail.tb_next
+    return tail.tb_frame if tail is not None else None
+
+
 def _api_function(owner: str | None, name: str) -> Callable[..., object] | None:
     """The definitions API's function of that name (a method when `owner` names its class)."""
     from . import notify, orchestrator, parameters, skips
@@ -172,9 +182,20 @@ def _api_function(owner: str | None, name: str) -> Callable[..., object] | None:
         return getattr(found, name, None) if found is not None else None
     for module in (parameters, skips, notify):
         function = vars(module).get(name)
-        if callable(function) and not name.startswith("_"):
+        if callable(function) and not name.startswith("_") and getattr(function, "__module__", "") == module.__name__:
             return function  # type: ignore[no-any-return]
     return None
+
+
+def _reaches(frame: types.FrameType, name: str, function: object) -> bool:
+    """Whether the call in `frame` named our `function`: bound to that name there, or reached
+    through a module it imported (`skips.env_set`)."""
+    scope = {**frame.f_globals, **frame.f_locals}
+    if name in scope:
+        return scope[name] is function
+    return any(
+        getattr(value, name, None) is function for value in scope.values() if isinstance(value, types.ModuleType)
+    )
 
 
 def location_in(error: BaseException, tasks_file: Path) -> str:

@@ -220,7 +220,10 @@ class _Stage:
                 manifests.remove(path)
 
     def roll_back(self) -> None:
-        """Put the entries back as they were (best effort), and the manifest file too."""
+        """Put the entries back as they were (best effort), and the manifest file too. A stage
+        in place changed nothing: it has nothing to put back."""
+        if self.in_place:
+            return
         try:
             old = rendered_for(self.old) if self.old else None
             if self.previous is None:
@@ -252,7 +255,16 @@ class _Removal:
         return cls(old, scheduler, changes)
 
     def apply(self) -> None:
-        self.scheduler.apply(self.old.namespace, None)
+        try:
+            self.scheduler.apply(self.old.namespace, None)
+        except OrchestrationError as error:
+            if self.changes.no_longer_defined:  # the install's own namespaces are not the cause
+                error.message = (
+                    f"namespace '{self.old.namespace}', which {self.old.manifest.tasks_file} no longer"
+                    f" defines, could not be removed from {self.scheduler.name}, so nothing was changed:"
+                    f" {error.message}"
+                )
+            raise
 
     def roll_back(self) -> None:
         """Put the entries back as they were installed (best effort)."""

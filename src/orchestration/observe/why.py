@@ -28,7 +28,7 @@ from ..runtime.environment import run_environment, task_variables
 from ..runtime.inputs import TaskFunctions
 from ..runtime.journal import Journal
 from ..runtime.records import local_datetime
-from ..state import Pause, journal_path, pause_of, tasks_copy_path
+from ..state import Pause, journal_path, pause_of, tasks_copy_path, to_resume
 from .preview import next_times, previous_time, zone
 
 if TYPE_CHECKING:
@@ -73,6 +73,7 @@ class Explanation(Frozen):
     next_time: datetime | None
     verdicts: tuple[Verdict, ...]
     pause: Pause | None = None  # the pause in force at `at`: a run then is skipped before any condition
+    resume: str = ""  # with a pause: what `orchestration resume` takes to end it
     notifications: tuple[str, ...] = ()  # the task's notify rules and ping, secrets masked
     deliveries: tuple[dict[str, Any], ...] = ()  # what those of its latest run that sent any did
     deliveries_run: str | None = None  # that run's id
@@ -132,7 +133,7 @@ class Explanation(Frozen):
         """The explanation for people: the schedule, the pause, one line per condition, the verdict."""
         lines = [f"{self.reference} at {_time(self.at)} ({self.at:%A})", f"  schedule: {self._schedule_text()}"]
         if self.pause is not None:
-            lines.append(f"  pause: {self.pause.reason()}; `orchestration resume {self.pause.reference}` ends it")
+            lines.append(f"  pause: {self.pause.reason()}; `orchestration resume {self.resume}` ends it")
         lines += [
             f"  {verdict.position}. skip if {verdict.description}: {_verdict_text(verdict, self._decides_first())}"
             for verdict in self.verdicts
@@ -234,6 +235,7 @@ def explain(state: Path, reference: str, at: datetime | None = None, now: dateti
         next_time=next(iter(next_times(task, at, 1)), None),
         verdicts=verdicts,
         pause=pause,
+        resume=to_resume(state, manifest.namespace, task_id, at.timestamp()) if pause else "",
         notifications=tuple(task.reporting.lines) if task.reporting else (),
         **_latest_deliveries(state, manifest.namespace, task_id),
     )

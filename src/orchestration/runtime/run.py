@@ -22,7 +22,16 @@ from ..errors import ManifestError, RunError, UnsafeStateError
 from ..rules.context import RunContext
 from ..rules.policy import Retention, jitter_delay
 from ..rules.values import MASK, hide_secrets
-from ..state import METRICS_DIR_VARIABLE, Pause, check_own_file, check_state, journal_path, pause_of, tasks_copy_path
+from ..state import (
+    METRICS_DIR_VARIABLE,
+    Pause,
+    check_own_file,
+    check_state,
+    journal_path,
+    pause_of,
+    tasks_copy_path,
+    to_resume,
+)
 from . import conditions, fallback, gate
 from .catchup import MISSED, RAN, missed_firing
 from .environment import run_environment, script_environment, task_variables
@@ -89,7 +98,7 @@ class Run:
         self.reporter: Reporter | None = None
         self.missing_module: str | None = None  # why the last python script failed, if an import did
         self.secrets: set[str] = set()  # values hidden wherever the run says or records them
-        self.paused_by: str | None = None  # the paused namespace or task that skipped the run
+        self.paused_by: str | None = None  # what `orchestration resume` takes to end the pause that skipped the run
 
     # --- the run ---------------------------------------------------------------------------
 
@@ -150,7 +159,7 @@ class Run:
                 )
             self._check_drift(manifest)
             if paused is not None:
-                self.paused_by = paused.reference
+                self.paused_by = to_resume(self.state, self.record.namespace, self.record.task, time.time())
                 return self._finish("skipped", 0, paused.reason())
             if self.ignore_skips:
                 self._say("skip conditions and pauses are ignored for this run (--ignore-skips)")
